@@ -1,0 +1,205 @@
+import Tensors
+import Foundation
+
+/// Reading and writing the safetensors format: an 8-byte little-endian header length N, N
+/// bytes of JSON (`{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+/// {str: str}}`), then the tensors' bytes back to back. Reading validates everything before
+/// allocating, so a damaged or forged file gives an error, never a crash or a huge allocation.
+public enum SafeTensors {
+    /// Largest header accepted (the format's own readers use 100 MB).
+    public static let maxHeaderBytes = 100_000_000
+
+    public struct File {
+        /// Tensors in file order (converted to Float32).
+        public var tensors: [(String, Tensor)]
+        public var metadata: [String: String]
+        public var byName: [String: Tensor] { Dictionary(tensors, uniquingKeysWith: { a, _ in a }) }
+    }
+
+    /// Serialises tensors (F32) and metadata.
+    public static func encode(_ tensors: [(String, Tensor)], metadata: [String: String] = [:]) throws -> Data {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        var seen = Set<String>()
+        for (name, t) in tensors {
+            guard name != "__metadata__", seen.insert(name).inserted else {
+                throw CheckpointError.invalidFile(path: "(writing)", reason: "duplicate or reserved tensor name '\(name)'")
+            }
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]] as [String: Any]
+            offset += 4 * t.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad with spaces so that the data starts 8-byte aligned.
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var out = Data(capacity: 8 + json.count + offset)
+        var n = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        out.append(json)
+        for (_, t) in tensors {
+            t.data.withUnsafeBufferPointer { p in
+                // Float32 little-endian: the host order on every platform we build for.
+                out.append(UnsafeBufferPointer(start: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: UInt8.self),
+                                               count: 4 * p.count))
+            }
+        }
+        return out
+    }
+
+    /// Writes atomically: a temporary file in the same folder, flushed, then renamed over `url`.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
+        let data = try encode(tensors, metadata: metadata)
+        try writeAtomically(data, to: url)
+    }
+
+    /// Parses and validates `data`; `path` names the file in errors.
+    public static func decode(_ data: Data, path: String) throws -> File {
+        func bad(_ reason: String) -> CheckpointError { .invalidFile(path: path, reason: reason) }
+        guard data.count >= 8 else { throw bad("file is \(data.count) bytes, too short for a safetensors header") }
+        let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | (UInt64($1.element) << (8 * UInt64($1.offset))) }
+        guard n >= 2 else { throw bad("header length \(n) is too small") }
+        guard n <= UInt64(maxHeaderBytes) else { throw bad("header length \(n) exceeds the limit of \(maxHeaderBytes) bytes") }
+        guard n <= UInt64(data.count - 8) else { throw bad("header length \(n) runs past the end of the file (\(data.count) bytes): truncated?") }
+        let headerData = data.subdata(in: data.startIndex + 8 ..< data.startIndex + 8 + Int(n))
+        guard headerData.first == UInt8(ascii: "{") else { throw bad("header does not start with '{'") }
+        let any: Any
+        do { any = try JSONSerialization.jsonObject(with: headerData) } catch { throw bad("header is not valid JSON") }
+        guard let header = any as? [String: Any] else { throw bad("header is not a JSON object") }
+        let dataStart = 8 + Int(n)
+        let bufferSize = data.count - dataStart
+        var metadata: [String: String] = [:]
+        var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
+        for (key, value) in header {
+            if key == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw bad("__metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw bad("__metadata__ value for '\(k)' is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let e = value as? [String: Any], let dtype = e["dtype"] as? String,
+                  let shapeAny = e["shape"] as? [Any], let offAny = e["data_offsets"] as? [Any], offAny.count == 2 else {
+                throw bad("tensor '\(key)': entry needs dtype, shape and two data_offsets")
+            }
+            let shape = try shapeAny.map { v -> Int in
+                guard let i = (v as? NSNumber)?.intValue, !(v is Bool), i >= 0, (v as? NSNumber)?.doubleValue == Double(i) else {
+                    throw bad("tensor '\(key)': shape \(shapeAny) has a non-integer or negative dimension")
+                }
+                return i
+            }
+            let offs = try offAny.map { v -> Int in
+                guard let i = (v as? NSNumber)?.intValue, i >= 0, (v as? NSNumber)?.doubleValue == Double(i) else {
+                    throw bad("tensor '\(key)': data_offsets \(offAny) are not non-negative integers")
+                }
+                return i
+            }
+            guard let size = dtypeSize[dtype] else {
+                throw bad("tensor '\(key)': unsupported dtype \(dtype) (supported: \(dtypeSize.keys.sorted().joined(separator: ", ")))")
+            }
+            // Element count with overflow checks, bounded by the buffer size.
+            var elements = 1
+            for d in shape {
+                let (p, o) = elements.multipliedReportingOverflow(by: d)
+                guard !o, p <= bufferSize else { throw bad("tensor '\(key)': shape \(shape) is larger than the file's data (\(bufferSize) bytes)") }
+                elements = p
+            }
+            guard offs[0] <= offs[1], offs[1] <= bufferSize else {
+                throw bad("tensor '\(key)': data_offsets \(offs) fall outside the data buffer of \(bufferSize) bytes")
+            }
+            guard offs[1] - offs[0] == elements * size else {
+                throw bad("tensor '\(key)': \(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype) (needs \(elements * size))")
+            }
+            entries.append((key, dtype, shape, offs[0], offs[1]))
+        }
+        // Offsets must tile the buffer without overlap or holes.
+        let sorted = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var cursor = 0
+        for e in sorted {
+            guard e.begin == cursor else {
+                throw bad(e.begin < cursor ? "tensor '\(e.name)' overlaps the previous tensor's bytes" : "gap in the data buffer before tensor '\(e.name)'")
+            }
+            cursor = e.end
+        }
+        guard cursor == bufferSize else { throw bad("data buffer has \(bufferSize - cursor) bytes not covered by any tensor (trailing garbage or wrong offsets)") }
+        var tensors: [(String, Tensor)] = []
+        tensors.reserveCapacity(sorted.count)
+        for e in sorted {
+            let values = data.withUnsafeBytes { raw -> [Float] in
+                convert(UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]), dtype: e.dtype)
+            }
+            tensors.append((e.name, try Tensor(shape: e.shape, data: values)))
+        }
+        return File(tensors: tensors, metadata: metadata)
+    }
+
+    public static func read(_ url: URL) throws -> File {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw CheckpointError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+        }
+        return try decode(data, path: url.path)
+    }
+
+    static let dtypeSize: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
+
+    /// Little-endian bytes of `dtype` to Float32.
+    static func convert(_ raw: UnsafeRawBufferPointer, dtype: String) -> [Float] {
+        func load<T>(_: T.Type) -> [T] {
+            let n = raw.count / MemoryLayout<T>.size
+            return (0..<n).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+        }
+        switch dtype {
+        case "F32": return load(Float.self)
+        case "F64": return load(Double.self).map { Float($0) }
+        case "F16": return load(UInt16.self).map { Float(Float16(bitPattern: $0)) }
+        case "BF16": return load(UInt16.self).map { Float(bitPattern: UInt32($0) << 16) }
+        case "I64": return load(Int64.self).map { Float($0) }
+        case "I32": return load(Int32.self).map { Float($0) }
+        case "I16": return load(Int16.self).map { Float($0) }
+        case "I8": return load(Int8.self).map { Float($0) }
+        default: return load(UInt8.self).map { Float($0) }   // U8, BOOL
+        }
+    }
+}
+
+/// Writes `data` to `url` through a temporary file in the same folder and a rename, so a
+/// crash or full disk never leaves a half-written file under the final name.
+public func writeAtomically(_ data: Data, to url: URL) throws {
+    let dir = url.deletingLastPathComponent()
+    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+    guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+        throw CheckpointError.unwritable(path: url.path, reason: "cannot create a temporary file in \(dir.path)")
+    }
+    do {
+        let h = try FileHandle(forWritingTo: tmp)
+        try h.write(contentsOf: data)
+        try h.synchronize()
+        try h.close()
+        if rename(tmp.path, url.path) != 0 {
+            throw CheckpointError.unwritable(path: url.path, reason: String(cString: strerror(errno)))
+        }
+    } catch {
+        try? FileManager.default.removeItem(at: tmp)
+        if let e = error as? CheckpointError { throw e }
+        throw CheckpointError.unwritable(path: url.path, reason: (error as NSError).localizedDescription)
+    }
+}
+
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    case invalidFile(path: String, reason: String)
+    case unreadable(path: String, reason: String)
+    case unwritable(path: String, reason: String)
+    case badMetadata(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidFile(p, r): return "\(p): not a valid safetensors checkpoint: \(r)"
+        case let .unreadable(p, r): return "\(p): cannot read: \(r)"
+        case let .unwritable(p, r): return "\(p): cannot write: \(r)"
+        case let .badMetadata(r): return "checkpoint metadata: \(r)"
+        }
+    }
+}
+
+extension CheckpointError: LocalizedError { public var errorDescription: String? { description } }

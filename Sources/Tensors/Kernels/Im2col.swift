@@ -1,0 +1,140 @@
+import Dispatch
+
+/// Geometry of a 2-D convolution window over one image plane stack.
+public struct ConvGeometry: Equatable {
+    public var channels: Int, height: Int, width: Int
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var padH: Int, padW: Int
+    public var dilationH: Int, dilationW: Int
+
+    public var outH: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
+    public var outW: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
+    /// Rows of the column matrix: C * kH * kW.
+    public var colRows: Int { channels * kernelH * kernelW }
+    /// Columns of the column matrix: outH * outW.
+    public var colCols: Int { outH * outW }
+}
+
+/// Runs `body(i)` for i in 0..<n, split over the cores when the work is large.
+@inline(__always)
+func parallelFor(_ n: Int, work: Int, _ body: (Int) -> Void) {
+    if n > 1 && work >= 1 << 16 {
+        let chunks = min(n, 2)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks, hi = n * (c + 1) / chunks
+            for i in lo..<hi { body(i) }
+        }
+    } else {
+        for i in 0..<n { body(i) }
+    }
+}
+
+/// Unfolds image x (C, H, W) into cols (C*kH*kW, outH*outW); zero outside the image.
+public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, rows = g.colRows
+    parallelFor(rows, work: rows * oh * ow) { r in
+        let c = r / (g.kernelH * g.kernelW)
+        let ki = (r / g.kernelW) % g.kernelH
+        let kj = r % g.kernelW
+        let plane = x + c * g.height * g.width
+        let dst = cols + r * oh * ow
+        // Valid output-column range for this kernel column: 0 <= ow*s - p + kj*d < W.
+        let off = kj * g.dilationW - g.padW
+        var lo = 0
+        while lo < ow && lo * g.strideW + off < 0 { lo += 1 }
+        var hi = ow
+        while hi > lo && (hi - 1) * g.strideW + off >= g.width { hi -= 1 }
+        for y in 0..<oh {
+            let iy = y * g.strideH - g.padH + ki * g.dilationH
+            let row = dst + y * ow
+            if iy < 0 || iy >= g.height {
+                row.update(repeating: 0, count: ow)
+                continue
+            }
+            if lo > 0 { row.update(repeating: 0, count: lo) }
+            if hi < ow { (row + hi).update(repeating: 0, count: ow - hi) }
+            let src = plane + iy * g.width + off
+            if g.strideW == 1 {
+                if hi > lo { (row + lo).update(from: src + lo, count: hi - lo) }
+            } else {
+                var xo = lo
+                while xo < hi { row[xo] = src[xo * g.strideW]; xo += 1 }
+            }
+        }
+    }
+}
+
+/// Adjoint of `im2col`: folds cols (C*kH*kW, outH*outW) back into x (C, H, W), adding.
+public func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, kk = g.kernelH * g.kernelW
+    parallelFor(g.channels, work: g.colRows * oh * ow) { c in
+        let plane = x + c * g.height * g.width
+        for k in 0..<kk {
+            let ki = k / g.kernelW, kj = k % g.kernelW
+            let src = cols + (c * kk + k) * oh * ow
+            let off = kj * g.dilationW - g.padW
+            var lo = 0
+            while lo < ow && lo * g.strideW + off < 0 { lo += 1 }
+            var hi = ow
+            while hi > lo && (hi - 1) * g.strideW + off >= g.width { hi -= 1 }
+            if hi <= lo { continue }
+            for y in 0..<oh {
+                let iy = y * g.strideH - g.padH + ki * g.dilationH
+                if iy < 0 || iy >= g.height { continue }
+                let dst = plane + iy * g.width + off
+                let row = src + y * ow
+                if g.strideW == 1 {
+                    var xo = lo
+                    while xo < hi { dst[xo] += row[xo]; xo += 1 }
+                } else {
+                    var xo = lo
+                    while xo < hi { dst[xo * g.strideW] += row[xo]; xo += 1 }
+                }
+            }
+        }
+    }
+}
+
+/// Naive direct convolution, the reference for the im2col + GEMM path.
+/// x (N, C, H, W), w (O, C, kH, kW), bias (O) or nil -> out (N, O, outH, outW).
+public func conv2dNaive(x: [Float], n: Int, g: ConvGeometry, weight: [Float], outChannels: Int,
+                        bias: [Float]?) -> [Float] {
+    let oh = g.outH, ow = g.outW, C = g.channels
+    var out = [Float](repeating: 0, count: n * outChannels * oh * ow)
+    for b in 0..<n { for o in 0..<outChannels { for y in 0..<oh { for xo in 0..<ow {
+        var s: Double = Double(bias?[o] ?? 0)
+        for c in 0..<C { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
+            let iy = y * g.strideH - g.padH + i * g.dilationH
+            let ix = xo * g.strideW - g.padW + j * g.dilationW
+            if iy < 0 || iy >= g.height || ix < 0 || ix >= g.width { continue }
+            s += Double(x[((b * C + c) * g.height + iy) * g.width + ix]) *
+                 Double(weight[((o * C + c) * g.kernelH + i) * g.kernelW + j])
+        } } }
+        out[((b * outChannels + o) * oh + y) * ow + xo] = Float(s)
+    } } } }
+    return out
+}
+
+/// Naive direct transposed convolution (scatter form), the reference for col2im + GEMM.
+/// x (N, Cin, Hin, Win), w (Cin, Cout, kH, kW); `g` describes the OUTPUT plane (Cout, Hout, Wout),
+/// whose conv grid is (Hin, Win).
+public func convTranspose2dNaive(x: [Float], n: Int, inChannels: Int, g: ConvGeometry, weight: [Float],
+                                 bias: [Float]?) -> [Float] {
+    let hin = g.outH, win = g.outW, O = g.channels
+    var acc = [Double](repeating: 0, count: n * O * g.height * g.width)
+    for b in 0..<n { for c in 0..<inChannels { for y in 0..<hin { for xo in 0..<win {
+        let v = Double(x[((b * inChannels + c) * hin + y) * win + xo])
+        for o in 0..<O { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
+            let oy = y * g.strideH - g.padH + i * g.dilationH
+            let ox = xo * g.strideW - g.padW + j * g.dilationW
+            if oy < 0 || oy >= g.height || ox < 0 || ox >= g.width { continue }
+            acc[((b * O + o) * g.height + oy) * g.width + ox] +=
+                v * Double(weight[((c * O + o) * g.kernelH + i) * g.kernelW + j])
+        } } }
+    } } } }
+    if let bias { for b in 0..<n { for o in 0..<O { for p in 0..<(g.height * g.width) {
+        acc[(b * O + o) * g.height * g.width + p] += Double(bias[o])
+    } } } }
+    return acc.map { Float($0) }
+}

@@ -1,0 +1,202 @@
+/// conv2d and convTranspose2d: im2col/col2im + one GEMM per image; forward and backward
+/// side by side. Weight layouts as PyTorch: conv (O, C, kH, kW), transposed (Cin, Cout, kH, kW).
+
+/// 2-D convolution. x (N, C, H, W), weight (O, C, kH, kW), bias (O) -> (N, O, outH, outW).
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,
+                   padding: Size2 = 0, dilation: Size2 = 1) throws -> Tensor {
+    try checkRank("conv2d", x, 4)
+    try checkRank("conv2d", weight, 4, "weight")
+    let (N, C, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let O = weight.shape[0]
+    guard weight.shape[1] == C else { throw TensorError.shapeMismatch(op: "conv2d (input channels vs weight[1])", shapes: [x.shape, weight.shape]) }
+    if let b = bias, b.shape != [O] { throw TensorError.shapeMismatch(op: "conv2d (bias vs weight[0])", shapes: [b.shape, weight.shape]) }
+    guard stride.h > 0, stride.w > 0, dilation.h > 0, dilation.w > 0, padding.h >= 0, padding.w >= 0 else {
+        throw TensorError.invalidArgument("conv2d: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
+    }
+    let g = ConvGeometry(channels: C, height: H, width: W, kernelH: weight.shape[2], kernelW: weight.shape[3],
+                         strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w,
+                         dilationH: dilation.h, dilationW: dilation.w)
+    guard H + 2 * padding.h - dilation.h * (g.kernelH - 1) - 1 >= 0, W + 2 * padding.w - dilation.w * (g.kernelW - 1) - 1 >= 0 else {
+        throw TensorError.shapeMismatch(op: "conv2d (kernel larger than padded input)", shapes: [x.shape, weight.shape])
+    }
+    let K = g.colRows, P = g.colCols, chw = C * H * W
+    // A 1x1 stride-1 unpadded convolution needs no unfolding: cols == x.
+    let direct = g.kernelH == 1 && g.kernelW == 1 && stride == 1 && padding == 0
+    var out = [Float](repeating: 0, count: N * O * P)
+    var cols = direct ? [] : [Float](repeating: 0, count: K * P)
+    let keepCols = !direct && N == 1 && GradMode.isEnabled && weight.requiresGrad
+    // out[n] (O, P) = weight (O, K) * cols (K, P)
+    x.data.withUnsafeBufferPointer { xp in
+        weight.data.withUnsafeBufferPointer { wp in
+            out.withUnsafeMutableBufferPointer { op in
+                cols.withUnsafeMutableBufferPointer { cp in
+                    for n in 0..<N {
+                        let src: UnsafePointer<Float>
+                        if direct { src = xp.baseAddress! + n * chw } else {
+                            im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!)
+                            src = UnsafePointer(cp.baseAddress!)
+                        }
+                        sgemm(m: O, n: P, k: K, a: wp.baseAddress!, lda: K, b: src, ldb: P,
+                              c: op.baseAddress! + n * O * P, ldc: P)
+                    }
+                }
+                if let b = bias { addChannelBias(op.baseAddress!, b.data, n: N, c: O, plane: P) }
+            }
+        }
+    }
+    let result = Tensor(uncheckedShape: [N, O, g.outH, g.outW], data: out)
+    let saved = keepCols ? cols : []
+    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    record(result, inputs) { gout in
+        // gout (N, O, P)
+        let go = gout.baseAddress!
+        if weight.requiresGrad {
+            var tmp = saved.isEmpty && !direct ? [Float](repeating: 0, count: K * P) : saved
+            weight.withGrad { dw in
+                x.data.withUnsafeBufferPointer { xp in
+                    tmp.withUnsafeMutableBufferPointer { cp in
+                        for n in 0..<N {
+                            let src: UnsafePointer<Float>
+                            if direct { src = xp.baseAddress! + n * chw } else {
+                                if saved.isEmpty { im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!) }
+                                src = UnsafePointer(cp.baseAddress!)
+                            }
+                            // dW (O, K) += gout[n] (O, P) * cols^T (P, K)
+                            sgemm(transB: true, m: O, n: K, k: P, a: go + n * O * P, lda: P, b: src, ldb: P,
+                                  beta: 1, c: dw.baseAddress!, ldc: K)
+                        }
+                    }
+                }
+            }
+        }
+        if x.requiresGrad {
+            var dcols = direct ? [] : [Float](repeating: 0, count: K * P)
+            x.withGrad { dx in
+                weight.data.withUnsafeBufferPointer { wp in
+                    dcols.withUnsafeMutableBufferPointer { dc in
+                        for n in 0..<N {
+                            if direct {
+                                // dx[n] (C, P) += W^T (C, O) * gout[n] (O, P)
+                                sgemm(transA: true, m: K, n: P, k: O, a: wp.baseAddress!, lda: K, b: go + n * O * P,
+                                      ldb: P, beta: 1, c: dx.baseAddress! + n * chw, ldc: P)
+                            } else {
+                                // dcols (K, P) = W^T (K, O) * gout[n] (O, P); dx[n] += col2im(dcols)
+                                sgemm(transA: true, m: K, n: P, k: O, a: wp.baseAddress!, lda: K, b: go + n * O * P,
+                                      ldb: P, c: dc.baseAddress!, ldc: P)
+                                col2im(UnsafePointer(dc.baseAddress!), g, dx.baseAddress! + n * chw)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let b = bias, b.requiresGrad { b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: O, plane: P) } }
+    }
+    return result
+}
+
+/// 2-D transposed convolution (the adjoint of conv2d in x).
+/// x (N, Cin, H, W), weight (Cin, Cout, kH, kW), bias (Cout) ->
+/// (N, Cout, (H-1)*s - 2p + d*(k-1) + outputPadding + 1, ...).
+public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,
+                            padding: Size2 = 0, outputPadding: Size2 = 0, dilation: Size2 = 1) throws -> Tensor {
+    try checkRank("convTranspose2d", x, 4)
+    try checkRank("convTranspose2d", weight, 4, "weight")
+    let (N, Cin, Hin, Win) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    guard weight.shape[0] == Cin else { throw TensorError.shapeMismatch(op: "convTranspose2d (input channels vs weight[0])", shapes: [x.shape, weight.shape]) }
+    let Cout = weight.shape[1], kH = weight.shape[2], kW = weight.shape[3]
+    if let b = bias, b.shape != [Cout] { throw TensorError.shapeMismatch(op: "convTranspose2d (bias vs weight[1])", shapes: [b.shape, weight.shape]) }
+    guard stride.h > 0, stride.w > 0, dilation.h > 0, dilation.w > 0, padding.h >= 0, padding.w >= 0 else {
+        throw TensorError.invalidArgument("convTranspose2d: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
+    }
+    guard outputPadding.h >= 0, outputPadding.w >= 0,
+          outputPadding.h < max(stride.h, dilation.h), outputPadding.w < max(stride.w, dilation.w) else {
+        throw TensorError.invalidArgument("convTranspose2d: output padding \(outputPadding) must be smaller than stride \(stride) or dilation \(dilation)")
+    }
+    let Hout = (Hin - 1) * stride.h - 2 * padding.h + dilation.h * (kH - 1) + outputPadding.h + 1
+    let Wout = (Win - 1) * stride.w - 2 * padding.w + dilation.w * (kW - 1) + outputPadding.w + 1
+    guard Hout > 0, Wout > 0 else {
+        throw TensorError.invalidArgument("convTranspose2d: output size \(Hout)x\(Wout) for input \(x.shape) is not positive")
+    }
+    // The output plane seen as the input of the matching conv: its conv grid is (Hin, Win).
+    let g = ConvGeometry(channels: Cout, height: Hout, width: Wout, kernelH: kH, kernelW: kW,
+                         strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w,
+                         dilationH: dilation.h, dilationW: dilation.w)
+    assert(g.outH == Hin && g.outW == Win)
+    let K = g.colRows, P = Hin * Win, outPlane = Cout * Hout * Wout
+    var out = [Float](repeating: 0, count: N * outPlane)
+    var cols = [Float](repeating: 0, count: K * P)
+    x.data.withUnsafeBufferPointer { xp in
+        weight.data.withUnsafeBufferPointer { wp in
+            out.withUnsafeMutableBufferPointer { op in
+                cols.withUnsafeMutableBufferPointer { cp in
+                    for n in 0..<N {
+                        // cols (K, P) = W^T (K, Cin) * x[n] (Cin, P); out[n] = col2im(cols)
+                        sgemm(transA: true, m: K, n: P, k: Cin, a: wp.baseAddress!, lda: K,
+                              b: xp.baseAddress! + n * Cin * P, ldb: P, c: cp.baseAddress!, ldc: P)
+                        col2im(UnsafePointer(cp.baseAddress!), g, op.baseAddress! + n * outPlane)
+                    }
+                }
+                if let b = bias { addChannelBias(op.baseAddress!, b.data, n: N, c: Cout, plane: Hout * Wout) }
+            }
+        }
+    }
+    let result = Tensor(uncheckedShape: [N, Cout, Hout, Wout], data: out)
+    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    record(result, inputs) { gout in
+        let go = gout.baseAddress!
+        var dcols = [Float](repeating: 0, count: K * P)
+        dcols.withUnsafeMutableBufferPointer { dc in
+            for n in 0..<N {
+                // dcols (K, P) = im2col(gout[n])
+                im2col(go + n * outPlane, g, dc.baseAddress!)
+                if x.requiresGrad {
+                    // dx[n] (Cin, P) += W (Cin, K) * dcols (K, P)
+                    x.withGrad { dx in
+                        weight.data.withUnsafeBufferPointer { wp in
+                            sgemm(m: Cin, n: P, k: K, a: wp.baseAddress!, lda: K, b: dc.baseAddress!, ldb: P,
+                                  beta: 1, c: dx.baseAddress! + n * Cin * P, ldc: P)
+                        }
+                    }
+                }
+                if weight.requiresGrad {
+                    // dW (Cin, K) += x[n] (Cin, P) * dcols^T (P, K)
+                    weight.withGrad { dw in
+                        x.data.withUnsafeBufferPointer { xp in
+                            sgemm(transB: true, m: Cin, n: K, k: P, a: xp.baseAddress! + n * Cin * P, lda: P,
+                                  b: dc.baseAddress!, ldb: P, beta: 1, c: dw.baseAddress!, ldc: K)
+                        }
+                    }
+                }
+            }
+        }
+        if let b = bias, b.requiresGrad {
+            b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: Cout, plane: Hout * Wout) }
+        }
+    }
+    return result
+}
+
+/// out[n, c, :] += bias[c]
+@inline(__always)
+func addChannelBias(_ out: UnsafeMutablePointer<Float>, _ bias: [Float], n: Int, c: Int, plane: Int) {
+    bias.withUnsafeBufferPointer { b in
+        for i in 0..<n { for ch in 0..<c {
+            let p = out + (i * c + ch) * plane, v = b[ch]
+            for j in 0..<plane { p[j] += v }
+        } }
+    }
+}
+
+/// db[c] += sum over n and the plane of gout[n, c, :]
+@inline(__always)
+func channelBiasGrad(_ gout: UnsafePointer<Float>, _ db: UnsafeMutablePointer<Float>, n: Int, c: Int, plane: Int) {
+    for ch in 0..<c {
+        var s: Float = 0
+        for i in 0..<n {
+            let p = gout + (i * c + ch) * plane
+            for j in 0..<plane { s += p[j] }
+        }
+        db[ch] += s
+    }
+}

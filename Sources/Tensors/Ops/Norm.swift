@@ -1,0 +1,164 @@
+/// Batch and instance normalisation over (N, C, spatial...) tensors, one kernel for both:
+/// a "group" is a channel across the batch (batch norm) or one (n, c) plane (instance norm).
+import Foundation
+
+/// Statistics over groups. x viewed as (N, C, S). Returns per-group mean and 1/sqrt(var+eps),
+/// plus the biased variance (for running-stat updates). Accumulates in Double.
+private func groupStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, perInstance: Bool,
+                        eps: Float) -> (mean: [Float], invstd: [Float], variance: [Double]) {
+    let groups = perInstance ? n * c : c
+    var mean = [Float](repeating: 0, count: groups)
+    var invstd = [Float](repeating: 0, count: groups)
+    var variance = [Double](repeating: 0, count: groups)
+    let m = Double(perInstance ? s : n * s)
+    for gi in 0..<groups {
+        // Segments of group gi: perInstance: one plane gi; else planes (b*c + gi) for all b.
+        let segs = perInstance ? [gi] : (0..<n).map { $0 * c + gi }
+        var sum: Double = 0
+        for seg in segs { let p = x + seg * s; var t: Float = 0; for j in 0..<s { t += p[j] }; sum += Double(t) }
+        let mu = sum / m
+        var sq: Double = 0
+        for seg in segs { let p = x + seg * s; var t: Double = 0; for j in 0..<s { let d = Double(p[j]) - mu; t += d * d }; sq += t }
+        let v = sq / m
+        mean[gi] = Float(mu)
+        variance[gi] = v
+        invstd[gi] = Float(1 / (v + Double(eps)).squareRoot())
+    }
+    return (mean, invstd, variance)
+}
+
+/// y = (x - mean[g]) * invstd[g] * gamma[c] + beta[c], with gamma/beta optional.
+private func normalizeForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, s: Int,
+                              perInstance: Bool, mean: [Float], invstd: [Float], gamma: [Float]?, beta: [Float]?) {
+    for b in 0..<n { for ch in 0..<c {
+        let gi = perInstance ? b * c + ch : ch
+        let scale = invstd[gi] * (gamma?[ch] ?? 1)
+        let shift = (beta?[ch] ?? 0) - mean[gi] * scale
+        let p = x + (b * c + ch) * s, q = y + (b * c + ch) * s
+        for j in 0..<s { q[j] = p[j] * scale + shift }
+    } }
+}
+
+/// Backward of the normalisation. With `statsDependOnX` (training-mode batch norm, instance
+/// norm) the mean/variance terms are included; otherwise (eval batch norm) they are constants.
+private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c: Int, s: Int, perInstance: Bool,
+                               mean: [Float], invstd: [Float], weight: Tensor?, bias: Tensor?, statsDependOnX: Bool) {
+    let groups = perInstance ? n * c : c
+    let m = Float(perInstance ? s : n * s)
+    let gamma = weight?.data
+    // Per-group sums of dy and dy * xhat (Double accumulation).
+    var sumDy = [Double](repeating: 0, count: groups)
+    var sumDyXhat = [Double](repeating: 0, count: groups)
+    // Per-channel sums for the affine parameters.
+    var chDy = [Double](repeating: 0, count: c)
+    var chDyXhat = [Double](repeating: 0, count: c)
+    x.data.withUnsafeBufferPointer { xb in
+        let xp = xb.baseAddress!
+        for b in 0..<n { for ch in 0..<c {
+            let gi = perInstance ? b * c + ch : ch
+            let p = xp + (b * c + ch) * s, d = gout + (b * c + ch) * s
+            let mu = mean[gi], istd = invstd[gi]
+            var sd: Float = 0, sdx: Float = 0
+            for j in 0..<s { sd += d[j]; sdx += d[j] * (p[j] - mu) * istd }
+            sumDy[gi] += Double(sd); sumDyXhat[gi] += Double(sdx)
+            chDy[ch] += Double(sd); chDyXhat[ch] += Double(sdx)
+        } }
+        if x.requiresGrad {
+            x.withGrad { dxb in
+                let dx = dxb.baseAddress!
+                for b in 0..<n { for ch in 0..<c {
+                    let gi = perInstance ? b * c + ch : ch
+                    let p = xp + (b * c + ch) * s, d = gout + (b * c + ch) * s, o = dx + (b * c + ch) * s
+                    let gm = gamma?[ch] ?? 1
+                    let mu = mean[gi], istd = invstd[gi]
+                    if statsDependOnX {
+                        // dx = gamma * istd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat))
+                        let k = gm * istd / m
+                        let a = Float(sumDy[gi]), bb = Float(sumDyXhat[gi])
+                        for j in 0..<s { o[j] += k * (m * d[j] - a - (p[j] - mu) * istd * bb) }
+                    } else {
+                        let k = gm * istd
+                        for j in 0..<s { o[j] += k * d[j] }
+                    }
+                } }
+            }
+        }
+    }
+    if let w = weight, w.requiresGrad { w.withGrad { g in for ch in 0..<c { g[ch] += Float(chDyXhat[ch]) } } }
+    if let bi = bias, bi.requiresGrad { bi.withGrad { g in for ch in 0..<c { g[ch] += Float(chDy[ch]) } } }
+}
+
+private func checkNormArgs(_ op: String, _ x: Tensor, _ weight: Tensor?, _ bias: Tensor?) throws -> (Int, Int, Int) {
+    guard x.rank >= 2 else { throw TensorError.invalidArgument("\(op): expected (N, C, ...) input, got shape \(x.shape)") }
+    let n = x.shape[0], c = x.shape[1], s = x.shape.dropFirst(2).reduce(1, *)
+    for (t, what) in [(weight, "weight"), (bias, "bias")] {
+        if let t, t.shape != [c] { throw TensorError.shapeMismatch(op: "\(op) (\(what) vs input channels)", shapes: [t.shape, x.shape]) }
+    }
+    return (n, c, s)
+}
+
+/// Batch normalisation as `F.batch_norm`. Training: batch statistics (biased variance) and,
+/// if given, running stats updated in place with the unbiased variance and `momentum`.
+/// Eval: running statistics.
+public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
+                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+    let (n, c, s) = try checkNormArgs("batchNorm", x, weight, bias)
+    for (t, what) in [(runningMean, "running_mean"), (runningVar, "running_var")] {
+        if let t, t.shape != [c] { throw TensorError.shapeMismatch(op: "batchNorm (\(what) vs input channels)", shapes: [t.shape, x.shape]) }
+    }
+    var mean: [Float], invstd: [Float]
+    if training {
+        guard n * s > 1 else {
+            throw TensorError.invalidArgument("batchNorm: expected more than 1 value per channel when training, got input shape \(x.shape)")
+        }
+        let st = x.data.withUnsafeBufferPointer { groupStats($0.baseAddress!, n: n, c: c, s: s, perInstance: false, eps: eps) }
+        mean = st.mean; invstd = st.invstd
+        let m = Double(n * s)
+        if let rm = runningMean {
+            for ch in 0..<c { rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * st.mean[ch] }
+        }
+        if let rv = runningVar {
+            for ch in 0..<c { rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(st.variance[ch] * m / (m - 1)) }
+        }
+    } else {
+        guard let rm = runningMean, let rv = runningVar else {
+            throw TensorError.invalidArgument("batchNorm: eval mode needs running_mean and running_var")
+        }
+        mean = rm.data
+        invstd = rv.data.map { 1 / ($0 + eps).squareRoot() }
+    }
+    var out = [Float](repeating: 0, count: x.count)
+    x.data.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+        normalizeForward(xp.baseAddress!, op.baseAddress!, n: n, c: c, s: s, perInstance: false,
+                         mean: mean, invstd: invstd, gamma: weight?.data, beta: bias?.data)
+    } }
+    let result = Tensor(uncheckedShape: x.shape, data: out)
+    let inputs = [x] + [weight, bias].compactMap { $0 }
+    record(result, inputs) { g in
+        normalizeBackward(x: x, gout: g.baseAddress!, n: n, c: c, s: s, perInstance: false, mean: mean,
+                          invstd: invstd, weight: weight, bias: bias, statsDependOnX: training)
+    }
+    return result
+}
+
+/// Instance normalisation as `F.instance_norm` without running stats: each (n, c) plane is
+/// normalised by its own mean and biased variance; optional per-channel affine.
+public func instanceNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) throws -> Tensor {
+    let (n, c, s) = try checkNormArgs("instanceNorm", x, weight, bias)
+    guard s > 1 else {
+        throw TensorError.invalidArgument("instanceNorm: expected more than 1 spatial element per channel, got input shape \(x.shape)")
+    }
+    let st = x.data.withUnsafeBufferPointer { groupStats($0.baseAddress!, n: n, c: c, s: s, perInstance: true, eps: eps) }
+    var out = [Float](repeating: 0, count: x.count)
+    x.data.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+        normalizeForward(xp.baseAddress!, op.baseAddress!, n: n, c: c, s: s, perInstance: true,
+                         mean: st.mean, invstd: st.invstd, gamma: weight?.data, beta: bias?.data)
+    } }
+    let result = Tensor(uncheckedShape: x.shape, data: out)
+    let inputs = [x] + [weight, bias].compactMap { $0 }
+    record(result, inputs) { g in
+        normalizeBackward(x: x, gout: g.baseAddress!, n: n, c: c, s: s, perInstance: true, mean: st.mean,
+                          invstd: st.invstd, weight: weight, bias: bias, statsDependOnX: true)
+    }
+    return result
+}

@@ -1,0 +1,145 @@
+/// A dense Float32 tensor in row-major (NCHW for images) layout, with optional
+/// reverse-mode gradient tracking.
+///
+/// Values live in `data`; `grad` is allocated on first accumulation. An op that
+/// produces a tensor from inputs that require gradients records a `Node` on its
+/// result: the inputs and a closure that, given the result's gradient, adds into the
+/// inputs' gradients. `backward()` walks those nodes in reverse topological order.
+public final class Tensor {
+    public let shape: [Int]
+    public var data: [Float]
+    /// Accumulated gradient of the same size as `data`, or nil if none yet.
+    public var grad: [Float]?
+    /// Whether gradients flow into (and, for leaves, accumulate in) this tensor.
+    public var requiresGrad: Bool
+    /// How this tensor was computed; nil for leaves and for tensors made without grad.
+    var node: Node?
+    /// Optional name for error messages and parameter tables.
+    public var name: String?
+
+    public var count: Int { data.count }
+    public var rank: Int { shape.count }
+    public var isLeaf: Bool { node == nil }
+
+    /// Creates a tensor from values; `data.count` must equal the product of `shape`.
+    public init(shape: [Int], data: [Float], requiresGrad: Bool = false) throws {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw TensorError.invalidArgument("negative dimension in shape \(shape)")
+        }
+        let n = shape.reduce(1, *)
+        guard n == data.count else {
+            throw TensorError.invalidArgument("shape \(shape) holds \(n) values but \(data.count) were given")
+        }
+        self.shape = shape
+        self.data = data
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Internal unchecked initialiser for op results.
+    init(uncheckedShape shape: [Int], data: [Float]) {
+        self.shape = shape
+        self.data = data
+        self.requiresGrad = false
+    }
+
+    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
+        self.init(uncheckedShape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
+        self.init(uncheckedShape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A 0-d tensor.
+    public convenience init(scalar: Float, requiresGrad: Bool = false) {
+        self.init(uncheckedShape: [], data: [scalar])
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Standard normal values times `std` plus `mean`, from the given generator.
+    public static func randn(_ shape: [Int], std: Float = 1, mean: Float = 0, rng: inout RNG,
+                             requiresGrad: Bool = false) -> Tensor {
+        let t = Tensor(zeros: shape, requiresGrad: requiresGrad)
+        for i in 0..<t.count { t.data[i] = mean + std * rng.nextNormal() }
+        return t
+    }
+
+    /// Uniform values in [low, high).
+    public static func rand(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RNG,
+                            requiresGrad: Bool = false) -> Tensor {
+        let t = Tensor(zeros: shape, requiresGrad: requiresGrad)
+        for i in 0..<t.count { t.data[i] = low + (high - low) * rng.nextFloat() }
+        return t
+    }
+
+    /// The single value of a one-element tensor.
+    public var item: Float { data[0] }
+
+    /// A new leaf with the same values that does not track gradients.
+    public func detach() -> Tensor { Tensor(uncheckedShape: shape, data: data) }
+
+    /// Same values, new shape (a copy; gradients flow back through it).
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        var s = newShape
+        if let i = s.firstIndex(of: -1) {
+            let known = s.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            guard known > 0, count % known == 0 else { throw TensorError.shapeMismatch(op: "reshape", shapes: [shape, newShape]) }
+            s[i] = count / known
+        }
+        guard s.reduce(1, *) == count, s.allSatisfy({ $0 >= 0 }) else {
+            throw TensorError.shapeMismatch(op: "reshape", shapes: [shape, newShape])
+        }
+        let out = Tensor(uncheckedShape: s, data: data)
+        record(out, [self]) { g in self.accumulateGrad(g) }
+        return out
+    }
+
+    /// Clears the accumulated gradient (explicit zeroing, as `zero_grad`).
+    public func zeroGrad() { grad = nil }
+
+    /// Adds `g` (same count) into this tensor's gradient.
+    @inline(__always)
+    public func accumulateGrad(_ g: UnsafeBufferPointer<Float>) {
+        if grad == nil { grad = [Float](g); return }
+        grad!.withUnsafeMutableBufferPointer { d in
+            for i in 0..<d.count { d[i] += g[i] }
+        }
+    }
+
+    /// Gives mutable access to this tensor's gradient buffer, allocating zeros first.
+    @inline(__always)
+    public func withGrad<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        if grad == nil { grad = [Float](repeating: 0, count: count) }
+        return try grad!.withUnsafeMutableBufferPointer { try body($0) }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let head = data.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape)\(name.map { " \($0)" } ?? ""): [\(head)\(count > 8 ? ", ..." : "")])"
+    }
+}
+
+import Foundation
+
+/// Errors thrown by tensor ops: always name the op and the shapes or values involved.
+public enum TensorError: Error, CustomStringConvertible, Equatable {
+    case shapeMismatch(op: String, shapes: [[Int]])
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .shapeMismatch(op, shapes):
+            return "\(op): incompatible shapes " + shapes.map { "\($0)" }.joined(separator: " and ")
+        case let .invalidArgument(s):
+            return s
+        }
+    }
+}
+
+extension TensorError: LocalizedError {
+    public var errorDescription: String? { description }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class PNNTests: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class PPipelinesTests: XCTestCase { func testNothing() {} }
