@@ -83,7 +83,7 @@ public enum SafeTensors {
                 throw bad("tensor '\(key)': entry needs dtype, shape and two data_offsets")
             }
             let shape = try shapeAny.map { v -> Int in
-                guard let i = (v as? NSNumber)?.intValue, !(v is Bool), i >= 0, (v as? NSNumber)?.doubleValue == Double(i) else {
+                guard let i = (v as? NSNumber)?.intValue, i >= 0, (v as? NSNumber)?.doubleValue == Double(i) else {
                     throw bad("tensor '\(key)': shape \(shapeAny) has a non-integer or negative dimension")
                 }
                 return i

@@ -1,2 +1,0 @@
-import XCTest
-final class PPipelinesTests: XCTestCase { func testNothing() {} }
