@@ -8,6 +8,13 @@ public struct ConvGeometry: Equatable {
     public var padH: Int, padW: Int
     public var dilationH: Int, dilationW: Int
 
+    public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                padH: Int = 0, padW: Int = 0, dilationH: Int = 1, dilationW: Int = 1) {
+        self.channels = channels; self.height = height; self.width = width
+        self.kernelH = kernelH; self.kernelW = kernelW; self.strideH = strideH; self.strideW = strideW
+        self.padH = padH; self.padW = padW; self.dilationH = dilationH; self.dilationW = dilationW
+    }
+
     public var outH: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
     public var outW: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
     /// Rows of the column matrix: C * kH * kW.

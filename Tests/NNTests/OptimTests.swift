@@ -1,0 +1,56 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import TestSupport
+
+final class OptimTests: XCTestCase {
+    /// Three Adam steps with given gradients against torch.optim.Adam.
+    func testAdamMatchesPyTorch() throws {
+        for name in ["adam_gan", "adam_wd"] {
+            let fx = try Fixture("adam/" + name)
+            let p = try fx.tensor("p0", requiresGrad: true)
+            let betas = try XCTUnwrap(fx.args["betas"] as? [NSNumber]).map(\.floatValue)
+            let opt = Adam([("p", p)], lr: fx.float("lr"), betas: (betas[0], betas[1]), eps: fx.float("eps"),
+                           weightDecay: fx.float("weight_decay"))
+            print("\(name):")
+            for step in 1...3 {
+                p.grad = try fx.tensor("g\(step)").data
+                opt.step()
+                assertClose(p, try fx.tensor("p\(step)"), rtol: 1e-6, "\(name) p\(step)")
+            }
+            assertClose(opt.expAvg[0], try fx.tensor("exp_avg").data, rtol: 1e-6, "\(name) exp_avg")
+            assertClose(opt.expAvgSq[0], try fx.tensor("exp_avg_sq").data, rtol: 1e-6, "\(name) exp_avg_sq")
+        }
+    }
+
+    func testAdamSkipsParametersWithoutGradient() {
+        let a = Tensor(repeating: 1, shape: [2], requiresGrad: true), b = Tensor(repeating: 1, shape: [2], requiresGrad: true)
+        let opt = Adam([("a", a), ("b", b)], lr: 0.1)
+        a.grad = [1, -1]
+        opt.step()
+        XCTAssertEqual(b.data, [1, 1])
+        XCTAssertEqual(opt.steps, [1, 0])
+        XCTAssertEqual(a.data[0], 0.9, accuracy: 1e-6)
+    }
+
+    func testSchedulesMatchPyTorch() throws {
+        let data = try Data(contentsOf: fixturesURL.appendingPathComponent("schedules.json"))
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        func lrs(_ k: String) throws -> (Float, [Float], [String: Any]) {
+            let d = try XCTUnwrap(root[k] as? [String: Any])
+            return ((d["base_lr"] as! NSNumber).floatValue, (d["lrs"] as! [NSNumber]).map(\.floatValue), d)
+        }
+        let cases: [(String, (([String: Any]) -> LRSchedule))] = [
+            ("linear", { .linear(nEpochs: ($0["n_epochs"] as! NSNumber).intValue, nEpochsDecay: ($0["n_epochs_decay"] as! NSNumber).intValue) }),
+            ("step", { .step(stepSize: ($0["step_size"] as! NSNumber).intValue, gamma: ($0["gamma"] as! NSNumber).floatValue) }),
+            ("cosine", { .cosine(tMax: ($0["t_max"] as! NSNumber).intValue) }),
+        ]
+        for (name, make) in cases {
+            let (base, expected, d) = try lrs(name)
+            let s = make(d)
+            let ours = expected.indices.map { s.lr(base: base, epoch: $0) }
+            assertClose(ours, expected, rtol: 1e-5, atol: 1e-12, "schedule \(name)")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class PNNTests: XCTestCase { func testNothing() {} }
