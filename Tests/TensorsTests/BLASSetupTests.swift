@@ -1,0 +1,26 @@
+import XCTest
+import Tensors
+
+final class BLASSetupTests: XCTestCase {
+    let zen5: Set<String> = ["sse2", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx512_bf16"]
+
+    func testChoosesAVX512KernelsOnlyWhereTheCPUHasThem() {
+        XCTAssertEqual(BLASSetup.coreType(cpuFlags: zen5), "COOPERLAKE")
+        XCTAssertEqual(BLASSetup.coreType(cpuFlags: zen5.subtracting(["avx512_bf16"])), "SKYLAKEX")
+        XCTAssertNil(BLASSetup.coreType(cpuFlags: ["sse2", "avx2", "fma"]))
+        XCTAssertNil(BLASSetup.coreType(cpuFlags: ["avx2", "avx512f"]), "AVX-512 F alone is not enough")
+        XCTAssertNil(BLASSetup.coreType(cpuFlags: []))
+    }
+
+    func testRespectsUserSettingAndNeverLoops() {
+        XCTAssertEqual(BLASSetup.decision(cpuFlags: zen5, environment: [:]), "COOPERLAKE")
+        XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["OPENBLAS_CORETYPE": "HASWELL"]))
+        XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: [BLASSetup.optOutVariable: "1"]))
+        XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["TRANSLATE_BLAS_REEXEC": "1"]))
+    }
+
+    func testReportsCoreName() {
+        XCTAssertFalse(BLASInfo.coreName.isEmpty)
+        XCTAssertGreaterThanOrEqual(BLASInfo.threads, 1)
+    }
+}
