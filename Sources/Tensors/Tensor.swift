@@ -8,8 +8,16 @@
 public final class Tensor {
     public let shape: [Int]
     public var data: [Float]
-    /// Accumulated gradient of the same size as `data`, or nil if none yet.
-    public var grad: [Float]?
+    /// Accumulated gradient of the same size as `data`, or nil if none yet (or zeroed).
+    public var grad: [Float]? {
+        get { hasGrad ? gradStorage : nil }
+        set {
+            if let v = newValue { gradStorage = v; hasGrad = true } else { hasGrad = false }
+        }
+    }
+    /// Gradient buffer, kept across `zeroGrad()` so that training steps reuse it.
+    private var gradStorage: [Float] = []
+    private var hasGrad = false
     /// Whether gradients flow into (and, for leaves, accumulate in) this tensor.
     public var requiresGrad: Bool
     /// How this tensor was computed; nil for leaves and for tensors made without grad.
@@ -96,23 +104,41 @@ public final class Tensor {
         return out
     }
 
-    /// Clears the accumulated gradient (explicit zeroing, as `zero_grad`).
-    public func zeroGrad() { grad = nil }
+    /// Clears the accumulated gradient (explicit zeroing, as `zero_grad`); the buffer is
+    /// kept for reuse by the next backward pass.
+    public func zeroGrad() { hasGrad = false }
+
+    /// Drops the gradient and its buffer (intermediate tensors after backward).
+    func releaseGrad() { hasGrad = false; gradStorage = [] }
 
     /// Adds `g` (same count) into this tensor's gradient.
     @inline(__always)
     public func accumulateGrad(_ g: UnsafeBufferPointer<Float>) {
-        if grad == nil { grad = [Float](g); return }
-        grad!.withUnsafeMutableBufferPointer { d in
-            for i in 0..<d.count { d[i] += g[i] }
+        withGradForOverwrite { d, fresh in
+            if fresh { for i in 0..<d.count { d[i] = g[i] } } else { for i in 0..<d.count { d[i] += g[i] } }
         }
     }
 
-    /// Gives mutable access to this tensor's gradient buffer, allocating zeros first.
+    /// Gives mutable access to this tensor's gradient buffer, zero-filled if it held no gradient.
     @inline(__always)
     public func withGrad<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        if grad == nil { grad = [Float](repeating: 0, count: count) }
-        return try grad!.withUnsafeMutableBufferPointer { try body($0) }
+        try withGradForOverwrite { d, fresh in
+            if fresh { d.update(repeating: 0) }
+            return try body(d)
+        }
+    }
+
+    /// Gives mutable access to the gradient buffer; `fresh` is true when it holds no gradient
+    /// yet, in which case `body` must write every element (e.g. a GEMM with beta 0) instead
+    /// of adding. Saves zero-filling large weight gradients every step.
+    @inline(__always)
+    public func withGradForOverwrite<R>(_ body: (UnsafeMutableBufferPointer<Float>, _ fresh: Bool) throws -> R) rethrows -> R {
+        let fresh = !hasGrad
+        if fresh {
+            if gradStorage.count != count { gradStorage = [Float](repeating: 0, count: count) }
+            hasGrad = true
+        }
+        return try gradStorage.withUnsafeMutableBufferPointer { try body($0, fresh) }
     }
 }
 

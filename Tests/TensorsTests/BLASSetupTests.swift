@@ -14,7 +14,13 @@ final class BLASSetupTests: XCTestCase {
 
     func testRespectsUserSettingAndNeverLoops() {
         XCTAssertEqual(BLASSetup.decision(cpuFlags: zen5, environment: [:]), "COOPERLAKE")
-        XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["OPENBLAS_CORETYPE": "HASWELL"]))
+        // A pre-AVX-512 family (the mis-detection, or a preset environment) is replaced ...
+        XCTAssertEqual(BLASSetup.decision(cpuFlags: zen5, environment: ["OPENBLAS_CORETYPE": "Haswell"]), "COOPERLAKE")
+        XCTAssertNil(BLASSetup.decision(cpuFlags: ["avx2"], environment: ["OPENBLAS_CORETYPE": "Haswell"]))
+        // ... an AVX-512 one is kept, and an explicit TRANSLATE_OPENBLAS_CORETYPE wins.
+        XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["OPENBLAS_CORETYPE": "SkylakeX"]))
+        XCTAssertEqual(BLASSetup.decision(cpuFlags: zen5, environment: ["TRANSLATE_OPENBLAS_CORETYPE": "ZEN"]), "ZEN")
+        XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["TRANSLATE_OPENBLAS_CORETYPE": "ZEN", "OPENBLAS_CORETYPE": "zen"]))
         XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: [BLASSetup.optOutVariable: "1"]))
         XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["TRANSLATE_BLAS_REEXEC": "1"]))
     }

@@ -75,7 +75,7 @@ extension Tensor {
             guard let node = t.node, let g = t.grad else { continue }
             g.withUnsafeBufferPointer { node.backward($0) }
             // Intermediate gradients are consumed; only leaves keep theirs.
-            t.grad = nil
+            t.releaseGrad()
             if !retainGraph { t.node = nil }
         }
     }

@@ -4,13 +4,19 @@ import Glibc
 #endif
 
 /// Debian's OpenBLAS 0.3.21 detects AMD Zen 4/5 as Haswell and runs AVX2 kernels at half
-/// speed. `OPENBLAS_CORETYPE` picks the kernels, but only when the library loads, i.e.
-/// before `main`. So an executable calls `BLASSetup.reexecIfNeeded()` first: if the CPU has
-/// AVX-512 and the variable is unset, it sets it and re-executes itself once.
+/// speed (and some machines preset `OPENBLAS_CORETYPE=Haswell`). `OPENBLAS_CORETYPE` picks
+/// the kernels, but only when the library loads, i.e. before `main`. So an executable calls
+/// `BLASSetup.reexecIfNeeded()` first: if the CPU has AVX-512 and the variable is unset or
+/// names a pre-AVX-512 family, it sets an AVX-512 family and re-executes itself once.
+/// `TRANSLATE_OPENBLAS_CORETYPE=NAME` forces a family; `TRANSLATE_NO_BLAS_CORETYPE=1` leaves
+/// the environment alone.
 public enum BLASSetup {
     /// The environment variable that disables the whole mechanism (any value).
     public static let optOutVariable = "TRANSLATE_NO_BLAS_CORETYPE"
+    public static let forceVariable = "TRANSLATE_OPENBLAS_CORETYPE"
     static let guardVariable = "TRANSLATE_BLAS_REEXEC"
+    /// OpenBLAS families that already use AVX-512 kernels.
+    static let avx512Families: Set<String> = ["SKYLAKEX", "COOPERLAKE", "SAPPHIRERAPIDS"]
 
     /// The core type to request for a CPU with these /proc/cpuinfo flags, or nil when the
     /// CPU lacks the AVX-512 subsets OpenBLAS's SkylakeX kernels use (F, BW, DQ, VL, CD).
@@ -22,9 +28,12 @@ public enum BLASSetup {
 
     /// What to do given the environment: the core type to set and re-exec with, or nil.
     public static func decision(cpuFlags: Set<String>, environment: [String: String]) -> String? {
-        if environment["OPENBLAS_CORETYPE"] != nil || environment[optOutVariable] != nil || environment[guardVariable] != nil {
-            return nil
+        if environment[optOutVariable] != nil || environment[guardVariable] != nil { return nil }
+        let current = environment["OPENBLAS_CORETYPE"]
+        if let forced = environment[forceVariable], !forced.isEmpty {
+            return forced.uppercased() == current?.uppercased() ? nil : forced
         }
+        if let c = current, avx512Families.contains(c.uppercased()) { return nil }
         return coreType(cpuFlags: cpuFlags)
     }
 
@@ -51,3 +60,21 @@ public enum BLASSetup {
         unsetenv("OPENBLAS_CORETYPE")
     }
 }
+
+/// Process-wide memory settings for training loops.
+public enum AllocatorSetup {
+    /// Keeps freed memory in the heap instead of returning it to the kernel: glibc otherwise
+    /// serves blocks over 32 MB (weight gradients of 512-channel layers) with mmap, and every
+    /// training step pays page faults to zero fresh pages. Call once at program start.
+    public static func keepFreedMemory() {
+        #if os(Linux)
+        _ = c_mallopt(-4, 0)              // M_MMAP_MAX: never serve blocks with mmap
+        _ = c_mallopt(-1, Int32.max)      // M_TRIM_THRESHOLD: never give the heap top back
+        #endif
+    }
+}
+
+#if os(Linux)
+/// glibc's mallopt (declared in <malloc.h>, which the Glibc module does not export).
+@_silgen_name("mallopt") private func c_mallopt(_ param: Int32, _ value: Int32) -> Int32
+#endif

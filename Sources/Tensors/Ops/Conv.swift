@@ -52,7 +52,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
         let go = gout.baseAddress!
         if weight.requiresGrad {
             var tmp = saved.isEmpty && !direct ? [Float](repeating: 0, count: K * P) : saved
-            weight.withGrad { dw in
+            weight.withGradForOverwrite { dw, fresh in
                 x.data.withUnsafeBufferPointer { xp in
                     tmp.withUnsafeMutableBufferPointer { cp in
                         for n in 0..<N {
@@ -63,7 +63,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                             }
                             // dW (O, K) += gout[n] (O, P) * cols^T (P, K)
                             sgemm(transB: true, m: O, n: K, k: P, a: go + n * O * P, lda: P, b: src, ldb: P,
-                                  beta: 1, c: dw.baseAddress!, ldc: K)
+                                  beta: fresh && n == 0 ? 0 : 1, c: dw.baseAddress!, ldc: K)
                         }
                     }
                 }
@@ -71,14 +71,15 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
         }
         if x.requiresGrad {
             var dcols = direct ? [] : [Float](repeating: 0, count: K * P)
-            x.withGrad { dx in
+            x.withGradForOverwrite { dx, fresh in
+                if fresh && !direct { dx.update(repeating: 0) }
                 weight.data.withUnsafeBufferPointer { wp in
                     dcols.withUnsafeMutableBufferPointer { dc in
                         for n in 0..<N {
                             if direct {
                                 // dx[n] (C, P) += W^T (C, O) * gout[n] (O, P)
                                 sgemm(transA: true, m: K, n: P, k: O, a: wp.baseAddress!, lda: K, b: go + n * O * P,
-                                      ldb: P, beta: 1, c: dx.baseAddress! + n * chw, ldc: P)
+                                      ldb: P, beta: fresh ? 0 : 1, c: dx.baseAddress! + n * chw, ldc: P)
                             } else {
                                 // dcols (K, P) = W^T (K, O) * gout[n] (O, P); dx[n] += col2im(dcols)
                                 sgemm(transA: true, m: K, n: P, k: O, a: wp.baseAddress!, lda: K, b: go + n * O * P,
@@ -146,25 +147,26 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     record(result, inputs) { gout in
         let go = gout.baseAddress!
         var dcols = [Float](repeating: 0, count: K * P)
+        let xFresh = x.requiresGrad && x.grad == nil, wFresh = weight.requiresGrad && weight.grad == nil
         dcols.withUnsafeMutableBufferPointer { dc in
             for n in 0..<N {
                 // dcols (K, P) = im2col(gout[n])
                 im2col(go + n * outPlane, g, dc.baseAddress!)
                 if x.requiresGrad {
-                    // dx[n] (Cin, P) += W (Cin, K) * dcols (K, P)
-                    x.withGrad { dx in
+                    // dx[n] (Cin, P) += W (Cin, K) * dcols (K, P)   (each n writes its own slice)
+                    x.withGradForOverwrite { dx, _ in
                         weight.data.withUnsafeBufferPointer { wp in
                             sgemm(m: Cin, n: P, k: K, a: wp.baseAddress!, lda: K, b: dc.baseAddress!, ldb: P,
-                                  beta: 1, c: dx.baseAddress! + n * Cin * P, ldc: P)
+                                  beta: xFresh ? 0 : 1, c: dx.baseAddress! + n * Cin * P, ldc: P)
                         }
                     }
                 }
                 if weight.requiresGrad {
                     // dW (Cin, K) += x[n] (Cin, P) * dcols^T (P, K)
-                    weight.withGrad { dw in
+                    weight.withGradForOverwrite { dw, _ in
                         x.data.withUnsafeBufferPointer { xp in
                             sgemm(transB: true, m: Cin, n: K, k: P, a: xp.baseAddress! + n * Cin * P, lda: P,
-                                  b: dc.baseAddress!, ldb: P, beta: 1, c: dw.baseAddress!, ldc: K)
+                                  b: dc.baseAddress!, ldb: P, beta: wFresh && n == 0 ? 0 : 1, c: dw.baseAddress!, ldc: K)
                         }
                     }
                 }

@@ -1,0 +1,178 @@
+import Foundation
+import Tensors
+import NN
+import Pipelines
+
+/// Median wall time of `body` over `iters` runs after one warm-up.
+func median(_ iters: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0..<max(iters, 1) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+struct Row { var name: String; var seconds: Double; var gflop: Double }
+
+enum BenchCommand {
+    static let usage = """
+    usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
+      --iters N            timed repetitions per measurement (median is reported; default 7)
+      --quick              fewer and smaller measurements (a smoke run)
+      --torch-python PATH  a Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio
+      --json FILE          also write the results as JSON
+    Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 disables).
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        var iters = 7, quick = false, torchPython: String?, jsonPath: String?
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            func value() -> String? { i + 1 < args.count ? args[i + 1] : nil }
+            switch a {
+            case "--iters":
+                guard let v = value(), let n = Int(v), n > 0 else { return fail("--iters needs a positive whole number") }
+                iters = n; i += 1
+            case "--quick": quick = true
+            case "--torch-python":
+                guard let v = value() else { return fail("--torch-python needs a path") }
+                torchPython = v; i += 1
+            case "--json":
+                guard let v = value() else { return fail("--json needs a file path") }
+                jsonPath = v; i += 1
+            case "-h", "--help": print(usage); return 0
+            default: return fail("unknown option '\(a)'")
+            }
+            i += 1
+        }
+        do {
+            try runAll(iters: quick ? 2 : iters, quick: quick, torchPython: torchPython, jsonPath: jsonPath)
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    static func fail(_ msg: String) -> Int32 {
+        FileHandle.standardError.write(Data("translate-bench: error: \(msg)\n\(usage)\n".utf8))
+        return 2
+    }
+
+    static func runAll(iters: Int, quick: Bool, torchPython: String?, jsonPath: String?) throws {
+        print("OpenBLAS core: \(BLASInfo.coreName), threads: \(BLASInfo.threads), OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
+        var json: [String: Any] = ["openblas_core": BLASInfo.coreName, "threads": BLASInfo.threads, "iters": iters]
+
+        // 1. sgemm peak on square matrices.
+        let n = quick ? 512 : 2048
+        var rng = RNG(seed: 0)
+        let a = Tensor.randn([n * n], rng: &rng).data, b = Tensor.randn([n * n], rng: &rng).data
+        var c = [Float](repeating: 0, count: n * n)
+        let tg = median(iters) { sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n) }
+        let sgemmRate = 2 * Double(n * n * n) / tg / 1e9
+        print(String(format: "sgemm %dx%dx%d: %.2f ms, %.0f GFLOP/s", n, n, n, tg * 1e3, sgemmRate))
+        json["sgemm_n"] = n; json["sgemm_gflops"] = sgemmRate
+
+        // 2. conv2d / convTranspose2d at the U-Net-256 layer shapes, forward and backward.
+        let size = quick ? 64 : 256
+        var rows: [Row] = []
+        let ngf = 64
+        let downs: [(Int, Int)] = [(3, ngf), (ngf, 2 * ngf), (2 * ngf, 4 * ngf), (4 * ngf, 8 * ngf),
+                                   (8 * ngf, 8 * ngf), (8 * ngf, 8 * ngf), (8 * ngf, 8 * ngf), (8 * ngf, 8 * ngf)]
+        var side = size
+        for (k, (cin, cout)) in downs.enumerated() where side >= 2 {
+            let x = Tensor.randn([1, cin, side, side], rng: &rng, requiresGrad: true)
+            let w = Tensor.randn([cout, cin, 4, 4], std: 0.02, rng: &rng, requiresGrad: true)
+            let macs = Double(cout * cin * 16 * (side / 2) * (side / 2))
+            let tf = try median(iters) { _ = try withNoGrad { try conv2d(x, weight: w, stride: 2, padding: 1) } }
+            rows.append(Row(name: "conv2d down\(k + 1) \(cin)->\(cout) @\(side)", seconds: tf, gflop: 2 * macs / 1e9))
+            let tb = try median(iters) {
+                let y = try conv2d(x, weight: w, stride: 2, padding: 1)
+                x.zeroGrad(); w.zeroGrad()
+                try y.backward(gradient: Tensor(repeating: 1, shape: y.shape))
+            }
+            rows.append(Row(name: "  fwd+bwd", seconds: tb, gflop: 6 * macs / 1e9))
+            side /= 2
+        }
+        // Up path: innermost takes 8ngf, the others 2x their inner width (skip concat).
+        let ups: [(Int, Int)] = [(8 * ngf, 8 * ngf), (16 * ngf, 8 * ngf), (16 * ngf, 8 * ngf), (16 * ngf, 8 * ngf),
+                                 (16 * ngf, 4 * ngf), (8 * ngf, 2 * ngf), (4 * ngf, ngf), (2 * ngf, 3)]
+        side = max(size >> 8, 1)
+        for (k, (cin, cout)) in ups.enumerated() where side * 2 <= size {
+            let x = Tensor.randn([1, cin, side, side], rng: &rng, requiresGrad: true)
+            let w = Tensor.randn([cin, cout, 4, 4], std: 0.02, rng: &rng, requiresGrad: true)
+            let macs = Double(cout * cin * 16 * side * side)
+            let tf = try median(iters) { _ = try withNoGrad { try convTranspose2d(x, weight: w, stride: 2, padding: 1) } }
+            rows.append(Row(name: "convT up\(k + 1) \(cin)->\(cout) @\(side)", seconds: tf, gflop: 2 * macs / 1e9))
+            let tb = try median(iters) {
+                let y = try convTranspose2d(x, weight: w, stride: 2, padding: 1)
+                x.zeroGrad(); w.zeroGrad()
+                try y.backward(gradient: Tensor(repeating: 1, shape: y.shape))
+            }
+            rows.append(Row(name: "  fwd+bwd", seconds: tb, gflop: 6 * macs / 1e9))
+            side *= 2
+        }
+        print("\nlayer                                 time ms   GFLOP/s  share of sgemm")
+        var layerJSON: [[String: Any]] = []
+        for r in rows {
+            let rate = r.gflop / r.seconds
+            print(r.name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " %8.2f %9.1f %8.0f%%", r.seconds * 1e3, rate, 100 * rate / sgemmRate))
+            layerJSON.append(["name": r.name.trimmingCharacters(in: .whitespaces), "seconds": r.seconds, "gflops": rate])
+        }
+        json["layers"] = layerJSON
+
+        // 3. The whole U-Net-256 (8 downsamplings, ngf 64, batch norm, dropout), train mode, batch 1.
+        let downsCount = quick ? 6 : 8
+        let g = try UnetGenerator(inputNc: 3, outputNc: 3, numDowns: downsCount, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
+        let x = Tensor.randn([1, 3, size, size], rng: &rng)
+        let r = Tensor.randn([1, 3, size, size], rng: &rng)
+        let tFwdBwd = try median(iters) {
+            g.zeroGrad()
+            let y = try g(x)
+            try y.backward(gradient: r)
+        }
+        let tFwd = try median(iters) { _ = try withNoGrad { try g(x) } }
+        print(String(format: "\nU-Net %d (ngf 64, batch norm, dropout) 1x3x%dx%d train mode: forward+backward %.1f ms, forward (no grad) %.1f ms",
+                     downsCount, size, size, tFwdBwd * 1e3, tFwd * 1e3))
+        json["unet_fwd_bwd_s"] = tFwdBwd; json["unet_fwd_s"] = tFwd; json["size"] = size
+
+        // 4. PyTorch, same machine, same run.
+        if let py = torchPython, !quick {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("tools/bench_torch_unet.py")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: py)
+            p.arguments = [script.path, "\(iters)"]
+            var env = ProcessInfo.processInfo.environment
+            env["OPENBLAS_CORETYPE"] = nil
+            p.environment = env
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let out = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            if let line = String(data: out, encoding: .utf8)?.split(separator: "\n").last,
+               let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+               let tt = obj["unet256_fwd_bwd_s"] as? Double, let tf = obj["unet256_fwd_s"] as? Double {
+                print(String(format: "PyTorch %@ (%@ threads): forward+backward %.1f ms, forward %.1f ms",
+                             "\(obj["torch"] ?? "?")", "\(obj["threads"] ?? "?")", tt * 1e3, tf * 1e3))
+                print(String(format: "ratio PyTorch/ours: forward+backward %.2fx, forward %.2fx (above 1 = we are faster)",
+                             tt / tFwdBwd, tf / tFwd))
+                json["torch"] = obj
+                json["speedup_fwd_bwd"] = tt / tFwdBwd
+                json["speedup_fwd"] = tf / tFwd
+            } else {
+                print("PyTorch reference run failed (exit \(p.terminationStatus))")
+            }
+        }
+        if let path = jsonPath {
+            let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+            try writeAtomically(data, to: URL(fileURLWithPath: path))
+        }
+    }
+}
