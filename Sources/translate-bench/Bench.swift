@@ -59,6 +59,19 @@ enum BenchCommand {
         }
     }
 
+    /// Times one layer's forward (no grad; 2 * MACs FLOPs) and forward + backward with input
+    /// and weight gradients (6 * MACs FLOPs).
+    static func measureLayer(_ name: String, _ inputs: [Tensor], macs: Double, iters: Int,
+                             _ layer: () throws -> Tensor) throws -> [Row] {
+        let tf = try median(iters) { _ = try withNoGrad { try layer() } }
+        let tb = try median(iters) {
+            let y = try layer()
+            for t in inputs { t.zeroGrad() }
+            try y.backward(gradient: Tensor(repeating: 1, shape: y.shape))
+        }
+        return [Row(name: name, seconds: tf, gflop: 2 * macs / 1e9), Row(name: "  fwd+bwd", seconds: tb, gflop: 6 * macs / 1e9)]
+    }
+
     static func fail(_ msg: String) -> Int32 {
         FileHandle.standardError.write(Data("translate-bench: error: \(msg)\n\(usage)\n".utf8))
         return 2
@@ -88,15 +101,10 @@ enum BenchCommand {
         for (k, (cin, cout)) in downs.enumerated() where side >= 2 {
             let x = Tensor.randn([1, cin, side, side], rng: &rng, requiresGrad: true)
             let w = Tensor.randn([cout, cin, 4, 4], std: 0.02, rng: &rng, requiresGrad: true)
-            let macs = Double(cout * cin * 16 * (side / 2) * (side / 2))
-            let tf = try median(iters) { _ = try withNoGrad { try conv2d(x, weight: w, stride: 2, padding: 1) } }
-            rows.append(Row(name: "conv2d down\(k + 1) \(cin)->\(cout) @\(side)", seconds: tf, gflop: 2 * macs / 1e9))
-            let tb = try median(iters) {
-                let y = try conv2d(x, weight: w, stride: 2, padding: 1)
-                x.zeroGrad(); w.zeroGrad()
-                try y.backward(gradient: Tensor(repeating: 1, shape: y.shape))
+            rows += try measureLayer("conv2d down\(k + 1) \(cin)->\(cout) @\(side)", [x, w],
+                                     macs: Double(cout * cin * 16 * (side / 2) * (side / 2)), iters: iters) {
+                try conv2d(x, weight: w, stride: 2, padding: 1)
             }
-            rows.append(Row(name: "  fwd+bwd", seconds: tb, gflop: 6 * macs / 1e9))
             side /= 2
         }
         // Up path: innermost takes 8ngf, the others 2x their inner width (skip concat).
@@ -106,15 +114,10 @@ enum BenchCommand {
         for (k, (cin, cout)) in ups.enumerated() where side * 2 <= size {
             let x = Tensor.randn([1, cin, side, side], rng: &rng, requiresGrad: true)
             let w = Tensor.randn([cin, cout, 4, 4], std: 0.02, rng: &rng, requiresGrad: true)
-            let macs = Double(cout * cin * 16 * side * side)
-            let tf = try median(iters) { _ = try withNoGrad { try convTranspose2d(x, weight: w, stride: 2, padding: 1) } }
-            rows.append(Row(name: "convT up\(k + 1) \(cin)->\(cout) @\(side)", seconds: tf, gflop: 2 * macs / 1e9))
-            let tb = try median(iters) {
-                let y = try convTranspose2d(x, weight: w, stride: 2, padding: 1)
-                x.zeroGrad(); w.zeroGrad()
-                try y.backward(gradient: Tensor(repeating: 1, shape: y.shape))
+            rows += try measureLayer("convT up\(k + 1) \(cin)->\(cout) @\(side)", [x, w],
+                                     macs: Double(cout * cin * 16 * side * side), iters: iters) {
+                try convTranspose2d(x, weight: w, stride: 2, padding: 1)
             }
-            rows.append(Row(name: "  fwd+bwd", seconds: tb, gflop: 6 * macs / 1e9))
             side *= 2
         }
         print("\nlayer                                 time ms   GFLOP/s  share of sgemm")

@@ -102,3 +102,32 @@ final class AutogradTests: XCTestCase {
         XCTAssertNotEqual(RNG(seed: 1).stateWords, RNG(seed: 2).stateWords)
     }
 }
+
+/// Gradient buffers are reused across zeroGrad: the first write overwrites, later ones add.
+final class GradientBufferReuseTests: XCTestCase {
+    func testConvGradientsAfterZeroGradAndAccumulation() throws {
+        var rng = RNG(seed: 21)
+        for transposed in [false, true] {
+            let x = Tensor.randn([2, 3, 6, 5], rng: &rng, requiresGrad: true)
+            let w = Tensor.randn(transposed ? [3, 4, 4, 4] : [4, 3, 3, 3], rng: &rng, requiresGrad: true)
+            let b = Tensor.randn([4], rng: &rng, requiresGrad: true)
+            func run() throws {
+                let y = transposed ? try convTranspose2d(x, weight: w, bias: b, stride: 2, padding: 1)
+                                   : try conv2d(x, weight: w, bias: b, stride: 2, padding: 1)
+                try y.backward(gradient: Tensor(repeating: 0.5, shape: y.shape))
+            }
+            try run()
+            let (gx, gw, gb) = (x.grad!, w.grad!, b.grad!)
+            try run()   // accumulates
+            XCTAssertEqual(x.grad!, gx.map { 2 * $0 }, "transposed \(transposed)")
+            XCTAssertEqual(w.grad!, gw.map { 2 * $0 })
+            XCTAssertEqual(b.grad!, gb.map { 2 * $0 })
+            x.zeroGrad(); w.zeroGrad(); b.zeroGrad()
+            XCTAssertNil(x.grad)
+            try run()   // overwrites the kept buffers
+            XCTAssertEqual(x.grad!, gx)
+            XCTAssertEqual(w.grad!, gw)
+            XCTAssertEqual(b.grad!, gb)
+        }
+    }
+}
