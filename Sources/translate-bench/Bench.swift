@@ -72,12 +72,34 @@ enum BenchCommand {
         return [Row(name: name, seconds: tf, gflop: 2 * macs / 1e9), Row(name: "  fwd+bwd", seconds: tb, gflop: 6 * macs / 1e9)]
     }
 
+    /// Runs tools/bench_torch_unet.py with `python` and returns its JSON line.
+    static func runTorchReference(python: String, iters: Int) throws -> [String: Any] {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/bench_torch_unet.py")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script.path, "\(iters)"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { throw TensorError.invalidArgument("--torch-python \(python): cannot run: \(error)") }
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let line = String(data: out, encoding: .utf8)?.split(separator: "\n").last,
+              let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw TensorError.invalidArgument("--torch-python \(python): \(script.path) failed (exit \(p.terminationStatus))")
+        }
+        return obj
+    }
+
     static func fail(_ msg: String) -> Int32 {
         FileHandle.standardError.write(Data("translate-bench: error: \(msg)\n\(usage)\n".utf8))
         return 2
     }
 
     static func runAll(iters: Int, quick: Bool, torchPython: String?, jsonPath: String?) throws {
+        // PyTorch first, before our BLAS threads exist, so that they cannot steal its cores.
+        var torch: [String: Any]?
+        if let py = torchPython, !quick { torch = try runTorchReference(python: py, iters: iters) }
         print("OpenBLAS core: \(BLASInfo.coreName), threads: \(BLASInfo.threads), OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
         var json: [String: Any] = ["openblas_core": BLASInfo.coreName, "threads": BLASInfo.threads, "iters": iters]
 
@@ -144,34 +166,14 @@ enum BenchCommand {
                      downsCount, size, size, tFwdBwd * 1e3, tFwd * 1e3))
         json["unet_fwd_bwd_s"] = tFwdBwd; json["unet_fwd_s"] = tFwd; json["size"] = size
 
-        // 4. PyTorch, same machine, same run.
-        if let py = torchPython, !quick {
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("tools/bench_torch_unet.py")
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: py)
-            p.arguments = [script.path, "\(iters)"]
-            var env = ProcessInfo.processInfo.environment
-            env["OPENBLAS_CORETYPE"] = nil
-            p.environment = env
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            if let line = String(data: out, encoding: .utf8)?.split(separator: "\n").last,
-               let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-               let tt = obj["unet256_fwd_bwd_s"] as? Double, let tf = obj["unet256_fwd_s"] as? Double {
-                print(String(format: "PyTorch %@ (%@ threads): forward+backward %.1f ms, forward %.1f ms",
-                             "\(obj["torch"] ?? "?")", "\(obj["threads"] ?? "?")", tt * 1e3, tf * 1e3))
-                print(String(format: "ratio PyTorch/ours: forward+backward %.2fx, forward %.2fx (above 1 = we are faster)",
-                             tt / tFwdBwd, tf / tFwd))
-                json["torch"] = obj
-                json["speedup_fwd_bwd"] = tt / tFwdBwd
-                json["speedup_fwd"] = tf / tFwd
-            } else {
-                print("PyTorch reference run failed (exit \(p.terminationStatus))")
-            }
+        if let obj = torch, let tt = obj["unet256_fwd_bwd_s"] as? Double, let tf = obj["unet256_fwd_s"] as? Double {
+            print(String(format: "PyTorch %@ (%@ threads), same run: forward+backward %.1f ms, forward %.1f ms",
+                         "\(obj["torch"] ?? "?")", "\(obj["threads"] ?? "?")", tt * 1e3, tf * 1e3))
+            print(String(format: "ratio PyTorch/ours: forward+backward %.2fx, forward %.2fx (above 1 = we are faster)",
+                         tt / tFwdBwd, tf / tFwd))
+            json["torch"] = obj
+            json["speedup_fwd_bwd"] = tt / tFwdBwd
+            json["speedup_fwd"] = tf / tFwd
         }
         if let path = jsonPath {
             let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
