@@ -4,22 +4,44 @@ import PackageDescription
 let package = Package(
     name: "translate",
     products: [
+        .executable(name: "translate", targets: ["translate"]),
+        .executable(name: "translate-bench", targets: ["translate-bench"]),
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "ImageIO", targets: ["ImageIO"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
-        .executable(name: "translate-bench", targets: ["translate-bench"]),
+        .library(name: "TranslateCLI", targets: ["TranslateCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // System libraries (pkg-config names as Debian ships them).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        // C shims: libjpeg/libpng error handling needs setjmp, which Swift cannot call.
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // Data flows one way: Tensors -> NN -> (ImageIO, Datasets) -> Pipelines -> TranslateCLI.
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
         .target(name: "NN", dependencies: ["Tensors"]),
+        .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
+        .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),
         .target(name: "Pipelines", dependencies: ["NN", "Tensors"]),
+        .target(name: "TranslateCLI", dependencies: [
+            "Pipelines", "Datasets", "ImageIO", "NN", "Tensors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "translate", dependencies: ["TranslateCLI", "Tensors"]),
         .executableTarget(name: "translate-bench", dependencies: ["Pipelines", "NN", "Tensors"]),
         .target(name: "TestSupport", dependencies: ["Tensors", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Tensors", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensors", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
     ]
 )

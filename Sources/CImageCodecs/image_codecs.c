@@ -1,0 +1,1 @@
+int image_codecs_version(void) { return 1; }

@@ -1,0 +1,5 @@
+import Foundation
+import Tensors
+BLASSetup.reexecIfNeeded()
+AllocatorSetup.keepFreedMemory()
+print("translate: coming soon")

@@ -1,0 +1,2 @@
+import XCTest
+final class PDatasetsTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class PImageIOTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class PTranslateCLITests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
