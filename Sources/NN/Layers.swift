@@ -57,6 +57,10 @@ public final class BatchNorm2d: Module {
     public let weight: Tensor?, bias: Tensor?
     public let runningMean: Tensor?, runningVar: Tensor?
     public let eps: Float, momentum: Float
+    /// In training mode, normalise each sample by its own statistics and leave the running
+    /// stats alone: exactly what batch size 1 does, for batched inference under the pix2pix
+    /// test protocol (batch statistics at test time).
+    public var perSampleStatistics = false
 
     public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true,
                 trackRunningStats: Bool = true) {
@@ -73,6 +77,7 @@ public final class BatchNorm2d: Module {
         [("running_mean", runningMean), ("running_var", runningVar)].compactMap { n, t in t.map { (n, $0) } }
     }
     override public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        if training && perSampleStatistics { return try instanceNorm(x, weight: weight, bias: bias, eps: eps) }
         // Without running stats, batch statistics are used in eval mode too (as PyTorch).
         let useBatch = training || runningMean == nil
         return try batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
@@ -172,5 +177,20 @@ extension Module {
     }
     public func setRNGStates(_ states: [String: RNG]) {
         for (path, m) in namedModules() { if let d = m as? Dropout, let s = states[path] { d.rng = s } }
+    }
+}
+
+extension Module {
+    /// Switches `perSampleStatistics` on every BatchNorm2d below this module.
+    public func setPerSampleBatchStatistics(_ on: Bool) {
+        for (_, m) in namedModules() { (m as? BatchNorm2d)?.perSampleStatistics = on }
+    }
+
+    /// Runs `body` and then restores every dropout generator, so that a look at the model
+    /// (samples for a report) does not change the course of training.
+    public func preservingRandomState<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = Dictionary(rngStates, uniquingKeysWith: { a, _ in a })
+        defer { setRNGStates(saved) }
+        return try body()
     }
 }

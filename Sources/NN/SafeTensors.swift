@@ -16,8 +16,12 @@ public enum SafeTensors {
         public var byName: [String: Tensor] { Dictionary(tensors, uniquingKeysWith: { a, _ in a }) }
     }
 
-    /// Serialises tensors (F32) and metadata.
-    public static func encode(_ tensors: [(String, Tensor)], metadata: [String: String] = [:]) throws -> Data {
+    /// Storage types for writing.
+    public enum DType: String { case f32 = "F32", f16 = "F16" }
+
+    /// Serialises tensors (F32, or F16 rounded to nearest) and metadata.
+    public static func encode(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], dtype: DType = .f32) throws -> Data {
+        let size = dtype == .f32 ? 4 : 2
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
@@ -26,8 +30,8 @@ public enum SafeTensors {
             guard name != "__metadata__", seen.insert(name).inserted else {
                 throw CheckpointError.invalidFile(path: "(writing)", reason: "duplicate or reserved tensor name '\(name)'")
             }
-            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]] as [String: Any]
-            offset += 4 * t.count
+            header[name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + size * t.count]] as [String: Any]
+            offset += size * t.count
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so that the data starts 8-byte aligned.
@@ -37,6 +41,11 @@ public enum SafeTensors {
         withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
         out.append(json)
         for (_, t) in tensors {
+            if dtype == .f16 {
+                let half = t.data.map { Float16($0).bitPattern.littleEndian }
+                half.withUnsafeBytes { out.append(contentsOf: $0) }
+                continue
+            }
             t.data.withUnsafeBufferPointer { p in
                 // Float32 little-endian: the host order on every platform we build for.
                 out.append(UnsafeBufferPointer(start: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: UInt8.self),
@@ -47,8 +56,9 @@ public enum SafeTensors {
     }
 
     /// Writes atomically: a temporary file in the same folder, flushed, then renamed over `url`.
-    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
-        let data = try encode(tensors, metadata: metadata)
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL,
+                             dtype: DType = .f32) throws {
+        let data = try encode(tensors, metadata: metadata, dtype: dtype)
         try writeAtomically(data, to: url)
     }
 

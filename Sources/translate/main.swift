@@ -1,5 +1,8 @@
 import Foundation
 import Tensors
+import TranslateCLI
+
+// OpenBLAS reads OPENBLAS_CORETYPE when it loads: arrange it before any BLAS call.
 BLASSetup.reexecIfNeeded()
 AllocatorSetup.keepFreedMemory()
-print("translate: coming soon")
+TranslateCommand.main()

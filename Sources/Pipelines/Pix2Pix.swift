@@ -1,0 +1,137 @@
+import Foundation
+import Tensors
+import NN
+
+/// Generator architectures (`--net-g`): U-Nets by the input side they are made for.
+public enum GeneratorArch: String, CaseIterable, Codable {
+    case unet256 = "unet-256", unet128 = "unet-128", unet64 = "unet-64", unet32 = "unet-32"
+    public var numDowns: Int {
+        switch self { case .unet256: return 8; case .unet128: return 7; case .unet64: return 6; case .unet32: return 5 }
+    }
+}
+
+/// Discriminator architectures (`--net-d`): `basic` = 3-layer PatchGAN (70x70 receptive
+/// field), `n-layers` = PatchGAN with `--n-layers-d`, `pixel` = 1x1 PixelGAN.
+public enum DiscriminatorArch: String, CaseIterable, Codable {
+    case basic, nLayers = "n-layers", pixel
+}
+
+/// How BatchNorm and dropout behave when translating (`--test-mode`).
+public enum TestMode: String, CaseIterable, Codable {
+    /// The pix2pix paper's protocol: batch statistics of each image and dropout on.
+    case paper
+    /// Running statistics, dropout off (PyTorch's `.eval()`).
+    case eval
+}
+
+/// Everything that defines a pix2pix model and its optimisation; saved in checkpoints.
+public struct Pix2PixConfig: Codable, Equatable {
+    public var inputNc = 3, outputNc = 3
+    public var netG = GeneratorArch.unet256
+    public var ngf = 64
+    public var netD = DiscriminatorArch.basic
+    public var nLayersD = 3
+    public var ndf = 64
+    public var norm = Norm.batch
+    public var dropout = true
+    public var upsampling = Upsampling.transposed
+    public var ganMode = GANMode.vanilla
+    public var lambdaL1: Float = 100
+    public var lr: Float = 2e-4
+    public var beta1: Float = 0.5
+    public var initType = InitType.normal
+    public var initGain: Float = 0.02
+    public init() {}
+}
+
+/// pix2pix (Isola et al. 2017): a U-Net generator G and a conditional PatchGAN D that sees
+/// cat(input, output). One training step is the reference's `optimize_parameters`: D update
+/// on (input, G(input)) as fake and (input, target) as real, loss halved; then G update with
+/// D frozen on GAN(D(input, G(input)), real) + lambdaL1 * |G(input) - target|.
+public final class Pix2Pix {
+    public let config: Pix2PixConfig
+    public let netG: UnetGenerator
+    public let netD: Module
+    public let optG: Adam, optD: Adam
+
+    public struct Losses: Equatable, Codable {
+        public var gGAN: Float, gL1: Float, dReal: Float, dFake: Float
+        public static let names = ["G_GAN", "G_L1", "D_real", "D_fake"]
+        public var values: [Float] { [gGAN, gL1, dReal, dFake] }
+    }
+
+    public init(config: Pix2PixConfig, rng: inout RNG) throws {
+        self.config = config
+        netG = try UnetGenerator(inputNc: config.inputNc, outputNc: config.outputNc, numDowns: config.netG.numDowns,
+                                 ngf: config.ngf, norm: config.norm, useDropout: config.dropout,
+                                 upsampling: config.upsampling, initType: config.initType, initGain: config.initGain, rng: &rng)
+        let dIn = config.inputNc + config.outputNc
+        switch config.netD {
+        case .basic:
+            netD = try NLayerDiscriminator(inputNc: dIn, ndf: config.ndf, nLayers: 3, norm: config.norm,
+                                           initType: config.initType, initGain: config.initGain, rng: &rng)
+        case .nLayers:
+            netD = try NLayerDiscriminator(inputNc: dIn, ndf: config.ndf, nLayers: config.nLayersD, norm: config.norm,
+                                           initType: config.initType, initGain: config.initGain, rng: &rng)
+        case .pixel:
+            netD = try PixelDiscriminator(inputNc: dIn, ndf: config.ndf, norm: config.norm,
+                                          initType: config.initType, initGain: config.initGain, rng: &rng)
+        }
+        optG = Adam(netG.namedParameters(), lr: config.lr, betas: (config.beta1, 0.999))
+        optD = Adam(netD.namedParameters(), lr: config.lr, betas: (config.beta1, 0.999))
+    }
+
+    /// Checkpoint names: `netG.*`, `netD.*`, `optim.G.*`, `optim.D.*`.
+    public var modules: [(String, Module)] { [("netG", netG), ("netD", netD)] }
+    public var optimizers: [(String, Adam)] { [("G", optG), ("D", optD)] }
+
+    public func setLearningRate(_ lr: Float) { optG.lr = lr; optD.lr = lr }
+
+    /// One optimisation step on a batch: input (N, inputNc, H, W), target (N, outputNc, H, W).
+    @discardableResult
+    public func trainStep(input: Tensor, target: Tensor) throws -> Losses {
+        guard input.rank == 4, target.rank == 4, input.shape[0] == target.shape[0],
+              input.shape[2] == target.shape[2], input.shape[3] == target.shape[3] else {
+            throw TensorError.shapeMismatch(op: "pix2pix step (input vs target)", shapes: [input.shape, target.shape])
+        }
+        netG.train(); netD.train()
+        let fake = try netG(input)
+        // D update: fake pairs (G's output detached) and real pairs.
+        netD.requiresGrad(true)
+        optD.zeroGrad()
+        let predFake = try netD(try cat([input, fake.detach()], dim: 1))
+        let lossDFake = try ganLoss(predFake, targetIsReal: false, mode: config.ganMode)
+        let predReal = try netD(try cat([input, target], dim: 1))
+        let lossDReal = try ganLoss(predReal, targetIsReal: true, mode: config.ganMode)
+        let lossD = try (lossDFake + lossDReal) * 0.5
+        try lossD.backward()
+        optD.step()
+        // G update with D frozen: gradients flow through D to G only.
+        netD.requiresGrad(false)
+        optG.zeroGrad()
+        let predFakeG = try netD(try cat([input, fake], dim: 1))
+        let lossGGAN = try ganLoss(predFakeG, targetIsReal: true, mode: config.ganMode)
+        let lossGL1 = try l1Loss(fake, target) * config.lambdaL1
+        let lossG = try lossGGAN + lossGL1
+        try lossG.backward()
+        optG.step()
+        netD.requiresGrad(true)
+        return Losses(gGAN: lossGGAN.item, gL1: lossGL1.item, dReal: lossDReal.item, dFake: lossDFake.item)
+    }
+}
+
+extension UnetGenerator {
+    /// Translates a batch without recording gradients. `.paper` keeps dropout on and uses
+    /// each image's own batch statistics (the same output as one image at a time in train
+    /// mode); `.eval` uses running statistics without dropout. Running statistics are never
+    /// changed; the dropout generators advance only in `.paper` mode.
+    public func translate(_ x: Tensor, mode: TestMode) throws -> Tensor {
+        let wasTraining = training
+        defer { train(wasTraining); setPerSampleBatchStatistics(false) }
+        switch mode {
+        case .paper: train(); setPerSampleBatchStatistics(true)
+        case .eval: eval()
+        }
+        return try withNoGrad { try forward(x) }
+    }
+}

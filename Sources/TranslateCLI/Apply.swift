@@ -1,0 +1,204 @@
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+
+/// A generator restored from a training checkpoint or an exported model file, with the
+/// configuration it was trained with.
+public struct LoadedGenerator {
+    public let url: URL
+    public let options: Pix2PixTrainOptions
+    public let netG: UnetGenerator
+    public let metadata: [String: String]
+
+    /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
+    public init(path: String) throws {
+        var url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw CLIError.notFound(path: url.path, what: "--model")
+        }
+        if isDir.boolValue {
+            let candidates = ["model.safetensors", "latest.safetensors"].map { url.appendingPathComponent($0) }
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+                throw CLIError.notFound(path: url.path, what: "model.safetensors or latest.safetensors in --model folder")
+            }
+            url = found
+        }
+        self.url = url
+        let file = try SafeTensors.read(url)
+        guard let text = file.metadata["config"],
+              let opts = try? JSONDecoder().decode(Pix2PixTrainOptions.self, from: Data(text.utf8)) else {
+            throw CLIError.badModel(path: url.path, reason: "no pix2pix configuration in the file's metadata (not a translate model?)")
+        }
+        options = opts
+        metadata = file.metadata
+        var rng = RNG(seed: 0)
+        netG = try UnetGenerator(inputNc: opts.model.inputNc, outputNc: opts.model.outputNc, numDowns: opts.model.netG.numDowns,
+                                 ngf: opts.model.ngf, norm: opts.model.norm, useDropout: opts.model.dropout,
+                                 upsampling: opts.model.upsampling, initType: nil, rng: &rng)
+        do { try netG.loadStateDict(file.byName, prefix: "netG.", strict: false) } catch let e as ModuleError {
+            throw CLIError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(e)")
+        }
+    }
+
+    /// Writes the generator alone (weights and buffers, optionally float16) with its configuration.
+    public func export(to out: URL, fp16: Bool) throws {
+        var meta = metadata.filter { ["config", "epoch", "steps", "test_mode"].contains($0.key) }
+        meta["kind"] = "pix2pix-generator"
+        try SafeTensors.write(netG.stateDict(prefix: "netG."), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
+    }
+}
+
+/// `translate apply`: batch-wise translation of files, folders or a paired dataset, with an
+/// index.html of the results and, when targets exist, L1 and PSNR.
+public final class ApplyJob {
+    public let generator: LoadedGenerator
+    public let dataset: ImageDataset
+    public let output: URL
+    public let batchSize: Int
+    public let testMode: TestMode
+    public let loadSize: Int?
+    public var quiet = false
+    var rng: RNG
+
+    public struct Result {
+        public var translated: Int
+        public var failed: [String]
+        public var meanL1: Double?
+        public var meanPSNR: Double?
+        public var seconds: Double
+    }
+
+    public init(modelPath: String, inputs: [String], dataroot: String?, datasetMode: DatasetMode, direction: Direction?,
+                output: String, batchSize: Int, testMode: TestMode?, seed: UInt64, loadSize: Int?) throws {
+        generator = try LoadedGenerator(path: modelPath)
+        let o = generator.options
+        var data: DataOptions
+        let roots: [URL]
+        if let root = dataroot {
+            data = DataOptions(mode: datasetMode, direction: direction ?? o.data.direction, preprocess: .none, flip: false,
+                               inputNc: o.model.inputNc, outputNc: o.model.outputNc)
+            roots = [URL(fileURLWithPath: root)]
+        } else {
+            data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
+                               inputNc: o.model.inputNc, outputNc: o.model.outputNc)
+            roots = inputs.map { URL(fileURLWithPath: $0) }
+        }
+        for r in roots where !FileManager.default.fileExists(atPath: r.path) {
+            throw CLIError.notFound(path: r.path, what: dataroot == nil ? "--input" : "--dataroot")
+        }
+        dataset = try ImageDataset(roots: roots, options: data)
+        self.output = URL(fileURLWithPath: output)
+        self.batchSize = batchSize
+        self.testMode = testMode ?? o.testMode
+        self.loadSize = loadSize
+        rng = RNG(seed: seed)
+        // Never write over an input.
+        let inputPaths = Set((0..<dataset.count).map { URL(fileURLWithPath: dataset.sourcePath($0)).standardizedFileURL.path })
+        for i in 0..<dataset.count where inputPaths.contains(outputURL(i).standardizedFileURL.path) {
+            throw CLIError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dataset.sourcePath(i))")
+        }
+    }
+
+    func outputURL(_ i: Int) -> URL { output.appendingPathComponent(dataset.relativePath(i)) }
+
+    static func psnr(_ a: Image, _ b: Image) -> (l1: Double, psnr: Double) {
+        var sad = 0.0, sse = 0.0
+        for i in 0..<min(a.pixels.count, b.pixels.count) {
+            let d = Double(a.pixels[i]) - Double(b.pixels[i])
+            sad += Swift.abs(d); sse += d * d
+        }
+        let n = Double(max(a.pixels.count, 1))
+        let mse = sse / n
+        return (sad / n / 255, mse == 0 ? 99 : 10 * Foundation.log10(255 * 255 / mse))
+    }
+
+    public func run() throws -> String {
+        let r = try translateAll()
+        var s = "translated \(r.translated) image(s) in \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.2f", Double(r.translated) / max(r.seconds, 1e-9))) img/s) into \(output.path); open \(output.appendingPathComponent("index.html").path)"
+        if let l1 = r.meanL1, let p = r.meanPSNR { s += String(format: "\nmean L1 %.4f (0-1 scale), mean PSNR %.2f dB over %d pair(s)", l1, p, r.translated) }
+        if !r.failed.isEmpty {
+            throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated (first: \(r.failed[0])); \(r.translated) other(s) were written. " + s)
+        }
+        return s
+    }
+
+    /// Translates every item; images of equal size are batched. Unreadable inputs are
+    /// reported and skipped (the others are still written); the caller turns them into a
+    /// non-zero exit.
+    public func translateAll() throws -> Result {
+        let t0 = Date()
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        for s in dataset.skipped { stderrLine("warning: skipping \(s): not an image file") }
+        var failed: [String] = []
+        var rows: [(String, [String?])] = []
+        var scores: [(Double, Double)] = []
+        var pending: [(Int, Sample)] = []
+        let hasTargets = dataset.options.mode != .single
+        let assets = output.appendingPathComponent("index_files")
+
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let batch = try stack(pending.map { $0.1.input })
+            let out = try generator.netG.translate(batch, mode: testMode)
+            for (k, (i, sample)) in pending.enumerated() {
+                let img = try Image(tensor: out, index: k)
+                let dst = outputURL(i)
+                try FileManager.default.createDirectory(at: dst.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try ImageFile.write(img, to: dst)
+                let rel = dataset.relativePath(i)
+                var cells: [String?] = [nil, rel]
+                if hasTargets || dataset.options.mode == .single {
+                    let inURL = assets.appendingPathComponent("input").appendingPathComponent(rel + ".png")
+                    try FileManager.default.createDirectory(at: inURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try ImageFile.write(try Image(tensor: sample.input), to: inURL)
+                    cells[0] = "index_files/input/" + rel + ".png"
+                }
+                if let t = sample.target {
+                    let timg = try Image(tensor: t)
+                    let tURL = assets.appendingPathComponent("target").appendingPathComponent(rel + ".png")
+                    try FileManager.default.createDirectory(at: tURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try ImageFile.write(timg, to: tURL)
+                    cells.append("index_files/target/" + rel + ".png")
+                    scores.append(Self.psnr(img, timg))
+                }
+                rows.append((rel, cells))
+            }
+            pending.removeAll()
+        }
+
+        for i in 0..<dataset.count {
+            var sample: Sample
+            do { sample = try dataset.load(i) } catch {
+                stderrLine("error: \(error)")
+                failed.append(dataset.sourcePath(i))
+                continue
+            }
+            if let s = loadSize {
+                sample.input = try resizeTensor(sample.input, to: s)
+                if let t = sample.target { sample.target = try resizeTensor(t, to: s) }
+            }
+            if let first = pending.first, first.1.input.shape.dropFirst() != sample.input.shape.dropFirst() { try flush() }
+            pending.append((i, sample))
+            if pending.count == batchSize { try flush() }
+            if !quiet && (i + 1) % 50 == 0 { stderrLine("\(i + 1)/\(dataset.count)") }
+        }
+        try flush()
+        let l1 = scores.isEmpty ? nil : scores.map(\.0).reduce(0, +) / Double(scores.count)
+        let ps = scores.isEmpty ? nil : scores.map(\.1).reduce(0, +) / Double(scores.count)
+        var meta: [(String, String)] = [("model", generator.url.path), ("images", "\(rows.count)"),
+                                        ("test-time mode", testMode == .paper ? "paper (batch statistics of each image, dropout on)" : "eval (running statistics, no dropout)")]
+        if let l1, let ps { meta += [("mean L1 (0-1)", String(format: "%.4f", l1)), ("mean PSNR", String(format: "%.2f dB", ps))] }
+        if !failed.isEmpty { meta.append(("failed", failed.joined(separator: ", "))) }
+        let table = HTMLReport.imageTable(headers: hasTargets ? ["input", "output", "target"] : ["input", "output"], rows: rows)
+        try writeText(HTMLReport.page(title: "translate apply", meta: meta, body: table), to: output.appendingPathComponent("index.html"))
+        return Result(translated: rows.count, failed: failed, meanL1: l1, meanPSNR: ps, seconds: Date().timeIntervalSince(t0))
+    }
+
+    func resizeTensor(_ t: Tensor, to s: Int) throws -> Tensor {
+        try Image(tensor: t).resized(width: s, height: s, filter: .bicubic).tensor()
+    }
+}

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import Tensors
+import NN
+import Datasets
+import Pipelines
+
+extension GeneratorArch: ExpressibleByArgument {}
+extension DiscriminatorArch: ExpressibleByArgument {}
+extension Norm: ExpressibleByArgument {}
+extension Upsampling: ExpressibleByArgument {}
+extension GANMode: ExpressibleByArgument {}
+extension InitType: ExpressibleByArgument {}
+extension TestMode: ExpressibleByArgument {}
+extension LRPolicy: ExpressibleByArgument {}
+extension DatasetMode: ExpressibleByArgument {}
+extension Direction: ExpressibleByArgument {}
+extension Preprocess: ExpressibleByArgument {}
+
+/// `translate`: the root command.
+public struct TranslateCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "translate",
+        abstract: "Image-to-image translation on the CPU: pix2pix training and translation.",
+        subcommands: [Train.self, Apply.self, Export.self])
+    public init() {}
+}
+
+public struct Train: ParsableCommand {
+    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self])
+    public init() {}
+}
+
+public struct TrainPix2Pix: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pix2pix",
+        abstract: "Train pix2pix (U-Net generator + PatchGAN) on paired images.",
+        discussion: """
+        Writes <checkpoints-dir>/<name>/: latest.safetensors (every epoch), epoch_N.safetensors, \
+        loss_log.jsonl, config.json, images/ and index.html (samples per epoch and loss curves). \
+        --resume continues a run exactly from latest.safetensors with its saved configuration.
+        """)
+    public init() {}
+
+    @Option(help: "Dataset folder: with a train/ subfolder (or itself) of [A|B] images (aligned) or A/ and B/ folders (paired).")
+    var dataroot: String
+    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
+    @Option(help: "Where runs are written.") var checkpointsDir = "models"
+    @Option(help: "Subfolder of --dataroot to train on (used if it exists).") var phase = "train"
+    @Option(help: "How pairs are stored.") var datasetMode = DatasetMode.aligned
+    @Option(help: "a-to-b translates the left/A images into the right/B ones.") var direction = Direction.aToB
+    @Option(help: "Generator.") var netG = GeneratorArch.unet256
+    @Option(help: "Discriminator.") var netD = DiscriminatorArch.basic
+    @Option(help: "Conv layers of the n-layers discriminator.") var nLayersD = 3
+    @Option(help: "Generator filters in the first conv layer.") var ngf = 64
+    @Option(help: "Discriminator filters in the first conv layer.") var ndf = 64
+    @Option(help: "Normalisation layers.") var norm = Norm.batch
+    @Flag(help: "No dropout in the generator.") var noDropout = false
+    @Option(help: "Generator upsampling: transposed conv, or resize-conv against checkerboard artifacts.") var upsampling = Upsampling.transposed
+    @Option(help: "GAN objective (wgangp is not available: it needs second-order gradients).") var ganMode = GANMode.vanilla
+    @Option(help: "Weight of the L1 loss.") var lambdaL1: Float = 100
+    @Option(help: "Initial Adam learning rate.") var lr: Float = 0.0002
+    @Option(help: "Adam beta1.") var beta1: Float = 0.5
+    @Option(help: "Epochs at the initial learning rate.") var epochs = 100
+    @Option(help: "Epochs of linear decay to zero (linear policy).") var epochsDecay = 100
+    @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
+    @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
+    @Option(help: "Images per step.") var batchSize = 1
+    @Option(help: "Scale images to this size (resize-and-crop, scale-width...).") var loadSize = 286
+    @Option(help: "Then crop to this size.") var cropSize = 256
+    @Option(help: "Preprocessing.") var preprocess = Preprocess.resizeAndCrop
+    @Flag(help: "No random horizontal flips.") var noFlip = false
+    @Option(help: "Input channels (1 or 3).") var inputNc = 3
+    @Option(help: "Output channels (1 or 3).") var outputNc = 3
+    @Option(help: "Weight initialisation.") var initType = InitType.normal
+    @Option(help: "Scale of the initialisation.") var initGain: Float = 0.02
+    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
+    @Option(help: "Keep a numbered checkpoint every this many epochs.") var saveEpochFreq = 5
+    @Option(help: "Use at most this many training pairs.") var maxItems: Int?
+    @Option(help: "Samples shown per epoch in index.html.") var samples = 4
+    @Option(help: "Test-time behaviour for the samples: paper (batch statistics, dropout on) or eval.") var testMode = TestMode.paper
+    @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint.") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    public func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
+        if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
+        if ![1, 3].contains(inputNc) { throw ValidationError("--input-nc must be 1 or 3, got \(inputNc)") }
+        if ![1, 3].contains(outputNc) { throw ValidationError("--output-nc must be 1 or 3, got \(outputNc)") }
+        if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
+        if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
+        if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
+    }
+
+    public var trainOptions: Pix2PixTrainOptions {
+        var o = Pix2PixTrainOptions(dataroot: dataroot, name: name)
+        o.checkpointsDir = checkpointsDir; o.phase = phase
+        o.model.inputNc = inputNc; o.model.outputNc = outputNc
+        o.model.netG = netG; o.model.ngf = ngf; o.model.netD = netD; o.model.nLayersD = nLayersD; o.model.ndf = ndf
+        o.model.norm = norm; o.model.dropout = !noDropout; o.model.upsampling = upsampling; o.model.ganMode = ganMode
+        o.model.lambdaL1 = lambdaL1; o.model.lr = lr; o.model.beta1 = beta1; o.model.initType = initType; o.model.initGain = initGain
+        o.data = DataOptions(mode: datasetMode, direction: direction, preprocess: preprocess, loadSize: loadSize,
+                             cropSize: cropSize, flip: !noFlip, inputNc: inputNc, outputNc: outputNc, maxItems: maxItems)
+        o.batchSize = batchSize; o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy
+        o.lrDecayIters = lrDecayIters; o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems
+        o.samples = samples; o.testMode = testMode
+        return o
+    }
+
+    public func run() throws {
+        let trainer = try Pix2PixTrainer(options: trainOptions, resume: resume)
+        trainer.progressEnabled = !quiet
+        if resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
+        stderrLine("training pix2pix on \(trainer.dataset.count) pairs; G \(trainer.model.netG.parameterCount) parameters, D \(trainer.model.netD.parameterCount)")
+        try trainer.run()
+        print("done: \(trainer.runDir.path)/index.html")
+    }
+}
+
+public struct Apply: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Translate images with a trained generator.",
+        discussion: """
+        Inputs are files or folders (searched recursively; non-image files are skipped with a warning), \
+        or a paired --dataroot whose targets are shown and scored (L1, PSNR). Outputs keep the input's \
+        file names, folder structure and size; index.html shows input | output (| target).
+        """)
+    public init() {}
+
+    @Option(help: "A checkpoint or exported model (.safetensors), or a run folder (uses its latest.safetensors).") var model: String
+    @Option(parsing: .upToNextOption, help: "Image files or folders to translate.") var input: [String] = []
+    @Option(help: "A paired dataset (aligned or A/ B/ folders) to translate and score against its targets.") var dataroot: String?
+    @Option(help: "How pairs are stored in --dataroot.") var datasetMode = DatasetMode.aligned
+    @Option(help: "Direction for --dataroot (default: the one the model was trained with).") var direction: Direction?
+    @Option(help: "Folder for the results.") var output: String
+    @Option(help: "Images per forward pass (images of the same size are batched).") var batchSize = 4
+    @Option(help: "paper: batch statistics of each image and dropout on (the pix2pix protocol); eval: running statistics, no dropout.") var testMode: TestMode?
+    @Option(help: "Seed for the dropout masks in paper mode.") var seed: UInt64 = 0
+    @Option(help: "Resize inputs to this size first (square); by default images keep their size.") var loadSize: Int?
+    @Flag(help: "No progress output.") var quiet = false
+
+    public func validate() throws {
+        if input.isEmpty && dataroot == nil { throw ValidationError("give --input FILE_OR_DIR... or --dataroot DIR") }
+        if !input.isEmpty && dataroot != nil { throw ValidationError("--input and --dataroot cannot be combined") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let s = loadSize, s < 1 { throw ValidationError("--load-size must be positive, got \(s)") }
+    }
+
+    public func run() throws {
+        let job = try ApplyJob(modelPath: model, inputs: input, dataroot: dataroot, datasetMode: datasetMode,
+                               direction: direction, output: output, batchSize: batchSize, testMode: testMode,
+                               seed: seed, loadSize: loadSize)
+        job.quiet = quiet
+        let summary = try job.run()
+        print(summary)
+    }
+}
+
+public struct Export: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Write a generator-only model file (optionally float16) from a checkpoint or run folder.")
+    public init() {}
+    @Option(help: "A checkpoint, or a run folder.") var model: String
+    @Option(help: "The model file to write (.safetensors).") var output: String
+    @Flag(help: "Store weights as float16 (half the size).") var fp16 = false
+
+    public func run() throws {
+        let loaded = try LoadedGenerator(path: model)
+        try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
+        print("wrote \(output)")
+    }
+}
