@@ -1,0 +1,58 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import Pipelines
+import TestSupport
+
+/// pix2pix's first three training steps against PyTorch (tools/make_pipeline_fixtures.py):
+/// the four losses of every step and every parameter and running statistic after step 3.
+final class Pix2PixStepTests: XCTestCase {
+    func check(_ mode: GANMode) throws {
+        let fx = try Fixture("pipelines/pix2pix_steps_\(mode.rawValue)")
+        var config = Pix2PixConfig()
+        config.netG = .unet32            // num_downs 5
+        config.ngf = fx.int("ngf"); config.ndf = fx.int("ndf")
+        config.dropout = false
+        config.ganMode = mode
+        config.lambdaL1 = fx.float("lambda_l1"); config.lr = fx.float("lr"); config.beta1 = fx.float("beta1")
+        var rng = RNG(seed: 0)
+        let model = try Pix2Pix(config: config, rng: &rng)
+        var gState: [String: Tensor] = [:], dState: [String: Tensor] = [:]
+        for (k, v) in fx.tensors {
+            if k.hasPrefix("G.") { gState[String(k.dropFirst(2))] = v }
+            if k.hasPrefix("D.") { dState[String(k.dropFirst(2))] = v }
+        }
+        try model.netG.loadStateDict(gState)
+        try model.netD.loadStateDict(dState)
+        print("pix2pix \(mode.rawValue):")
+        for t in 1...3 {
+            let losses = try model.trainStep(input: try fx.tensor("A\(t)"), target: try fx.tensor("B\(t)"))
+            assertClose(losses.values, try fx.tensor("losses\(t)").data, rtol: 1e-4, "step \(t) losses [G_GAN, G_L1, D_real, D_fake]")
+        }
+        // After three Adam steps: Adam divides by sqrt(v), so parameters whose gradients are
+        // near zero move by up to lr per step in a direction set by rounding noise; hence an
+        // absolute tolerance of a fraction of lr on top of the relative one.
+        for (prefix, net) in [("G", model.netG as Module), ("D", model.netD)] {
+            var worst: Float = 0
+            for (k, t) in net.stateDict() {
+                let ref = try fx.tensor("after.\(prefix).\(k)")
+                let (d, _) = maxAbsDiff(t.data, ref.data)
+                worst = max(worst, d)
+                assertClose(t, ref, rtol: 1e-4, atol: 2e-5, "after.\(prefix).\(k)")
+            }
+            print("  \(prefix): largest abs diff after 3 steps \(worst)")
+        }
+    }
+
+    func testVanilla() throws { try check(.vanilla) }
+    func testLSGAN() throws { try check(.lsgan) }
+
+    func testGANLossValues() throws {
+        let p = try Tensor(shape: [2], data: [0, 2])
+        XCTAssertEqual(try ganLoss(p, targetIsReal: true, mode: .lsgan).item, (1 + 1) / 2, accuracy: 1e-6)
+        XCTAssertEqual(try ganLoss(p, targetIsReal: false, mode: .lsgan).item, (0 + 4) / 2, accuracy: 1e-6)
+        XCTAssertEqual(try ganLoss(p, targetIsReal: true, mode: .vanilla).item,
+                       Float((log(2.0) + log(1 + exp(-2.0))) / 2), accuracy: 1e-6)
+    }
+}
