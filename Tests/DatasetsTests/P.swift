@@ -1,2 +1,0 @@
-import XCTest
-final class PDatasetsTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

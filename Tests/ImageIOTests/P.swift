@@ -1,2 +1,0 @@
-import XCTest
-final class PImageIOTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
