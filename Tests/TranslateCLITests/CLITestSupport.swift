@@ -1,0 +1,65 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import TranslateCLI
+
+/// A temporary folder per test with tiny generated images.
+class CLITestCase: XCTestCase {
+    var tmp: URL!
+
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("translate-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+
+    /// A smooth random RGB (or gray) image.
+    func makeImage(width: Int, height: Int, channels: Int = 3, seed: UInt64) throws -> Image {
+        var rng = RNG(seed: seed)
+        let base = (0..<channels).map { _ in Float(rng.nextInt(200)) }
+        var px = [UInt8](repeating: 0, count: width * height * channels)
+        for y in 0..<height { for x in 0..<width { for c in 0..<channels {
+            let v = base[c] + Float((x * (c + 1) + y * 2) % 40) + Float(rng.nextInt(16))
+            px[(y * width + x) * channels + c] = UInt8(min(255, max(0, v)))
+        } } }
+        return try Image(width: width, height: height, channels: channels, pixels: px)
+    }
+
+    /// An aligned dataset: `count` files of (2*side) x side, [A | B].
+    @discardableResult
+    func makeAligned(_ dir: URL, count: Int, side: Int = 32, ext: String = "png") throws -> URL {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for i in 0..<count {
+            try ImageFile.write(try makeImage(width: 2 * side, height: side, seed: UInt64(i + 1)),
+                                to: dir.appendingPathComponent(String(format: "%03d.%@", i, ext)))
+        }
+        return dir
+    }
+
+    /// Small but complete pix2pix options: unet-32, ngf 4, ndf 4, crop 32.
+    func tinyOptions(dataroot: URL, name: String, epochs: Int = 1, decay: Int = 1) -> Pix2PixTrainOptions {
+        var o = Pix2PixTrainOptions(dataroot: dataroot.path, name: name)
+        o.checkpointsDir = tmp.appendingPathComponent("runs").path
+        o.model.netG = .unet32
+        o.model.ngf = 4
+        o.model.ndf = 4
+        o.data.loadSize = 36
+        o.data.cropSize = 32
+        o.epochs = epochs
+        o.epochsDecay = decay
+        o.seed = 5
+        o.samples = 1
+        return o
+    }
+
+    func assertThrows(_ what: String, contains needles: [String], file: StaticString = #filePath, line: UInt = #line,
+                      _ body: () throws -> Void) {
+        XCTAssertThrowsError(try body(), what, file: file, line: line) { e in
+            let msg = "\(e)"
+            for n in needles { XCTAssertTrue(msg.contains(n), "\(what): '\(msg)' does not mention '\(n)'", file: file, line: line) }
+        }
+    }
+}

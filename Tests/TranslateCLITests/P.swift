@@ -1,2 +1,0 @@
-import XCTest
-final class PTranslateCLITests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
