@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
+        .library(name: "TorchImport", targets: ["TorchImport"]),
         .library(name: "TranslateCLI", targets: ["TranslateCLI"]),
     ],
     dependencies: [
@@ -30,8 +31,10 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
         .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),
         .target(name: "Pipelines", dependencies: ["NN", "Tensors"]),
+        // Reads torch.save files (zip and legacy pickle) without executing them.
+        .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
         .target(name: "TranslateCLI", dependencies: [
-            "Pipelines", "Datasets", "ImageIO", "NN", "Tensors",
+            "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "translate", dependencies: ["TranslateCLI", "Tensors"]),
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Tensors", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensors", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "TorchImportTests", dependencies: ["TorchImport", "Pipelines", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
     ]
 )

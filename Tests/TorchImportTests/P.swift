@@ -1,0 +1,2 @@
+import XCTest
+final class PTorchImport: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
