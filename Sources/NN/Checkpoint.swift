@@ -9,6 +9,8 @@ public struct Checkpoint {
     public var optimizers: [(String, Adam)]
     /// Free-form configuration (JSON text), epoch counters, etc.
     public var metadata: [String: String]
+    /// Further named tensors (e.g. history buffers), stored under `extra.<name>`.
+    public var extraTensors: [(String, Tensor)] = []
 
     public init(modules: [(String, Module)], optimizers: [(String, Adam)] = [], metadata: [String: String] = [:]) {
         self.modules = modules; self.optimizers = optimizers; self.metadata = metadata
@@ -26,14 +28,16 @@ public struct Checkpoint {
             tensors += try opt.stateTensors(prefix: "optim.\(name).")
             for (k, v) in opt.stateMetadata { meta["optim.\(name).\(k)"] = v }
         }
+        tensors += extraTensors.map { ("extra." + $0.0, $0.1) }
         if let rng { meta["rng"] = Checkpoint.encode(rng) }
         try SafeTensors.write(tensors, metadata: meta, to: url)
     }
 
-    /// Loads into the given modules and optimizers; returns the metadata and the saved RNG.
+    /// Loads into the given modules and optimizers; returns the metadata, the saved RNG and
+    /// the extra tensors (without their `extra.` prefix).
     @discardableResult
     public static func load(from url: URL, modules: [(String, Module)], optimizers: [(String, Adam)] = []) throws
-        -> (metadata: [String: String], rng: RNG?) {
+        -> (metadata: [String: String], rng: RNG?, extra: [String: Tensor]) {
         let file = try SafeTensors.read(url)
         let byName = file.byName
         func wrap<T>(_ body: () throws -> T) throws -> T {
@@ -55,7 +59,9 @@ public struct Checkpoint {
             for (k, v) in file.metadata where k.hasPrefix(prefix) { meta[String(k.dropFirst(prefix.count))] = v }
             try wrap { try opt.loadState(tensors: byName, prefix: prefix, metadata: meta) }
         }
-        return (file.metadata, file.metadata["rng"].flatMap(decodeRNG))
+        var extra: [String: Tensor] = [:]
+        for (k, t) in file.tensors where k.hasPrefix("extra.") { extra[String(k.dropFirst(6))] = t }
+        return (file.metadata, file.metadata["rng"].flatMap(decodeRNG), extra)
     }
 
     static func encode(_ r: RNG) -> String { r.stateWords.map { String($0, radix: 16) }.joined(separator: ",") }

@@ -120,7 +120,7 @@ public final class Pix2Pix {
     }
 }
 
-extension UnetGenerator {
+extension Module {
     /// Translates a batch without recording gradients. `.paper` keeps dropout on and uses
     /// each image's own batch statistics (the same output as one image at a time in train
     /// mode); `.eval` uses running statistics without dropout. Running statistics are never
@@ -132,6 +132,6 @@ extension UnetGenerator {
         case .paper: train(); setPerSampleBatchStatistics(true)
         case .eval: eval()
         }
-        return try withNoGrad { try forward(x) }
+        return try withNoGrad { try self(x) }
     }
 }

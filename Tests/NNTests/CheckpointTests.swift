@@ -39,7 +39,7 @@ final class CheckpointTests: XCTestCase {
         let l3 = try step(a, optA, x), l4 = try step(a, optA, x)
 
         let b = makeNet(777), optB = Adam(b.namedParameters(), lr: 5)
-        let (meta, savedRNG) = try Checkpoint.load(from: url, modules: [("netG", b)], optimizers: [("G", optB)])
+        let (meta, savedRNG, _) = try Checkpoint.load(from: url, modules: [("netG", b)], optimizers: [("G", optB)])
         XCTAssertEqual(meta["epoch"], "2")
         XCTAssertEqual(savedRNG?.stateWords, rng.stateWords)
         XCTAssertEqual(optB.lr, 1e-2)

@@ -1,0 +1,59 @@
+import Foundation
+import Tensors
+import NN
+import Datasets
+import Pipelines
+
+/// Everything a pix2pix training run is made of; stored in every checkpoint (`config`).
+public struct Pix2PixTrainOptions: TrainingRunOptions {
+    public var dataroot: String
+    public var phase = "train"
+    public var name: String
+    public var checkpointsDir = "models"
+    public var model = Pix2PixConfig()
+    public var data = DataOptions(mode: .aligned)
+    public var batchSize = 1
+    public var epochs = 100
+    public var epochsDecay = 100
+    public var lrPolicy = LRPolicy.linear
+    public var lrDecayIters = 50
+    public var seed: UInt64 = 0
+    public var saveEpochFreq = 5
+    public var maxItems: Int?
+    public var samples = 4
+    public var testMode = TestMode.paper
+
+    public init(dataroot: String, name: String) { self.dataroot = dataroot; self.name = name }
+
+    public var baseLR: Float { model.lr }
+    public var channels: (input: Int, output: Int) { (model.inputNc, model.outputNc) }
+}
+
+public typealias Pix2PixTrainer = GANTrainer<Pix2Pix>
+
+extension Pix2Pix: TrainableModel {
+    public static var kind: String { "pix2pix" }
+    public static var lossNames: [String] { Losses.names }
+
+    public convenience init(options: Pix2PixTrainOptions, rng: inout RNG) throws {
+        if options.model.ngf < 1 { throw CLIError.invalidFlag(flag: "--ngf", reason: "must be positive") }
+        if options.model.ndf < 1 { throw CLIError.invalidFlag(flag: "--ndf", reason: "must be positive") }
+        try self.init(config: options.model, rng: &rng)
+    }
+
+    public func trainStep(_ batch: Batch, rng: inout RNG) throws -> [Float] {
+        guard let target = batch.target else {
+            throw CLIError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs paired data (aligned or paired), got items without targets")
+        }
+        return try trainStep(input: batch.input, target: target).values
+    }
+
+    public func reportImages(_ sample: Sample, mode: TestMode) throws -> [(String, Tensor)] {
+        var out = [("input", sample.input), ("output", try netG.translate(sample.input, mode: mode))]
+        if let t = sample.target { out.append(("target", t)) }
+        return out
+    }
+
+    public var extraState: [(String, Tensor)] { [] }
+    public func restoreExtraState(_ tensors: [String: Tensor]) throws {}
+}

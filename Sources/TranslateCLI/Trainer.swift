@@ -1,0 +1,277 @@
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+
+public enum LRPolicy: String, CaseIterable, Codable { case linear, step, cosine, constant }
+
+/// The options every training run has; stored in every checkpoint (`config`).
+public protocol TrainingRunOptions: Codable, Equatable {
+    var dataroot: String { get }
+    var phase: String { get }
+    var name: String { get }
+    var checkpointsDir: String { get }
+    var data: DataOptions { get }
+    var batchSize: Int { get }
+    var epochs: Int { get }
+    var epochsDecay: Int { get }
+    var lrPolicy: LRPolicy { get }
+    var lrDecayIters: Int { get }
+    var seed: UInt64 { get }
+    var saveEpochFreq: Int { get }
+    var maxItems: Int? { get }
+    var samples: Int { get }
+    var testMode: TestMode { get }
+    /// The initial learning rate.
+    var baseLR: Float { get }
+    /// Channel counts of the model's input and output sides.
+    var channels: (input: Int, output: Int) { get }
+}
+
+extension TrainingRunOptions {
+    public var totalEpochs: Int { epochs + epochsDecay }
+    public var schedule: LRSchedule {
+        switch lrPolicy {
+        case .linear: return .linear(nEpochs: epochs, nEpochsDecay: epochsDecay)
+        case .step: return .step(stepSize: lrDecayIters, gamma: 0.1)
+        case .cosine: return .cosine(tMax: totalEpochs)
+        case .constant: return .constant
+        }
+    }
+    public var runDirectory: URL { URL(fileURLWithPath: checkpointsDir).appendingPathComponent(name) }
+
+    /// Checks the options shared by all models; errors name the flag.
+    func validateCommon() throws {
+        func bad(_ flag: String, _ why: String) -> CLIError { .invalidFlag(flag: flag, reason: why) }
+        if batchSize < 1 { throw bad("--batch-size", "must be at least 1, got \(batchSize)") }
+        if epochs < 0 || epochsDecay < 0 || totalEpochs < 1 { throw bad("--epochs", "epochs + epochs-decay must be at least 1 (got \(epochs) + \(epochsDecay))") }
+        if baseLR <= 0 { throw bad("--lr", "must be positive") }
+        if ![1, 3].contains(channels.input) { throw bad("--input-nc", "must be 1 or 3, got \(channels.input)") }
+        if ![1, 3].contains(channels.output) { throw bad("--output-nc", "must be 1 or 3, got \(channels.output)") }
+        if data.cropSize < 1 || data.loadSize < data.cropSize && [.resizeAndCrop, .scaleWidthAndCrop].contains(data.preprocess) {
+            throw bad("--crop-size", "must be between 1 and --load-size (\(data.loadSize)), got \(data.cropSize)")
+        }
+        if saveEpochFreq < 1 { throw bad("--save-epoch-freq", "must be at least 1") }
+        if name.isEmpty || name.contains("/") { throw bad("--name", "must be a non-empty folder name without '/'") }
+    }
+}
+
+/// A model that the trainer can train: its step, its state and what its report shows.
+public protocol TrainableModel: AnyObject {
+    associatedtype Options: TrainingRunOptions
+    /// "pix2pix", "cyclegan": written into checkpoints.
+    static var kind: String { get }
+    static var lossNames: [String] { get }
+    init(options: Options, rng: inout RNG) throws
+    var modules: [(String, Module)] { get }
+    var optimizers: [(String, Adam)] { get }
+    func setLearningRate(_ lr: Float)
+    /// One optimisation step; returns the losses in `lossNames` order.
+    func trainStep(_ batch: Batch, rng: inout RNG) throws -> [Float]
+    /// Images for the report: (column name, [1, C, H, W] tensor) for one loaded sample.
+    func reportImages(_ sample: Sample, mode: TestMode) throws -> [(String, Tensor)]
+    /// State beyond modules and optimizers (e.g. CycleGAN's history buffers).
+    var extraState: [(String, Tensor)] { get }
+    func restoreExtraState(_ tensors: [String: Tensor]) throws
+}
+
+/// One line of the loss log (`loss_log.jsonl`).
+public struct LossRecord: Codable, Equatable {
+    public var epoch: Int, step: Int, lr: Float
+    public var losses: [String: Float]
+    public var seconds: Double
+}
+
+/// Trains a model: data, schedule, progress, checkpoints (`latest.safetensors` every epoch
+/// and `epoch_N.safetensors` every `saveEpochFreq`), loss log and HTML report, all in
+/// `<checkpointsDir>/<name>/`. Resuming continues exactly where the last checkpoint was.
+public final class GANTrainer<Model: TrainableModel> {
+    public private(set) var options: Model.Options
+    public let model: Model
+    public let dataset: ImageDataset
+    public private(set) var startEpoch = 0
+    public private(set) var history: [LossRecord] = []
+    public var progressEnabled = true
+    var rng: RNG
+
+    public var runDir: URL { options.runDirectory }
+    public var latestURL: URL { runDir.appendingPathComponent("latest.safetensors") }
+
+    public init(options: Model.Options, resume: Bool) throws {
+        var opts = options
+        let latest = opts.runDirectory.appendingPathComponent("latest.safetensors")
+        if resume {
+            guard FileManager.default.fileExists(atPath: latest.path) else {
+                throw CLIError.notFound(path: latest.path, what: "checkpoint to resume from (--resume)")
+            }
+            // The saved configuration defines the run; the command line may not change it.
+            let file = try SafeTensors.read(latest)
+            guard file.metadata["kind"] == Model.kind, let text = file.metadata["config"],
+                  let saved = try? JSONDecoder().decode(Model.Options.self, from: Data(text.utf8)) else {
+                throw CLIError.badModel(path: latest.path, reason: "checkpoint has no readable \(Model.kind) configuration")
+            }
+            opts = saved
+        } else if FileManager.default.fileExists(atPath: latest.path) {
+            throw CLIError.runExists(path: opts.runDirectory.path)
+        }
+        self.options = opts
+        try opts.validateCommon()
+        var data = opts.data
+        data.inputNc = opts.channels.input
+        data.outputNc = opts.channels.output
+        data.maxItems = opts.maxItems
+        let root = URL(fileURLWithPath: opts.dataroot)
+        guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
+        let phaseDir = root.appendingPathComponent(opts.phase)
+        let dataDir = data.mode.rawValue != "unaligned" && FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root
+        dataset = try ImageDataset(roots: [dataDir], options: data)
+        rng = RNG(seed: opts.seed)
+        model = try Model(options: opts, rng: &rng)
+        if resume {
+            let (meta, savedRNG, tensors) = try Checkpoint.load(from: latest, modules: model.modules, optimizers: model.optimizers)
+            do { try model.restoreExtraState(tensors) } catch {
+                throw CLIError.badModel(path: latest.path, reason: "\(error)")
+            }
+            startEpoch = Int(meta["epoch"] ?? "") ?? 0
+            if let r = savedRNG { rng = r }
+            history = Self.readLog(opts.runDirectory.appendingPathComponent("loss_log.jsonl")).filter { $0.epoch <= startEpoch }
+        }
+    }
+
+    static func readLog(_ url: URL) -> [LossRecord] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)) }
+    }
+
+    func configJSON() throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return String(decoding: try enc.encode(options), as: UTF8.self)
+    }
+
+    /// Saves `latest` (and `epoch_N` on the save frequency) after `epoch` completed epochs.
+    func saveCheckpoint(epoch: Int) throws {
+        let meta = ["config": try configJSON(), "epoch": "\(epoch)", "kind": Model.kind,
+                    "test_mode": options.testMode.rawValue, "steps": "\(history.last?.step ?? 0)"]
+        var ck = Checkpoint(modules: model.modules, optimizers: model.optimizers, metadata: meta)
+        ck.extraTensors = model.extraState
+        try ck.save(to: latestURL, rng: rng)
+        if epoch % options.saveEpochFreq == 0 || epoch == options.totalEpochs {
+            try ck.save(to: runDir.appendingPathComponent("epoch_\(epoch).safetensors"), rng: rng)
+        }
+    }
+
+    /// Runs the remaining epochs. `stopAfterEpochs` ends early (tests and staged runs).
+    public func run(stopAfterEpochs: Int? = nil) throws {
+        try FileManager.default.createDirectory(at: runDir.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try writeText(try configJSON() + "\n", to: runDir.appendingPathComponent("config.json"))
+        let total = options.totalEpochs
+        let endEpoch = min(total, stopAfterEpochs.map { startEpoch + $0 } ?? total)
+        let perEpoch = (dataset.count + options.batchSize - 1) / options.batchSize
+        let progress = ProgressBar(totalSteps: perEpoch * max(endEpoch - startEpoch, 0))
+        progress.enabled = progressEnabled
+        var step = history.last?.step ?? 0
+        // Rewrite the log without lines of epochs that the checkpoint does not contain.
+        let logURL = runDir.appendingPathComponent("loss_log.jsonl")
+        try writeText(history.map(Self.jsonLine).joined(), to: logURL)
+        let log = try FileHandle(forWritingTo: logURL)
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        if !dataset.skipped.isEmpty {
+            stderrLine("note: skipped \(dataset.skipped.count) non-image file(s) in the dataroot, e.g. \(dataset.skipped[0])")
+        }
+        let names = Model.lossNames
+        for epoch in startEpoch..<endEpoch {
+            let lr = options.schedule.lr(base: options.baseLR, epoch: epoch)
+            model.setLearningRate(lr)
+            let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed, epoch: epoch)
+            var i = 0
+            var running = [Float](repeating: 0, count: names.count)
+            while let batch = try loader.next() {
+                let t0 = Date()
+                let losses = try model.trainStep(batch, rng: &rng)
+                step += 1; i += 1
+                running = i == 1 ? losses : zip(running, losses).map { $0 * 0.9 + $1 * 0.1 }
+                let rec = LossRecord(epoch: epoch + 1, step: step, lr: lr, losses: Dictionary(uniqueKeysWithValues: zip(names, losses)),
+                                     seconds: Date().timeIntervalSince(t0))
+                history.append(rec)
+                log.write(Data(Self.jsonLine(rec).utf8))
+                progress.update(epoch: epoch + 1, epochs: total, step: i, steps: loader.batchCount,
+                                images: batch.input.shape[0], losses: Array(zip(names, running)))
+            }
+            try saveCheckpoint(epoch: epoch + 1)
+            try writeSamples(epoch: epoch + 1)
+            try writeReport(epoch: epoch + 1)
+            startEpoch = epoch + 1
+        }
+    }
+
+    static func jsonLine(_ r: LossRecord) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return (String(data: (try? enc.encode(r)) ?? Data(), encoding: .utf8) ?? "") + "\n"
+    }
+
+    /// The report images of the first `samples` items: fixed ones (inputs, targets) once,
+    /// model outputs every epoch; training's random state is not changed.
+    var sampleCount: Int { min(options.samples, dataset.count) }
+    var columns: [String] = []
+    var fixedColumns: Set<String> = ["input", "target", "real_A", "real_B"]
+
+    func writeSamples(epoch: Int) throws {
+        let dir = runDir.appendingPathComponent("images")
+        var cols: [String] = []
+        for i in 0..<sampleCount {
+            let s = try dataset.load(i)
+            let modules = model.modules.map(\.1)
+            let images = try preserving(modules) { try model.reportImages(s, mode: options.testMode) }
+            cols = images.map(\.0)
+            for (name, t) in images {
+                let file = fixedColumns.contains(name) ? String(format: "sample%02d_%@.png", i, name) : String(format: "epoch%03d_%02d_%@.png", epoch, i, name)
+                let url = dir.appendingPathComponent(file)
+                if fixedColumns.contains(name) && FileManager.default.fileExists(atPath: url.path) { continue }
+                try ImageFile.write(try Image(tensor: t), to: url)
+            }
+        }
+        columns = cols
+    }
+
+    /// Runs `body` and restores every dropout generator of `modules` afterwards.
+    func preserving<R>(_ modules: [Module], _ body: () throws -> R) throws -> R {
+        let saved = modules.map { Dictionary($0.rngStates, uniquingKeysWith: { a, _ in a }) }
+        defer { for (m, s) in zip(modules, saved) { m.setRNGStates(s) } }
+        return try body()
+    }
+
+    /// index.html: loss curves (per-epoch means) and the samples of every epoch, newest first.
+    func writeReport(epoch: Int) throws {
+        var charts = ""
+        for name in Model.lossNames {
+            var byEpoch: [Int: (Double, Int)] = [:]
+            for r in history { if let v = r.losses[name] { let e = byEpoch[r.epoch] ?? (0, 0); byEpoch[r.epoch] = (e.0 + Double(v), e.1 + 1) } }
+            let epochs = byEpoch.keys.sorted()
+            charts += HTMLReport.svgChart(title: name, xs: epochs.map(Double.init), ys: epochs.map { byEpoch[$0]!.0 / Double(byEpoch[$0]!.1) })
+        }
+        var sections = ""
+        for e in stride(from: epoch, through: 1, by: -1) {
+            let rows: [(String, [String?])] = (0..<sampleCount).map { i in
+                (dataset.relativePath(i), columns.map { c in
+                    fixedColumns.contains(c) ? String(format: "images/sample%02d_%@.png", i, c) : String(format: "images/epoch%03d_%02d_%@.png", e, i, c)
+                })
+            }
+            sections += "<h3>Epoch \(e)</h3>" + HTMLReport.imageTable(headers: columns, rows: rows)
+        }
+        let last = history.last
+        let meta: [(String, String)] = [
+            ("run", "\(Model.kind): \(options.name)"), ("dataroot", options.dataroot), ("epoch", "\(epoch) of \(options.totalEpochs)"),
+            ("steps", "\(last?.step ?? 0)"),
+            ("test-time mode of the samples", options.testMode == .paper ? "paper (batch statistics, dropout on)" : "eval (running statistics, no dropout)"),
+            ("learning rate", String(format: "%.3g", last?.lr ?? options.baseLR)),
+            ("configuration", try configJSON()),
+        ]
+        let body = "<h2>Losses (mean per epoch)</h2><div class=\"curves\">\(charts)</div><h2>Samples</h2>\(sections)"
+        try writeText(HTMLReport.page(title: "\(Model.kind): \(options.name)", meta: meta, body: body), to: runDir.appendingPathComponent("index.html"))
+    }
+}
