@@ -5,16 +5,23 @@ import ImageIO
 import Datasets
 import Pipelines
 
-/// A generator restored from a training checkpoint or an exported model file, with the
-/// configuration it was trained with.
+/// A generator restored from a training checkpoint or an exported model file: pix2pix's G,
+/// or one of CycleGAN's two (G_A for a-to-b, G_B for b-to-a).
 public struct LoadedGenerator {
     public let url: URL
-    public let options: Pix2PixTrainOptions
-    public let netG: UnetGenerator
+    public let kind: String
+    public let netG: Module
+    /// The checkpoint key prefix of the chosen generator (`netG.`, `netG_A.`, `netG_B.`).
+    public let prefix: String
+    public let inputNc: Int, outputNc: Int
+    public let defaultTestMode: TestMode
+    /// The data direction the model was trained with (pix2pix datasets).
+    public let trainedDirection: Direction
     public let metadata: [String: String]
 
     /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
-    public init(path: String) throws {
+    /// `direction` picks CycleGAN's generator (default a-to-b); pix2pix models ignore it.
+    public init(path: String, direction: Direction? = nil) throws {
         var url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
@@ -29,17 +36,41 @@ public struct LoadedGenerator {
         }
         self.url = url
         let file = try SafeTensors.read(url)
-        guard let text = file.metadata["config"],
-              let opts = try? JSONDecoder().decode(Pix2PixTrainOptions.self, from: Data(text.utf8)) else {
-            throw CLIError.badModel(path: url.path, reason: "no pix2pix configuration in the file's metadata (not a translate model?)")
-        }
-        options = opts
         metadata = file.metadata
+        let text = Data((file.metadata["config"] ?? "").utf8)
         var rng = RNG(seed: 0)
-        netG = try UnetGenerator(inputNc: opts.model.inputNc, outputNc: opts.model.outputNc, numDowns: opts.model.netG.numDowns,
-                                 ngf: opts.model.ngf, norm: opts.model.norm, useDropout: opts.model.dropout,
-                                 upsampling: opts.model.upsampling, initType: nil, rng: &rng)
-        do { try netG.loadStateDict(file.byName, prefix: "netG.", strict: false) } catch let e as ModuleError {
+        let decoder = JSONDecoder()
+        let kind = file.metadata["kind"] ?? "pix2pix"
+        if kind.hasPrefix("cyclegan") {
+            guard let o = try? decoder.decode(CycleGANTrainOptions.self, from: text) else {
+                throw CLIError.badModel(path: url.path, reason: "no readable CycleGAN configuration in the file's metadata")
+            }
+            // An exported CycleGAN generator records which one it is.
+            let stored = file.metadata["generator"]
+            let wantB = stored.map { $0 == "netG_B" } ?? (direction == .bToA)
+            if let stored, let direction, (direction == .bToA) != (stored == "netG_B") {
+                throw CLIError.invalidFlag(flag: "--direction", reason: "\(url.path) holds only \(stored) (\(stored == "netG_B" ? "b-to-a" : "a-to-b"))")
+            }
+            let c = o.model
+            inputNc = wantB ? c.outputNc : c.inputNc
+            outputNc = wantB ? c.inputNc : c.outputNc
+            netG = try CycleGAN.makeGenerator(c, inputNc: inputNc, outputNc: outputNc, rng: &rng)
+            prefix = wantB ? "netG_B." : "netG_A."
+            defaultTestMode = o.testMode
+            trainedDirection = o.data.direction
+        } else {
+            guard let o = try? decoder.decode(Pix2PixTrainOptions.self, from: text) else {
+                throw CLIError.badModel(path: url.path, reason: "no pix2pix or CycleGAN configuration in the file's metadata (not a translate model?)")
+            }
+            inputNc = o.model.inputNc; outputNc = o.model.outputNc
+            netG = try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: o.model.netG.numDowns, ngf: o.model.ngf,
+                                     norm: o.model.norm, useDropout: o.model.dropout, upsampling: o.model.upsampling, initType: nil, rng: &rng)
+            prefix = "netG."
+            defaultTestMode = o.testMode
+            trainedDirection = o.data.direction
+        }
+        self.kind = kind
+        do { try netG.loadStateDict(file.byName, prefix: prefix, strict: false) } catch let e as ModuleError {
             throw CLIError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(e)")
         }
     }
@@ -47,8 +78,10 @@ public struct LoadedGenerator {
     /// Writes the generator alone (weights and buffers, optionally float16) with its configuration.
     public func export(to out: URL, fp16: Bool) throws {
         var meta = metadata.filter { ["config", "epoch", "steps", "test_mode"].contains($0.key) }
-        meta["kind"] = "pix2pix-generator"
-        try SafeTensors.write(netG.stateDict(prefix: "netG."), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
+        let base = kind.hasPrefix("cyclegan") ? "cyclegan" : "pix2pix"
+        meta["kind"] = base + "-generator"
+        if base == "cyclegan" { meta["generator"] = String(prefix.dropLast()) }
+        try SafeTensors.write(netG.stateDict(prefix: prefix), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
     }
 }
 
@@ -74,17 +107,20 @@ public final class ApplyJob {
 
     public init(modelPath: String, inputs: [String], dataroot: String?, datasetMode: DatasetMode, direction: Direction?,
                 output: String, batchSize: Int, testMode: TestMode?, seed: UInt64, loadSize: Int?) throws {
-        generator = try LoadedGenerator(path: modelPath)
-        let o = generator.options
+        generator = try LoadedGenerator(path: modelPath, direction: direction)
+        let g = generator
         var data: DataOptions
         let roots: [URL]
         if let root = dataroot {
-            data = DataOptions(mode: datasetMode, direction: direction ?? o.data.direction, preprocess: .none, flip: false,
-                               inputNc: o.model.inputNc, outputNc: o.model.outputNc)
+            if g.kind.hasPrefix("cyclegan") {
+                throw CLIError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
+            }
+            data = DataOptions(mode: datasetMode, direction: direction ?? g.trainedDirection, preprocess: .none, flip: false,
+                               inputNc: g.inputNc, outputNc: g.outputNc)
             roots = [URL(fileURLWithPath: root)]
         } else {
             data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
-                               inputNc: o.model.inputNc, outputNc: o.model.outputNc)
+                               inputNc: g.inputNc, outputNc: g.outputNc)
             roots = inputs.map { URL(fileURLWithPath: $0) }
         }
         for r in roots where !FileManager.default.fileExists(atPath: r.path) {
@@ -93,7 +129,7 @@ public final class ApplyJob {
         dataset = try ImageDataset(roots: roots, options: data)
         self.output = URL(fileURLWithPath: output)
         self.batchSize = batchSize
-        self.testMode = testMode ?? o.testMode
+        self.testMode = testMode ?? g.defaultTestMode
         self.loadSize = loadSize
         rng = RNG(seed: seed)
         // Never write over an input.

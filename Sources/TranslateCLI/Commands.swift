@@ -21,13 +21,13 @@ extension Preprocess: ExpressibleByArgument {}
 public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
-        abstract: "Image-to-image translation on the CPU: pix2pix training and translation.",
+        abstract: "Image-to-image translation on the CPU: pix2pix and CycleGAN training and translation.",
         subcommands: [Train.self, Apply.self, Export.self])
     public init() {}
 }
 
 public struct Train: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self])
+    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainCycleGAN.self])
     public init() {}
 }
 
@@ -132,7 +132,7 @@ public struct Apply: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Image files or folders to translate.") var input: [String] = []
     @Option(help: "A paired dataset (aligned or A/ B/ folders) to translate and score against its targets.") var dataroot: String?
     @Option(help: "How pairs are stored in --dataroot.") var datasetMode = DatasetMode.aligned
-    @Option(help: "Direction for --dataroot (default: the one the model was trained with).") var direction: Direction?
+    @Option(help: "CycleGAN: a-to-b runs G_A, b-to-a runs G_B. pix2pix with --dataroot: which side is the input (default: as trained).") var direction: Direction?
     @Option(help: "Folder for the results.") var output: String
     @Option(help: "Images per forward pass (images of the same size are batched).") var batchSize = 4
     @Option(help: "paper: batch statistics of each image and dropout on (the pix2pix protocol); eval: running statistics, no dropout.") var testMode: TestMode?
@@ -163,10 +163,11 @@ public struct Export: ParsableCommand {
     public init() {}
     @Option(help: "A checkpoint, or a run folder.") var model: String
     @Option(help: "The model file to write (.safetensors).") var output: String
+    @Option(help: "CycleGAN: which generator (a-to-b = G_A, b-to-a = G_B).") var direction: Direction?
     @Flag(help: "Store weights as float16 (half the size).") var fp16 = false
 
     public func run() throws {
-        let loaded = try LoadedGenerator(path: model)
+        let loaded = try LoadedGenerator(path: model, direction: direction)
         try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
         print("wrote \(output)")
     }

@@ -125,7 +125,7 @@ public final class GANTrainer<Model: TrainableModel> {
         let root = URL(fileURLWithPath: opts.dataroot)
         guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
         let phaseDir = root.appendingPathComponent(opts.phase)
-        let dataDir = data.mode.rawValue != "unaligned" && FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root
+        let dataDir = data.mode != .unaligned && FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root
         dataset = try ImageDataset(roots: [dataDir], options: data)
         rng = RNG(seed: opts.seed)
         model = try Model(options: opts, rng: &rng)

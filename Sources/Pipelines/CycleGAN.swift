@@ -1,0 +1,160 @@
+import Foundation
+import Tensors
+import NN
+
+/// CycleGAN generator architectures (`--net-g`).
+public enum CycleGANGeneratorArch: String, CaseIterable, Codable {
+    case resnet9 = "resnet-9blocks", resnet6 = "resnet-6blocks", unet256 = "unet-256", unet128 = "unet-128"
+}
+
+/// Everything that defines a CycleGAN model and its optimisation; saved in checkpoints.
+public struct CycleGANConfig: Codable, Equatable {
+    public var inputNc = 3, outputNc = 3
+    public var netG = CycleGANGeneratorArch.resnet9
+    public var ngf = 64
+    public var netD = DiscriminatorArch.basic
+    public var nLayersD = 3
+    public var ndf = 64
+    public var norm = Norm.instance
+    public var dropout = false
+    public var upsampling = Upsampling.transposed
+    public var ganMode = GANMode.lsgan
+    public var lambdaA: Float = 10
+    public var lambdaB: Float = 10
+    public var lambdaIdentity: Float = 0.5
+    public var poolSize = 50
+    public var lr: Float = 2e-4
+    public var beta1: Float = 0.5
+    public var initType = InitType.normal
+    public var initGain: Float = 0.02
+    public init() {}
+
+    /// The identity loss needs G_A: B -> B, so it only applies to equal channel counts.
+    public var usesIdentity: Bool { lambdaIdentity > 0 && inputNc == outputNc }
+}
+
+/// CycleGAN (Zhu et al. 2017): G_A: A -> B, G_B: B -> A, D_A judges domain B, D_B domain A.
+/// One step is the reference's `optimize_parameters`: generators first (GAN + cycle +
+/// identity losses, discriminators frozen), then both discriminators on real images and on
+/// fakes drawn from the history buffers, each loss halved.
+public final class CycleGAN {
+    public let config: CycleGANConfig
+    public let netGA: Module, netGB: Module, netDA: Module, netDB: Module
+    public let optG: Adam, optD: Adam
+    public let poolA: ImagePool, poolB: ImagePool
+
+    public struct Losses: Equatable, Codable {
+        public var dA: Float, gA: Float, cycleA: Float, idtA: Float, dB: Float, gB: Float, cycleB: Float, idtB: Float
+        public static let names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
+        public var values: [Float] { [dA, gA, cycleA, idtA, dB, gB, cycleB, idtB] }
+    }
+
+    /// `blocks` overrides the residual block count of the ResNet generators (small test models).
+    public static func makeGenerator(_ c: CycleGANConfig, inputNc: Int, outputNc: Int, blocks: Int? = nil, rng: inout RNG) throws -> Module {
+        switch c.netG {
+        case .resnet9, .resnet6:
+            return try ResnetGenerator(inputNc: inputNc, outputNc: outputNc, ngf: c.ngf, norm: c.norm, useDropout: c.dropout,
+                                       nBlocks: blocks ?? (c.netG == .resnet9 ? 9 : 6), upsampling: c.upsampling,
+                                       initType: c.initType, initGain: c.initGain, rng: &rng)
+        case .unet256, .unet128:
+            return try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: c.netG == .unet256 ? 8 : 7, ngf: c.ngf,
+                                     norm: c.norm, useDropout: c.dropout, upsampling: c.upsampling,
+                                     initType: c.initType, initGain: c.initGain, rng: &rng)
+        }
+    }
+
+    static func makeDiscriminator(_ c: CycleGANConfig, inputNc: Int, rng: inout RNG) throws -> Module {
+        switch c.netD {
+        case .basic, .nLayers:
+            return try NLayerDiscriminator(inputNc: inputNc, ndf: c.ndf, nLayers: c.netD == .basic ? 3 : c.nLayersD, norm: c.norm,
+                                           initType: c.initType, initGain: c.initGain, rng: &rng)
+        case .pixel:
+            return try PixelDiscriminator(inputNc: inputNc, ndf: c.ndf, norm: c.norm, initType: c.initType, initGain: c.initGain, rng: &rng)
+        }
+    }
+
+    /// Networks are created in the reference's order: G_A, G_B, D_A, D_B.
+    public init(config: CycleGANConfig, rng: inout RNG, generatorBlocks: Int? = nil) throws {
+        guard config.poolSize >= 0 else { throw NetworkError.invalidOption("CycleGAN: --pool-size must be at least 0, got \(config.poolSize)") }
+        self.config = config
+        netGA = try Self.makeGenerator(config, inputNc: config.inputNc, outputNc: config.outputNc, blocks: generatorBlocks, rng: &rng)
+        netGB = try Self.makeGenerator(config, inputNc: config.outputNc, outputNc: config.inputNc, blocks: generatorBlocks, rng: &rng)
+        netDA = try Self.makeDiscriminator(config, inputNc: config.outputNc, rng: &rng)
+        netDB = try Self.makeDiscriminator(config, inputNc: config.inputNc, rng: &rng)
+        optG = Adam(netGA.namedParameters(prefix: "G_A.") + netGB.namedParameters(prefix: "G_B."), lr: config.lr, betas: (config.beta1, 0.999))
+        optD = Adam(netDA.namedParameters(prefix: "D_A.") + netDB.namedParameters(prefix: "D_B."), lr: config.lr, betas: (config.beta1, 0.999))
+        poolA = ImagePool(size: config.poolSize)
+        poolB = ImagePool(size: config.poolSize)
+    }
+
+    /// Checkpoint names: `netG_A.*`, `netG_B.*`, `netD_A.*`, `netD_B.*`, `optim.G.*`, `optim.D.*`.
+    public var modules: [(String, Module)] { [("netG_A", netGA), ("netG_B", netGB), ("netD_A", netDA), ("netD_B", netDB)] }
+    public var optimizers: [(String, Adam)] { [("G", optG), ("D", optD)] }
+    public func setLearningRate(_ lr: Float) { optG.lr = lr; optD.lr = lr }
+
+    /// One step on real_A (N, inputNc, H, W) and real_B (N, outputNc, H', W'); `rng` drives
+    /// the history buffers.
+    @discardableResult
+    public func trainStep(realA: Tensor, realB: Tensor, rng: inout RNG) throws -> Losses {
+        for m in [netGA, netGB, netDA, netDB] { m.train() }
+        let c = config
+        let fakeB = try netGA(realA), recA = try netGB(fakeB)
+        let fakeA = try netGB(realB), recB = try netGA(fakeA)
+        // Generators, with both discriminators frozen.
+        netDA.requiresGrad(false); netDB.requiresGrad(false)
+        optG.zeroGrad()
+        var lossIdtA = Tensor(scalar: 0), lossIdtB = Tensor(scalar: 0)
+        if c.usesIdentity {
+            lossIdtA = try l1Loss(try netGA(realB), realB) * (c.lambdaB * c.lambdaIdentity)
+            lossIdtB = try l1Loss(try netGB(realA), realA) * (c.lambdaA * c.lambdaIdentity)
+        }
+        let lossGA = try ganLoss(try netDA(fakeB), targetIsReal: true, mode: c.ganMode)
+        let lossGB = try ganLoss(try netDB(fakeA), targetIsReal: true, mode: c.ganMode)
+        let lossCycleA = try l1Loss(recA, realA) * c.lambdaA
+        let lossCycleB = try l1Loss(recB, realB) * c.lambdaB
+        var lossG = try lossGA + lossGB
+        lossG = try lossG + lossCycleA
+        lossG = try lossG + lossCycleB
+        if c.usesIdentity { lossG = try (lossG + lossIdtA) + lossIdtB }
+        try lossG.backward()
+        optG.step()
+        // Discriminators on real images and on fakes from the history buffers.
+        netDA.requiresGrad(true); netDB.requiresGrad(true)
+        optD.zeroGrad()
+        let lossDA = try discriminatorLoss(netDA, real: realB, fake: try poolB.query(fakeB, rng: &rng))
+        try lossDA.backward()
+        let lossDB = try discriminatorLoss(netDB, real: realA, fake: try poolA.query(fakeA, rng: &rng))
+        try lossDB.backward()
+        optD.step()
+        return Losses(dA: lossDA.item, gA: lossGA.item, cycleA: lossCycleA.item, idtA: lossIdtA.item,
+                      dB: lossDB.item, gB: lossGB.item, cycleB: lossCycleB.item, idtB: lossIdtB.item)
+    }
+
+    /// 0.5 * (GAN(D(real), real) + GAN(D(fake), fake)), fake detached.
+    func discriminatorLoss(_ d: Module, real: Tensor, fake: Tensor) throws -> Tensor {
+        let lossReal = try ganLoss(try d(real), targetIsReal: true, mode: config.ganMode)
+        let lossFake = try ganLoss(try d(fake.detach()), targetIsReal: false, mode: config.ganMode)
+        return try (lossReal + lossFake) * 0.5
+    }
+
+    /// The history buffers as tensors (`pool_A`, `pool_B`: [count, C, H, W]) for checkpoints.
+    public var poolState: [(String, Tensor)] {
+        get throws {
+            var out: [(String, Tensor)] = []
+            for (name, pool) in [("pool_A", poolA), ("pool_B", poolB)] where !pool.images.isEmpty {
+                out.append((name, try cat(pool.images, dim: 0)))
+            }
+            return out
+        }
+    }
+
+    public func restorePools(_ tensors: [String: Tensor]) throws {
+        for (name, pool) in [("pool_A", poolA), ("pool_B", poolB)] {
+            guard let t = tensors[name] else { pool.images = []; continue }
+            guard t.rank == 4, t.shape[0] <= pool.size else {
+                throw NetworkError.invalidOption("history buffer \(name): shape \(t.shape) does not fit a pool of \(pool.size) images")
+            }
+            pool.images = try (0..<t.shape[0]).map { try narrow(t, dim: 0, start: $0, length: 1).detach() }
+        }
+    }
+}

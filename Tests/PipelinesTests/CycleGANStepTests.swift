@@ -1,0 +1,80 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import Pipelines
+import TestSupport
+
+/// CycleGAN's first three training steps against PyTorch (tools/make_cyclegan_fixtures.py):
+/// all eight losses of every step, and every parameter after step 3.
+final class CycleGANStepTests: XCTestCase {
+    func testFirstStepsMatchPyTorch() throws {
+        let fx = try Fixture("cyclegan/cyclegan_steps")
+        var config = CycleGANConfig()
+        config.netG = .resnet9
+        config.ngf = 4; config.ndf = 4
+        var rng = RNG(seed: 0)
+        // The fixture's generators have 2 residual blocks: build them directly.
+        let model = try CycleGAN(config: config, rng: &rng, generatorBlocks: 2)
+        for (name, net) in [("G_A", model.netGA), ("G_B", model.netGB), ("D_A", model.netDA), ("D_B", model.netDB)] {
+            var state: [String: Tensor] = [:]
+            for (k, v) in fx.tensors where k.hasPrefix(name + ".") { state[String(k.dropFirst(name.count + 1))] = v }
+            try net.loadStateDict(state)
+        }
+        print("cyclegan:")
+        for t in 1...3 {
+            let losses = try model.trainStep(realA: try fx.tensor("A\(t)"), realB: try fx.tensor("B\(t)"), rng: &rng)
+            assertClose(losses.values, try fx.tensor("losses\(t)").data, rtol: 1e-4,
+                        "step \(t) losses [D_A, G_A, cycle_A, idt_A, D_B, G_B, cycle_B, idt_B]")
+        }
+        for (name, net) in [("G_A", model.netGA), ("G_B", model.netGB), ("D_A", model.netDA), ("D_B", model.netDB)] {
+            var worst: Float = 0
+            let cancelled = biasesCancelledByNorm(net)
+            XCTAssertFalse(cancelled.isEmpty)
+            for (k, t) in net.stateDict() {
+                let ref = try fx.tensor("after.\(name).\(k)")
+                if cancelled.contains(k) {
+                    // A conv bias feeding a non-affine InstanceNorm has an exact gradient of 0: it
+                    // cannot change any output. Adam turns the rounding noise of that 0 into steps
+                    // of up to lr, in either direction, in both implementations.
+                    let (d, _) = maxAbsDiff(t.data, ref.data)
+                    XCTAssertLessThanOrEqual(d, 2 * 3 * config.lr * 1.01, "after.\(name).\(k): moved further than Adam can")
+                    continue
+                }
+                worst = max(worst, maxAbsDiff(t.data, ref.data).diff)
+                // See Pix2PixStepTests: Adam turns near-zero gradients' rounding noise into steps of up to lr.
+                assertClose(t.data, ref.data, rtol: 1e-4, atol: 2e-5, "after.\(name).\(k)", report: false)
+            }
+            print("  \(name): largest abs diff after 3 steps \(worst)")
+        }
+    }
+
+    /// Keys of conv biases directly followed by an InstanceNorm2d without affine parameters.
+    func biasesCancelledByNorm(_ net: Module) -> Set<String> {
+        var keys = Set<String>()
+        for (path, m) in net.namedModules() {
+            guard let seq = m as? Sequential else { continue }
+            for (i, layer) in seq.layers.enumerated() where i + 1 < seq.layers.count {
+                guard let norm = seq.layers[i + 1] as? InstanceNorm2d, norm.weight == nil else { continue }
+                if (layer as? Conv2d)?.bias != nil || (layer as? ConvTranspose2d)?.bias != nil {
+                    keys.insert((path.isEmpty ? "" : path + ".") + "\(i).bias")
+                }
+            }
+        }
+        return keys
+    }
+
+    func testIdentityLossSkippedWhenChannelsDiffer() throws {
+        var c = CycleGANConfig()
+        c.ngf = 2; c.ndf = 2; c.netG = .resnet6; c.inputNc = 1; c.outputNc = 3
+        XCTAssertFalse(c.usesIdentity)
+        var rng = RNG(seed: 1)
+        let m = try CycleGAN(config: c, rng: &rng, generatorBlocks: 1)
+        let l = try m.trainStep(realA: Tensor.rand([1, 1, 32, 32], low: -1, high: 1, rng: &rng),
+                                realB: Tensor.rand([1, 3, 32, 32], low: -1, high: 1, rng: &rng), rng: &rng)
+        XCTAssertEqual(l.idtA, 0); XCTAssertEqual(l.idtB, 0)
+        XCTAssertGreaterThan(l.cycleA, 0)
+        XCTAssertEqual(m.poolA.images.count, 1)
+        XCTAssertEqual(m.poolA.images[0].shape, [1, 1, 32, 32])
+    }
+}

@@ -1,0 +1,106 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+import TranslateCLI
+
+final class CycleGANCLITests: CLITestCase {
+    /// trainA/ (3 images) and trainB/ (2 images, one grayscale) of different sizes.
+    func makeUnaligned() throws -> URL {
+        let root = tmp.appendingPathComponent("unaligned")
+        for (dom, n) in [("trainA", 3), ("trainB", 2)] {
+            let d = root.appendingPathComponent(dom)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for i in 0..<n {
+                let gray = dom == "trainB" && i == 1
+                try ImageFile.write(try makeImage(width: 36 + 4 * i, height: 40, channels: gray ? 1 : 3, seed: UInt64(10 * n + i)),
+                                    to: d.appendingPathComponent("\(i).png"))
+            }
+        }
+        return root
+    }
+
+    func tiny(_ root: URL, name: String) -> CycleGANTrainOptions {
+        var o = CycleGANTrainOptions(dataroot: root.path, name: name)
+        o.checkpointsDir = tmp.appendingPathComponent("runs").path
+        o.model.netG = .resnet6
+        o.model.ngf = 2; o.model.ndf = 2
+        o.model.poolSize = 2          // small, so that the buffer fills and its random swaps matter
+        o.data.loadSize = 34; o.data.cropSize = 32
+        o.epochs = 1; o.epochsDecay = 1
+        o.seed = 3; o.samples = 1
+        return o
+    }
+
+    func testResumeIsExactIncludingHistoryBuffers() throws {
+        let root = try makeUnaligned()
+        let a = try CycleGANTrainer(options: tiny(root, name: "straight"), resume: false)
+        a.progressEnabled = false
+        XCTAssertEqual(a.dataset.count, 3, "epoch length is max(|A|, |B|)")
+        try a.run()
+        let b1 = try CycleGANTrainer(options: tiny(root, name: "resumed"), resume: false)
+        b1.progressEnabled = false
+        try b1.run(stopAfterEpochs: 1)
+        XCTAssertEqual(b1.model.poolA.images.count, 2)
+        let b2 = try CycleGANTrainer(options: tiny(root, name: "resumed"), resume: true)
+        b2.progressEnabled = false
+        XCTAssertEqual(b2.model.poolA.images.map(\.data), b1.model.poolA.images.map(\.data))
+        try b2.run()
+        let fa = try SafeTensors.read(a.latestURL), fb = try SafeTensors.read(b2.latestURL)
+        XCTAssertEqual(fa.tensors.map(\.0), fb.tensors.map(\.0))
+        XCTAssertTrue(fa.tensors.contains { $0.0 == "extra.pool_A" })
+        for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
+        let html = try String(contentsOf: a.runDir.appendingPathComponent("index.html"), encoding: .utf8)
+        for s in ["rec_A", "fake_B", "cycle_A", "idt_B", "<svg"] { XCTAssertTrue(html.contains(s), s) }
+    }
+
+    func testApplyPicksTheGeneratorByDirectionAndExports() throws {
+        let root = try makeUnaligned()
+        var o = tiny(root, name: "m")
+        o.epochsDecay = 0
+        let t = try CycleGANTrainer(options: o, resume: false)
+        t.progressEnabled = false
+        try t.run()
+        var rng = RNG(seed: 2)
+        let x = Tensor.rand([1, 3, 28, 30], low: -1, high: 1, rng: &rng)
+        let gA = try LoadedGenerator(path: t.runDir.path, direction: .aToB)
+        let gB = try LoadedGenerator(path: t.runDir.path, direction: .bToA)
+        XCTAssertEqual(gA.prefix, "netG_A.")
+        XCTAssertEqual(gB.prefix, "netG_B.")
+        let ya = try gA.netG.translate(x, mode: .eval), yb = try gB.netG.translate(x, mode: .eval)
+        XCTAssertEqual(ya.data, try t.model.netGA.translate(x, mode: .eval).data)
+        XCTAssertEqual(yb.data, try t.model.netGB.translate(x, mode: .eval).data)
+        XCTAssertEqual(ya.shape, [1, 3, 28, 30], "any size (not a multiple of 4) is kept")
+        // An exported G_B remembers which generator it is and refuses the other direction.
+        let file = tmp.appendingPathComponent("gB.safetensors")
+        try gB.export(to: file, fp16: false)
+        let e = try LoadedGenerator(path: file.path)
+        XCTAssertEqual(try e.netG.translate(x, mode: .eval).data, yb.data)
+        assertThrows("wrong direction", contains: ["--direction", "netG_B"]) { _ = try LoadedGenerator(path: file.path, direction: .aToB) }
+        // apply on a folder with b-to-a.
+        let inDir = tmp.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: inDir, withIntermediateDirectories: true)
+        try ImageFile.write(try makeImage(width: 30, height: 22, seed: 9), to: inDir.appendingPathComponent("x.png"))
+        let job = try ApplyJob(modelPath: t.runDir.path, inputs: [inDir.path], dataroot: nil, datasetMode: .aligned, direction: .bToA,
+                               output: tmp.appendingPathComponent("out").path, batchSize: 2, testMode: nil, seed: 0, loadSize: nil)
+        job.quiet = true
+        XCTAssertEqual(try job.translateAll().translated, 1)
+        assertThrows("missing trainB", contains: ["trainB"]) {
+            try FileManager.default.removeItem(at: root.appendingPathComponent("trainB"))
+            _ = try CycleGANTrainer(options: tiny(root, name: "x"), resume: false)
+        }
+    }
+
+    func testCommandLineDefaultsAreTheReferences() throws {
+        let o = try TrainCycleGAN.parse(["--dataroot", "d", "--name", "n"]).trainOptions
+        XCTAssertEqual(o.model.ganMode, .lsgan)
+        XCTAssertEqual(o.model.lambdaA, 10); XCTAssertEqual(o.model.lambdaB, 10); XCTAssertEqual(o.model.lambdaIdentity, 0.5)
+        XCTAssertEqual(o.model.poolSize, 50); XCTAssertEqual(o.model.netG, .resnet9); XCTAssertEqual(o.model.norm, .instance)
+        XCTAssertFalse(o.model.dropout)
+        XCTAssertEqual(o.data.mode, .unaligned)
+        XCTAssertThrowsError(try TrainCycleGAN.parse(["--dataroot", "d", "--name", "n", "--net-g", "resnet-12blocks"]))
+    }
+}
