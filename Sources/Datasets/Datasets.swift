@@ -4,7 +4,7 @@ import Tensors
 
 /// One loaded item. `input` is the network's input side after `direction` (A for a-to-b),
 /// `[1, C, H, W]` in [-1, 1] with C = inputNc; `target` likewise with outputNc (nil in
-/// single mode).
+/// single mode). In unaligned mode the two sides are unrelated images of the two domains.
 public struct Sample {
     public var input: Tensor
     public var target: Tensor?
@@ -31,31 +31,56 @@ public struct Sample {
 /// every machine. Hidden files and folders (names starting with ".") are ignored; other
 /// non-image files are skipped and listed in `skipped`. Decoding happens in `sample`/`load`,
 /// so a corrupt file is reported when its item is loaded.
+///
+/// Unaligned mode (CycleGAN): each root holds `<phase>A/` and `<phase>B/`; the two domains are
+/// listed separately and `count` is max(|A|, |B|). Item i is A[i % |A|] with B drawn from the
+/// item's generator (or B[i % |B|] with `serialB`) in `sample`, B[i % |B|] in `load`.
+/// `count(_:)`, `load(_:_:)` and `relativePath(_:_:)` reach each domain's own list (for
+/// evaluation on all of testA and all of testB).
 public final class ImageDataset: @unchecked Sendable {  // immutable after init
     public let options: DataOptions
     public let skipped: [String]
 
     private struct Item {
         let relative: String
-        let a: URL   // the file (aligned, single) or the A side (paired)
+        let a: URL   // the file (aligned, single), the A side (paired) or an A-domain file (unaligned)
         let b: URL?  // the B side (paired)
     }
+    /// Items; in unaligned mode the A domain.
     private let items: [Item]
+    /// Unaligned mode: the B domain (`b` is nil; the file is in `a`). Empty in other modes.
+    private let itemsB: [Item]
+
+    /// The two domains (unaligned), or the two sides of a pair (aligned, paired), before
+    /// `direction` is applied.
+    public enum Domain: String, CaseIterable {
+        case a = "A", b = "B"
+    }
 
     /// For aligned and paired training pass the split folder (e.g. `facades/train`; for paired
-    /// it holds `A/` and `B/`). For single: folders and/or files. Several roots are concatenated.
+    /// it holds `A/` and `B/`). For single: folders and/or files. For unaligned: the dataset
+    /// folder holding `<phase>A/` and `<phase>B/` (e.g. `iphone2dslr_flower`, phase "train").
+    /// Several roots are concatenated (per domain, for unaligned).
     public init(roots: [URL], options: DataOptions) throws {
         try options.validate()
         guard !roots.isEmpty else { throw DatasetError.invalidOptions("no dataset folder or file given") }
         self.options = options
         var items: [Item] = []
+        var itemsB: [Item] = []
         var skipped: [String] = []
         for root in roots {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir) else {
                 throw DatasetError.missingRoot(path: root.path)
             }
-            if options.mode == .paired {
+            if options.mode == .unaligned {
+                guard isDir.boolValue else {
+                    throw DatasetError.missingFolder(path: root.path, reason: "an unaligned dataset must be a folder holding \(options.phase)A/ and \(options.phase)B/")
+                }
+                let (a, b) = try Self.domains(in: root, phase: options.phase, skipped: &skipped)
+                items += a
+                itemsB += b
+            } else if options.mode == .paired {
                 guard isDir.boolValue else {
                     throw DatasetError.missingFolder(path: root.path, reason: "a paired dataset must be a folder holding A/ and B/")
                 }
@@ -70,18 +95,48 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         if items.isEmpty {
             throw DatasetError.empty(path: roots.map(\.path).joined(separator: ", "), skipped: skipped.count)
         }
-        if let m = options.maxItems { items = Array(items.prefix(m)) }
+        if let m = options.maxItems {
+            items = Array(items.prefix(m))
+            itemsB = Array(itemsB.prefix(m))
+        }
         self.items = items
+        self.itemsB = itemsB
         self.skipped = skipped
     }
 
-    public var count: Int { items.count }
+    /// Items per epoch: max(|A|, |B|) in unaligned mode.
+    public var count: Int { options.mode == .unaligned ? max(items.count, itemsB.count) : items.count }
+
+    /// Files of one domain (unaligned), or `count` for either side of aligned/paired items
+    /// (0 for B in single mode).
+    public func count(_ domain: Domain) -> Int {
+        switch (options.mode, domain) {
+        case (.unaligned, .a): return items.count
+        case (.unaligned, .b): return itemsB.count
+        case (.single, .b): return 0
+        default: return items.count
+        }
+    }
 
     /// Path relative to its root (the A side's, for paired), used to mirror folder structure.
-    public func relativePath(_ index: Int) -> String { items[index].relative }
+    /// Unaligned: relative to `<phase>A/` or `<phase>B/`, of the input side's file in `load(index)`.
+    public func relativePath(_ index: Int) -> String {
+        guard options.mode == .unaligned else { return items[index].relative }
+        let d: Domain = options.direction == .aToB ? .a : .b
+        return relativePath(d, index % count(d))
+    }
 
-    /// The file of the input side (the file itself for aligned and single).
+    /// A domain file's path relative to its folder (unaligned), or `relativePath(index)`.
+    public func relativePath(_ domain: Domain, _ index: Int) -> String {
+        options.mode == .unaligned && domain == .b ? itemsB[index].relative : items[index].relative
+    }
+
+    /// The file of the input side (the file itself for aligned and single; unaligned: the
+    /// input side's file in `load(index)`).
     public func sourcePath(_ index: Int) -> String {
+        if options.mode == .unaligned {
+            return options.direction == .aToB ? items[index % items.count].a.path : itemsB[index % itemsB.count].a.path
+        }
         let it = items[index]
         if options.mode == .paired, options.direction == .bToA, let b = it.b { return b.path }
         return it.a.path
@@ -89,7 +144,11 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
 
     /// Loads and preprocesses item `index` for training; all randomness (crop offset, flip)
     /// comes from `rng` (x, y, then flip, as the reference's `get_params`) and is shared by A and B.
+    ///
+    /// Unaligned: draws the B index first (unless `serialB`), then A's x, y, flip, then B's
+    /// own x, y, flip (independent crops and flips); then `direction` swaps the sides.
     public func sample(_ index: Int, rng: inout RNG) throws -> Sample {
+        if options.mode == .unaligned { return try unalignedSample(index, rng: &rng) }
         var (input, target, inPath, tgtPath) = try decoded(index)
         let (ow, oh) = (input.width, input.height)
         let p = try params(width: ow, height: oh, path: inPath, rng: &rng)
@@ -101,24 +160,63 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
 
     /// For inference: the images at their decoded size (no resize, crop or flip; only the
     /// channel conversion), plus that size in `originalWidth/Height`. Networks that need
-    /// particular sizes pad (the U-Net does).
+    /// particular sizes pad (the U-Net does). Unaligned: A[i % |A|] and B[i % |B|].
     public func load(_ index: Int) throws -> Sample {
         let (input, target, inPath, tgtPath) = try decoded(index)
         return Sample(input: input.tensor(), target: target?.tensor(), inputPath: inPath, targetPath: tgtPath,
                       originalWidth: input.width, originalHeight: input.height)
     }
 
+    /// For inference on one domain: file `index` of `domain` (unaligned; for aligned/paired the
+    /// side `domain` of item `index`) at its decoded size in `input` (`target` nil), converted
+    /// to the channels of the side it plays after `direction` (inputNc if it is the input side).
+    public func load(_ domain: Domain, _ index: Int) throws -> Sample {
+        let n = count(domain)
+        guard index >= 0, index < n else { throw DatasetError.indexOutOfRange(index: index, count: n) }
+        let image: Image, path: String
+        if options.mode == .unaligned {
+            let it = domain == .a ? items[index] : itemsB[index]
+            (image, path) = (try Self.read(it.a), it.a.path)
+        } else {
+            let (a, b, pa, pb) = try rawSides(index)
+            guard let bb = b, let pbb = pb else { throw DatasetError.invalidOptions("internal: no B side") }
+            (image, path) = domain == .a ? (a, pa) : (bb, pbb)
+        }
+        let isInput = (domain == .a) == (options.direction == .aToB)
+        let img = image.converted(toChannels: isInput ? options.inputNc : options.outputNc)
+        return Sample(input: img.tensor(), target: nil, inputPath: path, targetPath: nil,
+                      originalWidth: img.width, originalHeight: img.height)
+    }
+
     // MARK: - Decoding
+
+    static func read(_ url: URL) throws -> Image {
+        do { return try ImageFile.read(url).image } catch let e as ImageIOError { throw DatasetError.image(e) }
+    }
 
     /// Input and target images (after split, direction and channel conversion) and their paths.
     private func decoded(_ index: Int) throws -> (Image, Image?, String, String?) {
-        guard index >= 0, index < items.count else { throw DatasetError.indexOutOfRange(index: index, count: items.count) }
-        let it = items[index]
-        func read(_ url: URL) throws -> Image {
-            do { return try ImageFile.read(url).image } catch let e as ImageIOError { throw DatasetError.image(e) }
+        var (a, b, pathA, pathB) = try rawSides(index)
+        if options.direction == .bToA, let bb = b, let pb = pathB {
+            (a, b) = (bb, a)
+            (pathA, pathB) = (pb, pathA)
         }
-        var a: Image, b: Image?
-        var pathA = it.a.path, pathB: String?
+        return (a.converted(toChannels: options.inputNc), b?.converted(toChannels: options.outputNc), pathA, pathB)
+    }
+
+    /// A and B images of item `index` (after the aligned split) and their paths, before
+    /// `direction` and channel conversion. Unaligned: A[i % |A|], B[i % |B|].
+    private func rawSides(_ index: Int) throws -> (Image, Image?, String, String?) {
+        guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
+        if options.mode == .unaligned {
+            let ia = items[index % items.count], ib = itemsB[index % itemsB.count]
+            return (try Self.read(ia.a), try Self.read(ib.a), ia.a.path, ib.a.path)
+        }
+        let it = items[index]
+        let read = Self.read
+        let a: Image, b: Image?
+        let pathA = it.a.path
+        var pathB: String?
         switch options.mode {
         case .single:
             a = try read(it.a)
@@ -140,12 +238,30 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
                                                     pathB: bURL.path, widthB: bi.width, heightB: bi.height)
             }
             b = bi
+        case .unaligned:
+            throw DatasetError.invalidOptions("internal: unaligned item decoded as a pair")
         }
-        if options.direction == .bToA, let bb = b, let pb = pathB {
-            (a, b) = (bb, a)
-            (pathA, pathB) = (pb, pathA)
-        }
-        return (a.converted(toChannels: options.inputNc), b?.converted(toChannels: options.outputNc), pathA, pathB)
+        return (a, b, pathA, pathB)
+    }
+
+    /// `sample` in unaligned mode: B index (random unless `serialB`), then independent
+    /// preprocessing of A and of B, then direction and channel conversion.
+    private func unalignedSample(_ index: Int, rng: inout RNG) throws -> Sample {
+        guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
+        let ia = items[index % items.count]
+        let ib = itemsB[options.serialB ? index % itemsB.count : rng.nextInt(itemsB.count)]
+        let rawA = try Self.read(ia.a), rawB = try Self.read(ib.a)
+        let pa = try params(width: rawA.width, height: rawA.height, path: ia.a.path, rng: &rng)
+        let a = try transform(rawA, pa)
+        let pb = try params(width: rawB.width, height: rawB.height, path: ib.a.path, rng: &rng)
+        let b = try transform(rawB, pb)
+        let aIsInput = options.direction == .aToB
+        let (input, target) = aIsInput ? (a, b) : (b, a)
+        let (inPath, tgtPath) = aIsInput ? (ia.a.path, ib.a.path) : (ib.a.path, ia.a.path)
+        let (ow, oh) = aIsInput ? (rawA.width, rawA.height) : (rawB.width, rawB.height)
+        return Sample(input: input.converted(toChannels: options.inputNc).tensor(),
+                      target: target.converted(toChannels: options.outputNc).tensor(),
+                      inputPath: inPath, targetPath: tgtPath, originalWidth: ow, originalHeight: oh)
     }
 
     // MARK: - Preprocessing (pix2pix get_params / get_transform)
@@ -240,6 +356,25 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         try walk(root, "")
         skipped.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return found.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+
+    /// Unaligned: the images of `root/<phase>A` and `root/<phase>B`, each sorted; each folder
+    /// must exist and hold at least one image.
+    private static func domains(in root: URL, phase: String, skipped: inout [String]) throws -> ([Item], [Item]) {
+        var out: [[Item]] = []
+        for side in ["A", "B"] {
+            let dir = root.appendingPathComponent(phase + side)
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+                throw DatasetError.missingFolder(path: dir.path, reason: "no such folder; an unaligned dataset holds \(phase)A/ and \(phase)B/ (phase '\(phase)')")
+            }
+            var skippedHere: [String] = []
+            let files = try listImages(dir, skipped: &skippedHere)
+            skipped += skippedHere
+            if files.isEmpty { throw DatasetError.empty(path: dir.path, skipped: skippedHere.count) }
+            out.append(files.map { Item(relative: $0.0, a: $0.1, b: nil) })
+        }
+        return (out[0], out[1])
     }
 
     /// Pairs `root/A/<rel>` with `root/B/<rel>`, matching relative paths without extension.

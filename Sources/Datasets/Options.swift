@@ -7,8 +7,12 @@ import ImageIO
 /// - paired: the root holds `A/` and `B/` with the same relative paths (the extension may
 ///   differ: `A/x.jpg` pairs with `B/x.png`).
 /// - single: images only, no targets: a folder (searched recursively) or files.
+/// - unaligned: two unpaired domains (CycleGAN): the root holds `<phase>A/` and `<phase>B/`
+///   (`trainA/`, `trainB/` for the default phase "train"), listed separately (recursively).
+///   An epoch has max(|A|, |B|) items; item i is A[i % |A|] with a B image drawn at random
+///   (or B[i % |B|] with `serialB`), and A and B get independent crops and flips.
 public enum DatasetMode: String, CaseIterable, Codable {
-    case aligned, paired, single
+    case aligned, paired, single, unaligned
 }
 
 /// Which side is the network's input: A for a-to-b, B for b-to-a.
@@ -33,17 +37,25 @@ public struct DataOptions: Codable, Equatable {
     public var preprocess: Preprocess
     public var loadSize: Int = 286
     public var cropSize: Int = 256
-    /// Random horizontal flip with probability 0.5 (the same flip for A and B).
+    /// Random horizontal flip with probability 0.5 (the same flip for A and B, except in
+    /// unaligned mode, where A and B are flipped and cropped independently).
     public var flip: Bool = true
     /// Channels of the network's input and output side (1 gray, 3 RGB); images are converted.
     public var inputNc: Int = 3
     public var outputNc: Int = 3
-    /// Use only the first `maxItems` items (after sorting).
+    /// Use only the first `maxItems` items (after sorting); in unaligned mode, the first
+    /// `maxItems` of A and of B (as the reference's `max_dataset_size`).
     public var maxItems: Int? = nil
+    /// Unaligned mode only: the folders read are `<root>/<phase>A` and `<root>/<phase>B`
+    /// ("train" -> trainA/trainB, "test" -> testA/testB). Ignored by the other modes, whose
+    /// roots name the split folder directly.
+    public var phase: String = "train"
+    /// Unaligned mode only: pair item i with B[i % |B|] instead of a random B image.
+    public var serialB: Bool = false
 
     public init(mode: DatasetMode, direction: Direction = .aToB, preprocess: Preprocess = .resizeAndCrop,
                 loadSize: Int = 286, cropSize: Int = 256, flip: Bool = true, inputNc: Int = 3, outputNc: Int = 3,
-                maxItems: Int? = nil) {
+                maxItems: Int? = nil, phase: String = "train", serialB: Bool = false) {
         self.mode = mode
         self.direction = direction
         self.preprocess = preprocess
@@ -53,10 +65,12 @@ public struct DataOptions: Codable, Equatable {
         self.inputNc = inputNc
         self.outputNc = outputNc
         self.maxItems = maxItems
+        self.phase = phase
+        self.serialB = serialB
     }
 
     private enum CodingKeys: String, CodingKey {
-        case mode, direction, preprocess, loadSize, cropSize, flip, inputNc, outputNc, maxItems
+        case mode, direction, preprocess, loadSize, cropSize, flip, inputNc, outputNc, maxItems, phase, serialB
     }
 
     /// Missing keys take the defaults, so options saved by older versions still load.
@@ -71,6 +85,8 @@ public struct DataOptions: Codable, Equatable {
         inputNc = try c.decodeIfPresent(Int.self, forKey: .inputNc) ?? inputNc
         outputNc = try c.decodeIfPresent(Int.self, forKey: .outputNc) ?? outputNc
         maxItems = try c.decodeIfPresent(Int.self, forKey: .maxItems)
+        phase = try c.decodeIfPresent(String.self, forKey: .phase) ?? phase
+        serialB = try c.decodeIfPresent(Bool.self, forKey: .serialB) ?? serialB
     }
 
     /// Throws `DatasetError.invalidOptions` naming the offending setting (CLI spelling).
@@ -84,6 +100,9 @@ public struct DataOptions: Codable, Equatable {
             throw bad("--load-size \(loadSize) is smaller than --crop-size \(cropSize), which \(preprocess.rawValue) needs to crop")
         }
         if let m = maxItems, m < 1 { throw bad("--max-items must be positive, got \(m)") }
+        guard !phase.isEmpty, !phase.contains("/") else {
+            throw bad("--phase must be a non-empty folder name prefix without '/', got '\(phase)'")
+        }
     }
 }
 
