@@ -130,7 +130,7 @@ public struct Apply: ParsableCommand {
 
     @Option(help: "A checkpoint or exported model (.safetensors), or a run folder (uses its latest.safetensors).") var model: String
     @Option(parsing: .upToNextOption, help: "Image files or folders to translate.") var input: [String] = []
-    @Option(help: "A paired dataset (aligned or A/ B/ folders) to translate and score against its targets.") var dataroot: String?
+    @Option(help: "pix2pix: a paired dataset (aligned or A/ B/ folders) to translate and score against its targets. CycleGAN: a folder with testA/ and testB/ to translate both ways and score the cycle reconstruction.") var dataroot: String?
     @Option(help: "How pairs are stored in --dataroot.") var datasetMode = DatasetMode.aligned
     @Option(help: "CycleGAN: a-to-b runs G_A, b-to-a runs G_B. pix2pix with --dataroot: which side is the input (default: as trained).") var direction: Direction?
     @Option(help: "Folder for the results.") var output: String
@@ -148,6 +148,14 @@ public struct Apply: ParsableCommand {
     }
 
     public func run() throws {
+        if let root = dataroot, let g = try? LoadedGenerator(path: model), g.kind == "cyclegan" {
+            let job = try CycleEvalJob(modelPath: model, dataroot: root, output: output, loadSize: loadSize, testMode: testMode)
+            let r = try job.run()
+            print(String(format: "cycle L1 (0-1 scale): A->B->A %.4f over %d, B->A->B %.4f over %d; open %@/index.html",
+                         r.cycleL1["A"] ?? .nan, r.counts["A"] ?? 0, r.cycleL1["B"] ?? .nan, r.counts["B"] ?? 0, output))
+            if !r.failed.isEmpty { throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) test image(s) could not be read") }
+            return
+        }
         let job = try ApplyJob(modelPath: model, inputs: input, dataroot: dataroot, datasetMode: datasetMode,
                                direction: direction, output: output, batchSize: batchSize, testMode: testMode,
                                seed: seed, loadSize: loadSize)

@@ -21,6 +21,8 @@ struct Row { var name: String; var seconds: Double; var gflop: Double }
 enum BenchCommand {
     static let usage = """
     usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
+           translate-bench steps [--size N] [--iters N] [--torch-python PATH]   whole training steps and inference
+           translate-bench workload NAME [--size N] [--iters N]                 one of them, in this process
       --iters N            timed repetitions per measurement (median is reported; default 7)
       --quick              fewer and smaller measurements (a smoke run)
       --torch-python PATH  a Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio
@@ -29,6 +31,8 @@ enum BenchCommand {
     """
 
     static func run(_ args: [String]) -> Int32 {
+        if args.first == "workload" { return runWorkload(Array(args.dropFirst())) }
+        if args.first == "steps" { return runSteps(Array(args.dropFirst())) }
         var iters = 7, quick = false, torchPython: String?, jsonPath: String?
         var i = 0
         while i < args.count {
@@ -76,9 +80,74 @@ enum BenchCommand {
     static func runTorchReference(python: String, iters: Int) throws -> [String: Any] {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("tools/bench_torch_unet.py")
+        return try runPython(python, script: script, args: ["\(iters)"])
+    }
+
+    /// `workload NAME [--size N] [--iters N]`
+    static func runWorkload(_ args: [String]) -> Int32 {
+        guard let name = args.first else { return fail("workload needs a name: \(Workloads.names.joined(separator: ", "))") }
+        var size = 256, iters = 3
+        var i = 1
+        while i < args.count {
+            guard i + 1 < args.count, let v = Int(args[i + 1]), v > 0 else { return fail("\(args[i]) needs a positive whole number") }
+            switch args[i] {
+            case "--size": size = v
+            case "--iters": iters = v
+            default: return fail("unknown option '\(args[i])'")
+            }
+            i += 2
+        }
+        do { try Workloads.run(name, size: size, iters: iters); return 0 } catch {
+            FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    /// `steps`: every workload in its own process, and PyTorch's reference script if given.
+    static func runSteps(_ args: [String]) -> Int32 {
+        var size = 256, iters = 3, torchPython: String?
+        var i = 0
+        while i < args.count {
+            guard i + 1 < args.count else { return fail("\(args[i]) needs a value") }
+            switch args[i] {
+            case "--size": guard let v = Int(args[i + 1]), v > 0 else { return fail("--size needs a positive number") }; size = v
+            case "--iters": guard let v = Int(args[i + 1]), v > 0 else { return fail("--iters needs a positive number") }; iters = v
+            case "--torch-python": torchPython = args[i + 1]
+            default: return fail("unknown option '\(args[i])'")
+            }
+            i += 2
+        }
+        do {
+            var torch: [String: Any] = [:]
+            if let py = torchPython {
+                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
+                torch = try runPython(py, script: script, args: ["\(size)", "\(iters)"])
+            }
+            print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters)")
+            print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   our peak RSS MB")
+            let torchKeys = ["pix2pix-step": "pix2pix_train_step_s", "cyclegan-step": "cyclegan_train_step_s", "unet-infer-b8": "unet_infer_batch8_s"]
+            for name in Workloads.names {
+                let r = try Workloads.spawn(name, size: size, iters: iters)
+                let ours = r["seconds"] as? Double ?? .nan
+                let ref = torch[torchKeys[name]!] as? Double
+                let refText = ref.map { String(format: "%9.3f", $0) } ?? "        -"
+                let ratio = ref.map { String(format: "%8.2fx", $0 / ours) } ?? "        -"
+                print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %9.3f   ", ours) + refText + "   " + ratio
+                      + String(format: "              %8.0f", r["peak_rss_mb"] as? Double ?? .nan))
+            }
+            if !torch.isEmpty { print("PyTorch \(torch["torch"] ?? "?"), \(torch["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py)") }
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    static func runPython(_ python: String, script: URL, args: [String]) throws -> [String: Any] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [script.path, "\(iters)"]
+        p.arguments = [script.path] + args
         let pipe = Pipe()
         p.standardOutput = pipe
         do { try p.run() } catch { throw TensorError.invalidArgument("--torch-python \(python): cannot run: \(error)") }

@@ -104,3 +104,33 @@ final class CycleGANCLITests: CLITestCase {
         XCTAssertThrowsError(try TrainCycleGAN.parse(["--dataroot", "d", "--name", "n", "--net-g", "resnet-12blocks"]))
     }
 }
+
+final class CycleEvalTests: CLITestCase {
+    func testCycleEvaluationWritesPageAndScores() throws {
+        let root = tmp.appendingPathComponent("u")
+        for dom in ["trainA", "trainB", "testA", "testB"] {
+            let d = root.appendingPathComponent(dom)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for i in 0..<2 { try ImageFile.write(try makeImage(width: 32, height: 32, seed: UInt64(dom.count * 7 + i)), to: d.appendingPathComponent("\(i).png")) }
+        }
+        var o = CycleGANTrainOptions(dataroot: root.path, name: "c")
+        o.checkpointsDir = tmp.appendingPathComponent("runs").path
+        o.model.netG = .resnet6; o.model.ngf = 2; o.model.ndf = 2
+        o.data.loadSize = 34; o.data.cropSize = 32; o.epochs = 1; o.epochsDecay = 0; o.samples = 1
+        let t = try CycleGANTrainer(options: o, resume: false)
+        t.progressEnabled = false
+        try t.run()
+        let out = tmp.appendingPathComponent("eval")
+        let r = try CycleEvalJob(modelPath: t.runDir.path, dataroot: root.path, output: out.path, loadSize: 24, testMode: nil).run()
+        XCTAssertEqual(r.counts, ["A": 2, "B": 2])
+        XCTAssertGreaterThan(r.cycleL1["A"] ?? 0, 0)
+        XCTAssertLessThan(r.cycleL1["A"] ?? 1, 1)
+        let rec = try ImageFile.read(out.appendingPathComponent("testA/rec/0.png.png")).image
+        XCTAssertEqual([rec.width, rec.height], [24, 24])
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("cycle L1") && html.contains("reconstructed A"))
+        // A pix2pix model cannot be cycle-evaluated.
+        XCTAssertThrowsError(try CycleEvalJob(modelPath: tmp.appendingPathComponent("none").path, dataroot: root.path, output: out.path,
+                                              loadSize: nil, testMode: nil))
+    }
+}

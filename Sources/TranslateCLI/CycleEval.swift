@@ -1,0 +1,82 @@
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+
+/// `translate apply --model CYCLEGAN --dataroot DIR`: translates `<phase>A/` with G_A and
+/// `<phase>B/` with G_B, maps each result back with the other generator, and reports the
+/// cycle reconstruction L1 (0-1 scale, reconstruction rounded to 8 bits) per direction, with
+/// an index.html of real | fake | reconstruction rows.
+public final class CycleEvalJob {
+    public let gA: LoadedGenerator, gB: LoadedGenerator
+    public let root: URL, output: URL
+    public let phase: String
+    public let loadSize: Int?
+    public let testMode: TestMode
+    public let maxItems: Int?
+
+    public struct Result { public var cycleL1: [String: Double]; public var counts: [String: Int]; public var failed: [String] }
+
+    public init(modelPath: String, dataroot: String, phase: String = "test", output: String, loadSize: Int?,
+                testMode: TestMode?, maxItems: Int? = nil) throws {
+        gA = try LoadedGenerator(path: modelPath, direction: .aToB)
+        gB = try LoadedGenerator(path: modelPath, direction: .bToA)
+        guard gA.kind == "cyclegan" else {
+            throw CLIError.badModel(path: gA.url.path, reason: "cycle evaluation needs a CycleGAN checkpoint with both generators")
+        }
+        root = URL(fileURLWithPath: dataroot)
+        self.output = URL(fileURLWithPath: output)
+        self.phase = phase
+        self.loadSize = loadSize
+        self.testMode = testMode ?? gA.defaultTestMode
+        self.maxItems = maxItems
+    }
+
+    public func run() throws -> Result {
+        var l1: [String: Double] = [:], counts: [String: Int] = [:], failed: [String] = []
+        var sections = ""
+        for (domain, first, second) in [("A", gA, gB), ("B", gB, gA)] {
+            let folder = root.appendingPathComponent(phase + domain)
+            guard FileManager.default.fileExists(atPath: folder.path) else { throw CLIError.notFound(path: folder.path, what: "--dataroot folder") }
+            let data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
+                                   inputNc: first.inputNc, outputNc: first.outputNc, maxItems: maxItems)
+            let ds = try ImageDataset(roots: [folder], options: data)
+            var rows: [(String, [String?])] = []
+            var sum = 0.0
+            for i in 0..<ds.count {
+                var x: Tensor
+                do { x = try ds.load(i).input } catch { stderrLine("error: \(error)"); failed.append(ds.sourcePath(i)); continue }
+                if let s = loadSize { x = try Image(tensor: x).resized(width: s, height: s, filter: .bicubic).tensor() }
+                let fake = try first.netG.translate(x, mode: testMode)
+                let rec = try second.netG.translate(fake, mode: testMode)
+                let real8 = try Image(tensor: x), rec8 = try Image(tensor: rec)
+                sum += ApplyJob.psnr(rec8, real8).l1
+                let rel = ds.relativePath(i)
+                var cells: [String?] = []
+                for (kind, img) in [("real", real8), ("fake", try Image(tensor: fake)), ("rec", rec8)] {
+                    let path = "\(phase)\(domain)/\(kind)/\(rel).png"
+                    let url = output.appendingPathComponent(path)
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try ImageFile.write(img, to: url)
+                    cells.append(path)
+                }
+                rows.append((rel, cells))
+            }
+            counts[domain] = rows.count
+            l1[domain] = rows.isEmpty ? nil : sum / Double(rows.count)
+            let other = domain == "A" ? "B" : "A"
+            sections += "<h2>\(phase)\(domain): \(domain) -> \(other) -> \(domain), cycle L1 \(String(format: "%.4f", l1[domain] ?? .nan))</h2>"
+                + HTMLReport.imageTable(headers: ["real \(domain)", "fake \(other)", "reconstructed \(domain)"], rows: rows)
+        }
+        let meta: [(String, String)] = [("model", gA.url.path), ("dataroot", root.path),
+                                        ("test-time mode", testMode.rawValue), ("resize", loadSize.map { "\($0)x\($0)" } ?? "none"),
+                                        ("cycle L1 A->B->A", String(format: "%.4f", l1["A"] ?? .nan)),
+                                        ("cycle L1 B->A->B", String(format: "%.4f", l1["B"] ?? .nan))]
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        try writeText(HTMLReport.page(title: "CycleGAN test translations", meta: meta, body: sections),
+                      to: output.appendingPathComponent("index.html"))
+        return Result(cycleL1: l1, counts: counts, failed: failed)
+    }
+}

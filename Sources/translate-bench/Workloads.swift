@@ -1,0 +1,68 @@
+import Foundation
+import Tensors
+import NN
+import Pipelines
+
+/// Whole training steps and inference, each measured in its own child process so that its
+/// peak resident memory is its own (`translate-bench workload NAME`).
+enum Workloads {
+    static let names = ["pix2pix-step", "cyclegan-step", "unet-infer-b8"]
+
+    /// Peak resident set size of this process in MB.
+    static var peakRSSMB: Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_maxrss) / 1024
+    }
+
+    /// Runs one workload here and prints one JSON line.
+    static func run(_ name: String, size: Int, iters: Int) throws {
+        var rng = RNG(seed: 0)
+        let a = Tensor.rand([1, 3, size, size], low: -1, high: 1, rng: &rng)
+        let b = Tensor.rand([1, 3, size, size], low: -1, high: 1, rng: &rng)
+        let downs = Int(log2(Double(size)))
+        var result: [String: Any] = ["workload": name, "size": size]
+        switch name {
+        case "pix2pix-step":
+            var c = Pix2PixConfig()
+            c.netG = GeneratorArch(rawValue: "unet-\(size)") ?? .unet256
+            let m = try Pix2Pix(config: c, rng: &rng)
+            precondition(m.netG.numDowns == downs || size > 256)
+            result["seconds"] = try median(iters) { _ = try m.trainStep(input: a, target: b) }
+            // Forward MACs: G once per step + D three times; backward ~2x forward for the parts with gradients.
+            result["gmac_forward_256"] = 6.05 + 3 * 3.20
+        case "cyclegan-step":
+            let m = try CycleGAN(config: CycleGANConfig(), rng: &rng)
+            result["seconds"] = try median(iters) { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
+        case "unet-infer-b8":
+            let g = try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
+            g.eval()
+            let x = Tensor.rand([8, 3, size, size], low: -1, high: 1, rng: &rng)
+            let t = try median(iters) { _ = try withNoGrad { try g(x) } }
+            result["seconds"] = t
+            result["images_per_s"] = 8 / t
+        default:
+            throw TensorError.invalidArgument("unknown workload '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+        result["peak_rss_mb"] = peakRSSMB
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs `workload` in a child process of this executable and returns its JSON.
+    static func spawn(_ name: String, size: Int, iters: Int) throws -> [String: Any] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        p.arguments = ["workload", name, "--size", "\(size)", "--iters", "\(iters)"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
+              let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw TensorError.invalidArgument("workload \(name) failed (exit \(p.terminationStatus))")
+        }
+        return obj
+    }
+}
