@@ -11,6 +11,8 @@ public enum CycleGANGeneratorArch: String, CaseIterable, Codable {
 public struct CycleGANConfig: Codable, Equatable {
     public var inputNc = 3, outputNc = 3
     public var netG = CycleGANGeneratorArch.resnet9
+    /// Residual blocks, when not the architecture's 9 or 6 (imported models, small tests).
+    public var nBlocks: Int?
     public var ngf = 64
     public var netD = DiscriminatorArch.basic
     public var nLayersD = 3
@@ -54,7 +56,7 @@ public final class CycleGAN {
         switch c.netG {
         case .resnet9, .resnet6:
             return try ResnetGenerator(inputNc: inputNc, outputNc: outputNc, ngf: c.ngf, norm: c.norm, useDropout: c.dropout,
-                                       nBlocks: blocks ?? (c.netG == .resnet9 ? 9 : 6), upsampling: c.upsampling,
+                                       nBlocks: blocks ?? c.nBlocks ?? (c.netG == .resnet9 ? 9 : 6), upsampling: c.upsampling,
                                        initType: c.initType, initGain: c.initGain, rng: &rng)
         case .unet256, .unet128:
             return try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: c.netG == .unet256 ? 8 : 7, ngf: c.ngf,

@@ -22,7 +22,7 @@ public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
         abstract: "Image-to-image translation on the CPU: pix2pix and CycleGAN training and translation.",
-        subcommands: [Train.self, Apply.self, Export.self])
+        subcommands: [Train.self, Apply.self, Export.self, Import.self])
     public init() {}
 }
 
@@ -83,6 +83,9 @@ public struct TrainPix2Pix: ParsableCommand {
     @Flag(help: "No progress bar.") var quiet = false
 
     public func validate() throws {
+        if ![.aligned, .paired].contains(datasetMode) {
+            throw ValidationError("--dataset-mode must be aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue)")
+        }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
         if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
@@ -142,6 +145,9 @@ public struct Apply: ParsableCommand {
 
     public func validate() throws {
         if input.isEmpty && dataroot == nil { throw ValidationError("give --input FILE_OR_DIR... or --dataroot DIR") }
+        if ![.aligned, .paired].contains(datasetMode) {
+            throw ValidationError("--dataset-mode must be aligned or paired (a CycleGAN model with --dataroot reads testA/ and testB/ by itself), got \(datasetMode.rawValue)")
+        }
         if !input.isEmpty && dataroot != nil { throw ValidationError("--input and --dataroot cannot be combined") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let s = loadSize, s < 1 { throw ValidationError("--load-size must be positive, got \(s)") }

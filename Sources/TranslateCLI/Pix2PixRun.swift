@@ -38,6 +38,9 @@ extension Pix2Pix: TrainableModel {
     public convenience init(options: Pix2PixTrainOptions, rng: inout RNG) throws {
         if options.model.ngf < 1 { throw CLIError.invalidFlag(flag: "--ngf", reason: "must be positive") }
         if options.model.ndf < 1 { throw CLIError.invalidFlag(flag: "--ndf", reason: "must be positive") }
+        if ![.aligned, .paired].contains(options.data.mode) {
+            throw CLIError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
+        }
         try self.init(config: options.model, rng: &rng)
     }
 

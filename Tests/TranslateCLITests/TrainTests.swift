@@ -113,7 +113,8 @@ final class TrainTests: CLITestCase {
         XCTAssertEqual(d.epochs, 100); XCTAssertEqual(d.epochsDecay, 100); XCTAssertEqual(d.checkpointsDir, "models")
         for (args, flag) in [(["--net-g", "unet-999"], "--net-g"), (["--gan-mode", "wgangp"], "--gan-mode"),
                              (["--norm", "group"], "--norm"), (["--batch-size", "0"], "--batch-size"),
-                             (["--bogus-flag"], "--bogus-flag"), (["--input-nc", "2"], "--input-nc")] {
+                             (["--bogus-flag"], "--bogus-flag"), (["--input-nc", "2"], "--input-nc"),
+                             (["--dataset-mode", "unaligned"], "--dataset-mode")] {
             XCTAssertThrowsError(try TrainPix2Pix.parse(["--dataroot", "d", "--name", "n"] + args)) { e in
                 let msg = TrainPix2Pix.message(for: e)
                 XCTAssertTrue(msg.contains(flag), "\(args): \(msg)")
