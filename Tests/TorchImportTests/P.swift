@@ -1,2 +1,0 @@
-import XCTest
-final class PTorchImport: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
