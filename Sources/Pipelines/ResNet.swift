@@ -121,19 +121,7 @@ public final class ResnetGenerator: Module {
     /// Throws `NetworkError` for a wrong channel count or a non-4-d input.
     public func forward(_ x: Tensor) throws -> Tensor {
         try checkInput(x, channels: inputNc, network: "ResnetGenerator")
-        let H = x.shape[2], W = x.shape[3]
-        let padH = Self.paddedSide(H) - H, padW = Self.paddedSide(W) - W
-        if padH == 0 && padW == 0 { return try model(x) }
-        let top = padH / 2, left = padW / 2
-        // (N, C, H, W) -> (N, C, H + padH, W + padW)
-        var h = x
-        if padH > 0 { h = try pad(h, left: 0, right: 0, top: top, bottom: padH - top, mode: padMode(top, padH - top, side: H)) }
-        if padW > 0 { h = try pad(h, left: left, right: padW - left, top: 0, bottom: 0, mode: padMode(left, padW - left, side: W)) }
-        var y = try model(h)
-        // (N, outputNc, H + padH, W + padW) -> (N, outputNc, H, W)
-        if padH > 0 { y = try narrow(y, dim: 2, start: top, length: H) }
-        if padW > 0 { y = try narrow(y, dim: 3, start: left, length: W) }
-        return y
+        return try runPadded(x, height: Self.paddedSide(x.shape[2]), width: Self.paddedSide(x.shape[3])) { try model($0) }
     }
 
     override public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }

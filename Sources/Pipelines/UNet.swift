@@ -145,19 +145,8 @@ public final class UnetGenerator: Module {
     /// Throws `NetworkError` for a wrong channel count or a non-4-d input.
     public func forward(_ x: Tensor) throws -> Tensor {
         try checkInput(x, channels: inputNc, network: "UnetGenerator")
-        let H = x.shape[2], W = x.shape[3], m = sizeMultiple
-        let padH = (H + m - 1) / m * m - H, padW = (W + m - 1) / m * m - W
-        if padH == 0 && padW == 0 { return try model(x) }
-        let top = padH / 2, left = padW / 2
-        // (N, C, H, W) -> (N, C, H + padH, W + padW)
-        var h = x
-        if padH > 0 { h = try pad(h, left: 0, right: 0, top: top, bottom: padH - top, mode: padMode(top, padH - top, side: H)) }
-        if padW > 0 { h = try pad(h, left: left, right: padW - left, top: 0, bottom: 0, mode: padMode(left, padW - left, side: W)) }
-        var y = try model(h)
-        // (N, outputNc, H + padH, W + padW) -> (N, outputNc, H, W)
-        if padH > 0 { y = try narrow(y, dim: 2, start: top, length: H) }
-        if padW > 0 { y = try narrow(y, dim: 3, start: left, length: W) }
-        return y
+        let m = sizeMultiple
+        return try runPadded(x, height: (x.shape[2] + m - 1) / m * m, width: (x.shape[3] + m - 1) / m * m) { try model($0) }
     }
 
     override public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }
@@ -166,4 +155,22 @@ public final class UnetGenerator: Module {
 /// Reflection where it is defined (both pads smaller than the side), else replication.
 func padMode(_ before: Int, _ after: Int, side: Int) -> PaddingMode {
     max(before, after) < side ? .reflect : .replicate
+}
+
+/// Pads x (N, C, H, W) to (N, C, height, width), half before and half after each side (reflect,
+/// or replicate where reflection is undefined), runs `body`, and crops its output back to H x W.
+func runPadded(_ x: Tensor, height: Int, width: Int, _ body: (Tensor) throws -> Tensor) throws -> Tensor {
+    let H = x.shape[2], W = x.shape[3]
+    let padH = height - H, padW = width - W
+    if padH == 0 && padW == 0 { return try body(x) }
+    let top = padH / 2, left = padW / 2
+    // (N, C, H, W) -> (N, C, height, width)
+    var h = x
+    if padH > 0 { h = try pad(h, left: 0, right: 0, top: top, bottom: padH - top, mode: padMode(top, padH - top, side: H)) }
+    if padW > 0 { h = try pad(h, left: left, right: padW - left, top: 0, bottom: 0, mode: padMode(left, padW - left, side: W)) }
+    var y = try body(h)
+    // (N, C', height, width) -> (N, C', H, W)
+    if padH > 0 { y = try narrow(y, dim: 2, start: top, length: H) }
+    if padW > 0 { y = try narrow(y, dim: 3, start: left, length: W) }
+    return y
 }

@@ -42,79 +42,35 @@ public struct TrainPix2Pix: ParsableCommand {
         """)
     public init() {}
 
-    @Option(help: "Dataset folder: with a train/ subfolder (or itself) of [A|B] images (aligned) or A/ and B/ folders (paired).")
-    var dataroot: String
-    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
-    @Option(help: "Where runs are written.") var checkpointsDir = "models"
-    @Option(help: "Subfolder of --dataroot to train on (used if it exists).") var phase = "train"
+    @OptionGroup var common: TrainingFlags
     @Option(help: "How pairs are stored.") var datasetMode = DatasetMode.aligned
-    @Option(help: "a-to-b translates the left/A images into the right/B ones.") var direction = Direction.aToB
     @Option(help: "Generator.") var netG = GeneratorArch.unet256
-    @Option(help: "Discriminator.") var netD = DiscriminatorArch.basic
-    @Option(help: "Conv layers of the n-layers discriminator.") var nLayersD = 3
-    @Option(help: "Generator filters in the first conv layer.") var ngf = 64
-    @Option(help: "Discriminator filters in the first conv layer.") var ndf = 64
     @Option(help: "Normalisation layers.") var norm = Norm.batch
     @Flag(help: "No dropout in the generator.") var noDropout = false
-    @Option(help: "Generator upsampling: transposed conv, or resize-conv against checkerboard artifacts.") var upsampling = Upsampling.transposed
     @Option(help: "GAN objective (wgangp is not available: it needs second-order gradients).") var ganMode = GANMode.vanilla
     @Option(help: "Weight of the L1 loss.") var lambdaL1: Float = 100
-    @Option(help: "Initial Adam learning rate.") var lr: Float = 0.0002
-    @Option(help: "Adam beta1.") var beta1: Float = 0.5
-    @Option(help: "Epochs at the initial learning rate.") var epochs = 100
-    @Option(help: "Epochs of linear decay to zero (linear policy).") var epochsDecay = 100
-    @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
-    @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
-    @Option(help: "Images per step.") var batchSize = 1
-    @Option(help: "Scale images to this size (resize-and-crop, scale-width...).") var loadSize = 286
-    @Option(help: "Then crop to this size.") var cropSize = 256
-    @Option(help: "Preprocessing.") var preprocess = Preprocess.resizeAndCrop
-    @Flag(help: "No random horizontal flips.") var noFlip = false
-    @Option(help: "Input channels (1 or 3).") var inputNc = 3
-    @Option(help: "Output channels (1 or 3).") var outputNc = 3
-    @Option(help: "Weight initialisation.") var initType = InitType.normal
-    @Option(help: "Scale of the initialisation.") var initGain: Float = 0.02
-    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
-    @Option(help: "Keep a numbered checkpoint every this many epochs.") var saveEpochFreq = 5
-    @Option(help: "Use at most this many training pairs.") var maxItems: Int?
-    @Option(help: "Samples shown per epoch in index.html.") var samples = 4
     @Option(help: "Test-time behaviour for the samples: paper (batch statistics, dropout on) or eval.") var testMode = TestMode.paper
-    @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint.") var resume = false
-    @Flag(help: "No progress bar.") var quiet = false
 
     public func validate() throws {
         if ![.aligned, .paired].contains(datasetMode) {
             throw ValidationError("--dataset-mode must be aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue)")
         }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
-        if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
-        if ![1, 3].contains(inputNc) { throw ValidationError("--input-nc must be 1 or 3, got \(inputNc)") }
-        if ![1, 3].contains(outputNc) { throw ValidationError("--output-nc must be 1 or 3, got \(outputNc)") }
-        if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
-        if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
-        if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
     }
 
     public var trainOptions: Pix2PixTrainOptions {
-        var o = Pix2PixTrainOptions(dataroot: dataroot, name: name)
-        o.checkpointsDir = checkpointsDir; o.phase = phase
-        o.model.inputNc = inputNc; o.model.outputNc = outputNc
-        o.model.netG = netG; o.model.ngf = ngf; o.model.netD = netD; o.model.nLayersD = nLayersD; o.model.ndf = ndf
-        o.model.norm = norm; o.model.dropout = !noDropout; o.model.upsampling = upsampling; o.model.ganMode = ganMode
-        o.model.lambdaL1 = lambdaL1; o.model.lr = lr; o.model.beta1 = beta1; o.model.initType = initType; o.model.initGain = initGain
-        o.data = DataOptions(mode: datasetMode, direction: direction, preprocess: preprocess, loadSize: loadSize,
-                             cropSize: cropSize, flip: !noFlip, inputNc: inputNc, outputNc: outputNc, maxItems: maxItems)
-        o.batchSize = batchSize; o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy
-        o.lrDecayIters = lrDecayIters; o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems
-        o.samples = samples; o.testMode = testMode
+        var o = Pix2PixTrainOptions(dataroot: common.dataroot, name: common.name)
+        common.fillRun(&o)
+        common.fill(&o.model)
+        o.model.netG = netG; o.model.norm = norm; o.model.dropout = !noDropout; o.model.ganMode = ganMode; o.model.lambdaL1 = lambdaL1
+        o.data = common.dataOptions(mode: datasetMode)
+        o.testMode = testMode
         return o
     }
 
     public func run() throws {
-        let trainer = try Pix2PixTrainer(options: trainOptions, resume: resume)
-        trainer.progressEnabled = !quiet
-        if resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
+        let trainer = try Pix2PixTrainer(options: trainOptions, resume: common.resume)
+        trainer.progressEnabled = !common.quiet
+        if common.resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
         stderrLine("training pix2pix on \(trainer.dataset.count) pairs; G \(trainer.model.netG.parameterCount) parameters, D \(trainer.model.netD.parameterCount)")
         try trainer.run()
         print("done: \(trainer.runDir.path)/index.html")

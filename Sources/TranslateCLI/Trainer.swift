@@ -10,19 +10,19 @@ public enum LRPolicy: String, CaseIterable, Codable { case linear, step, cosine,
 /// The options every training run has; stored in every checkpoint (`config`).
 public protocol TrainingRunOptions: Codable, Equatable {
     var dataroot: String { get }
-    var phase: String { get }
+    var phase: String { get set }
     var name: String { get }
-    var checkpointsDir: String { get }
+    var checkpointsDir: String { get set }
     var data: DataOptions { get }
-    var batchSize: Int { get }
-    var epochs: Int { get }
-    var epochsDecay: Int { get }
-    var lrPolicy: LRPolicy { get }
-    var lrDecayIters: Int { get }
-    var seed: UInt64 { get }
-    var saveEpochFreq: Int { get }
-    var maxItems: Int? { get }
-    var samples: Int { get }
+    var batchSize: Int { get set }
+    var epochs: Int { get set }
+    var epochsDecay: Int { get set }
+    var lrPolicy: LRPolicy { get set }
+    var lrDecayIters: Int { get set }
+    var seed: UInt64 { get set }
+    var saveEpochFreq: Int { get set }
+    var maxItems: Int? { get set }
+    var samples: Int { get set }
     var testMode: TestMode { get }
     /// The initial learning rate.
     var baseLR: Float { get }

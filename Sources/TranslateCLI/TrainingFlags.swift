@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import NN
+import Datasets
+import Pipelines
+
+/// The model settings both GANs share (so one set of flags fills either).
+public protocol GANConfigCommon {
+    var inputNc: Int { get set }
+    var outputNc: Int { get set }
+    var ngf: Int { get set }
+    var ndf: Int { get set }
+    var netD: DiscriminatorArch { get set }
+    var nLayersD: Int { get set }
+    var upsampling: Upsampling { get set }
+    var lr: Float { get set }
+    var beta1: Float { get set }
+    var initType: InitType { get set }
+    var initGain: Float { get set }
+}
+
+extension Pix2PixConfig: GANConfigCommon {}
+extension CycleGANConfig: GANConfigCommon {}
+
+/// Flags shared by `train pix2pix` and `train cyclegan`, with the reference's defaults.
+public struct TrainingFlags: ParsableArguments {
+    public init() {}
+    @Option(help: "Dataset folder (pix2pix: a train/ subfolder or itself, aligned [A|B] files or A/ and B/ folders; cyclegan: trainA/ and trainB/).")
+    var dataroot: String
+    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
+    @Option(help: "Where runs are written.") var checkpointsDir = "models"
+    @Option(help: "Phase: the train/ subfolder (pix2pix) or the trainA/ trainB/ prefix (cyclegan).") var phase = "train"
+    @Option(help: "a-to-b translates A into B.") var direction = Direction.aToB
+    @Option(help: "Discriminator.") var netD = DiscriminatorArch.basic
+    @Option(help: "Conv layers of the n-layers discriminator.") var nLayersD = 3
+    @Option(help: "Generator filters in the first conv layer.") var ngf = 64
+    @Option(help: "Discriminator filters in the first conv layer.") var ndf = 64
+    @Option(help: "Generator upsampling: transposed conv, or resize-conv against checkerboard artifacts.") var upsampling = Upsampling.transposed
+    @Option(help: "Initial Adam learning rate.") var lr: Float = 0.0002
+    @Option(help: "Adam beta1.") var beta1: Float = 0.5
+    @Option(help: "Epochs at the initial learning rate.") var epochs = 100
+    @Option(help: "Epochs of linear decay to zero (linear policy).") var epochsDecay = 100
+    @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
+    @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
+    @Option(help: "Images per step.") var batchSize = 1
+    @Option(help: "Scale images to this size (resize-and-crop, scale-width...).") var loadSize = 286
+    @Option(help: "Then crop to this size.") var cropSize = 256
+    @Option(help: "Preprocessing.") var preprocess = Preprocess.resizeAndCrop
+    @Flag(help: "No random horizontal flips.") var noFlip = false
+    @Option(help: "Input (domain A) channels, 1 or 3.") var inputNc = 3
+    @Option(help: "Output (domain B) channels, 1 or 3.") var outputNc = 3
+    @Option(help: "Weight initialisation.") var initType = InitType.normal
+    @Option(help: "Scale of the initialisation.") var initGain: Float = 0.02
+    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
+    @Option(help: "Keep a numbered checkpoint every this many epochs.") var saveEpochFreq = 5
+    @Option(help: "Use at most this many training images (per domain).") var maxItems: Int?
+    @Option(help: "Samples shown per epoch in index.html.") var samples = 4
+    @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    public func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
+        if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
+        if ![1, 3].contains(inputNc) { throw ValidationError("--input-nc must be 1 or 3, got \(inputNc)") }
+        if ![1, 3].contains(outputNc) { throw ValidationError("--output-nc must be 1 or 3, got \(outputNc)") }
+        if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
+        if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
+        if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
+    }
+
+    /// The model settings these flags set.
+    func fill<C: GANConfigCommon>(_ c: inout C) {
+        c.inputNc = inputNc; c.outputNc = outputNc; c.ngf = ngf; c.ndf = ndf; c.netD = netD; c.nLayersD = nLayersD
+        c.upsampling = upsampling; c.lr = lr; c.beta1 = beta1; c.initType = initType; c.initGain = initGain
+    }
+
+    /// The data options these flags set, for `mode`.
+    func dataOptions(mode: DatasetMode) -> DataOptions {
+        var d = DataOptions(mode: mode, direction: direction, preprocess: preprocess, loadSize: loadSize, cropSize: cropSize,
+                            flip: !noFlip, inputNc: inputNc, outputNc: outputNc, maxItems: maxItems)
+        d.phase = phase
+        return d
+    }
+
+    /// The run settings these flags set.
+    func fillRun<O: TrainingRunOptions>(_ o: inout O) {
+        o.checkpointsDir = checkpointsDir; o.phase = phase
+        o.batchSize = batchSize; o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy; o.lrDecayIters = lrDecayIters
+        o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
+    }
+}
