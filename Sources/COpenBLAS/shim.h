@@ -3,3 +3,5 @@
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
 int openblas_get_num_threads(void);
+/* glibc allocator tuning (see AllocatorSetup in Tensors). */
+#include <malloc.h>

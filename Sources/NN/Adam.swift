@@ -29,15 +29,21 @@ public final class Adam {
             let bc1 = 1 - pow(beta1, t), bc2Sqrt = (1 - pow(beta2, t)).squareRoot()
             let stepSize = lr / bc1
             let (b1, b2, e, wd) = (beta1, beta2, eps, weightDecay)
-            expAvg[i].withUnsafeMutableBufferPointer { m in
-                expAvgSq[i].withUnsafeMutableBufferPointer { v in
-                    p.data.withUnsafeMutableBufferPointer { w in
-                        for j in 0..<w.count {
-                            let gj = wd == 0 ? g[j] : g[j] + wd * w[j]
-                            m[j] += (1 - b1) * (gj - m[j])
-                            v[j] = v[j] * b2 + (1 - b2) * gj * gj
-                            let denom = v[j].squareRoot() / bc2Sqrt + e
-                            w[j] -= stepSize * m[j] / denom
+            expAvg[i].withUnsafeMutableBufferPointer { mb in
+                expAvgSq[i].withUnsafeMutableBufferPointer { vb in
+                    p.data.withUnsafeMutableBufferPointer { wb in
+                        g.withUnsafeBufferPointer { gb in
+                            let (m, v, w, gp) = (mb.baseAddress!, vb.baseAddress!, wb.baseAddress!, gb.baseAddress!)
+                            // Elementwise and memory-bound: split large tensors over the cores.
+                            parallelChunks(wb.count) { lo, hi in
+                                for j in lo..<hi {
+                                    let gj = wd == 0 ? gp[j] : gp[j] + wd * w[j]
+                                    m[j] += (1 - b1) * (gj - m[j])
+                                    v[j] = v[j] * b2 + (1 - b2) * gj * gj
+                                    let denom = v[j].squareRoot() / bc2Sqrt + e
+                                    w[j] -= stepSize * m[j] / denom
+                                }
+                            }
                         }
                     }
                 }

@@ -25,6 +25,14 @@ final class BLASSetupTests: XCTestCase {
         XCTAssertNil(BLASSetup.decision(cpuFlags: zen5, environment: ["TRANSLATE_BLAS_REEXEC": "1"]))
     }
 
+    func testSetsAShortThreadTimeoutUnlessGiven() {
+        XCTAssertEqual(BLASSetup.variables(cpuFlags: zen5, environment: [:]),
+                       ["OPENBLAS_CORETYPE": "COOPERLAKE", "OPENBLAS_THREAD_TIMEOUT": BLASSetup.threadTimeout])
+        XCTAssertEqual(BLASSetup.variables(cpuFlags: ["avx2"], environment: ["OPENBLAS_THREAD_TIMEOUT": "28"]), [:])
+        XCTAssertEqual(BLASSetup.variables(cpuFlags: ["avx2"], environment: [:]), ["OPENBLAS_THREAD_TIMEOUT": BLASSetup.threadTimeout])
+        XCTAssertEqual(BLASSetup.variables(cpuFlags: zen5, environment: [BLASSetup.optOutVariable: "1"]), [:])
+    }
+
     func testReportsCoreName() {
         XCTAssertFalse(BLASInfo.coreName.isEmpty)
         XCTAssertGreaterThanOrEqual(BLASInfo.threads, 1)

@@ -37,6 +37,15 @@ func parallelFor(_ n: Int, work: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// Runs `body(lo, hi)` over 0..<n in contiguous chunks, on both cores when n is large.
+public func parallelChunks(_ n: Int, minimum: Int = 1 << 16, _ body: (Int, Int) -> Void) {
+    if n >= minimum {
+        DispatchQueue.concurrentPerform(iterations: 2) { c in body(n * c / 2, n * (c + 1) / 2) }
+    } else if n > 0 {
+        body(0, n)
+    }
+}
+
 /// Unfolds image x (C, H, W) into cols (C*kH*kW, outH*outW); zero outside the image.
 public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>) {
     let oh = g.outH, ow = g.outW, rows = g.colRows

@@ -22,9 +22,9 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let K = g.colRows, P = g.colCols, chw = C * H * W
     // A 1x1 stride-1 unpadded convolution needs no unfolding: cols == x.
     let direct = g.kernelH == 1 && g.kernelW == 1 && stride == 1 && padding == 0
-    var out = [Float](repeating: 0, count: N * O * P)
-    var cols = direct ? [] : [Float](repeating: 0, count: K * P)
-    let keepCols = !direct && N == 1 && GradMode.isEnabled && weight.requiresGrad
+    // Both are written in full (GEMM with beta 0, im2col), so no zero fill.
+    var out = uninitializedFloats(N * O * P)
+    var cols = direct ? [] : uninitializedFloats(K * P)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
@@ -45,20 +45,21 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
         }
     }
     let result = Tensor(uncheckedShape: [N, O, g.outH, g.outW], data: out)
-    let saved = keepCols ? cols : []
+    // The column matrix is not kept for backward: recomputing it there is cheap next to the
+    // GEMMs and keeps peak memory to the activations themselves.
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     record(result, inputs) { gout in
         // gout (N, O, P)
         let go = gout.baseAddress!
         if weight.requiresGrad {
-            var tmp = saved.isEmpty && !direct ? [Float](repeating: 0, count: K * P) : saved
+            var tmp = direct ? [] : uninitializedFloats(K * P)
             weight.withGradForOverwrite { dw, fresh in
                 x.data.withUnsafeBufferPointer { xp in
                     tmp.withUnsafeMutableBufferPointer { cp in
                         for n in 0..<N {
                             let src: UnsafePointer<Float>
                             if direct { src = xp.baseAddress! + n * chw } else {
-                                if saved.isEmpty { im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!) }
+                                im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!)
                                 src = UnsafePointer(cp.baseAddress!)
                             }
                             // dW (O, K) += gout[n] (O, P) * cols^T (P, K)
@@ -70,7 +71,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
             }
         }
         if x.requiresGrad {
-            var dcols = direct ? [] : [Float](repeating: 0, count: K * P)
+            var dcols = direct ? [] : uninitializedFloats(K * P)
             x.withGradForOverwrite { dx, fresh in
                 if fresh && !direct { dx.update(repeating: 0) }
                 weight.data.withUnsafeBufferPointer { wp in
@@ -125,8 +126,8 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
                          dilationH: dilation.h, dilationW: dilation.w)
     assert(g.outH == Hin && g.outW == Win)
     let K = g.colRows, P = Hin * Win, outPlane = Cout * Hout * Wout
-    var out = [Float](repeating: 0, count: N * outPlane)
-    var cols = [Float](repeating: 0, count: K * P)
+    var out = [Float](repeating: 0, count: N * outPlane)   // col2im adds into it
+    var cols = uninitializedFloats(K * P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
@@ -146,7 +147,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     record(result, inputs) { gout in
         let go = gout.baseAddress!
-        var dcols = [Float](repeating: 0, count: K * P)
+        var dcols = uninitializedFloats(K * P)
         let xFresh = x.requiresGrad && x.grad == nil, wFresh = weight.requiresGrad && weight.grad == nil
         dcols.withUnsafeMutableBufferPointer { dc in
             for n in 0..<N {
@@ -201,4 +202,11 @@ func channelBiasGrad(_ gout: UnsafePointer<Float>, _ db: UnsafeMutablePointer<Fl
         }
         db[ch] += s
     }
+}
+
+/// An array whose contents are unspecified, for buffers that are written in full before
+/// being read (saves a memory pass over large im2col and output buffers).
+@inline(__always)
+func uninitializedFloats(_ n: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
 }
