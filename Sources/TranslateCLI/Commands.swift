@@ -68,13 +68,19 @@ public struct TrainPix2Pix: ParsableCommand {
     }
 
     public func run() throws {
-        let trainer = try Pix2PixTrainer(options: trainOptions, resume: common.resume)
-        trainer.progressEnabled = !common.quiet
-        if common.resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
-        stderrLine("training pix2pix on \(trainer.dataset.count) pairs; G \(trainer.model.netG.parameterCount) parameters, D \(trainer.model.netD.parameterCount)")
-        try trainer.run()
-        print("done: \(trainer.runDir.path)/index.html")
+        try train(Pix2PixTrainer(options: trainOptions, resume: common.resume), common) { t in
+            "training pix2pix on \(t.dataset.count) pairs; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)"
+        }
     }
+}
+
+/// Runs a trainer with the shared flags' progress and resume reporting.
+func train<M: TrainableModel>(_ trainer: GANTrainer<M>, _ common: TrainingFlags, _ describe: (GANTrainer<M>) -> String) throws {
+    trainer.progressEnabled = !common.quiet
+    if common.resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
+    stderrLine(describe(trainer))
+    try trainer.run()
+    print("done: \(trainer.runDir.path)/index.html")
 }
 
 public struct Apply: ParsableCommand {

@@ -106,11 +106,8 @@ public struct TrainCycleGAN: ParsableCommand {
     }
 
     public func run() throws {
-        let trainer = try CycleGANTrainer(options: trainOptions, resume: common.resume)
-        trainer.progressEnabled = !common.quiet
-        if common.resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
-        stderrLine("training cyclegan on \(trainer.dataset.count) items per epoch; each G \(trainer.model.netGA.parameterCount) parameters, each D \(trainer.model.netDA.parameterCount)")
-        try trainer.run()
-        print("done: \(trainer.runDir.path)/index.html")
+        try train(CycleGANTrainer(options: trainOptions, resume: common.resume), common) { t in
+            "training cyclegan on \(t.dataset.count) items per epoch; each G \(t.model.netGA.parameterCount) parameters, each D \(t.model.netDA.parameterCount)"
+        }
     }
 }
