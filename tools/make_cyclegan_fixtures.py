@@ -195,6 +195,50 @@ def set_requires_grad(nets, flag):
 # 1. ResnetGenerator forward / backward
 # --------------------------------------------------------------------------------------
 
+def cyclegan_step(nets, optG, optD, pools, A, B, gan, L1, lA, lB, lI):
+    """One CycleGANModel.optimize_parameters of the reference; the single copy used by this
+    script's fixtures and by train_torch_cyclegan.py. nets = (G_A, G_B, D_A, D_B), pools =
+    (pool_A, pool_B). Returns the 8 losses [D_A, G_A, cycle_A, idt_A, D_B, G_B, cycle_B,
+    idt_B] and the intermediates of the step (before its updates)."""
+    G_A, G_B, D_A, D_B = nets
+    pool_A, pool_B = pools
+    fake_B = G_A(A)
+    rec_A = G_B(fake_B)
+    fake_A = G_B(B)
+    rec_B = G_A(fake_A)
+    # G_A and G_B, with both discriminators frozen
+    set_requires_grad([D_A, D_B], False)
+    optG.zero_grad()
+    if lI > 0:
+        idt_A = G_A(B)
+        loss_idt_A = L1(idt_A, B) * lB * lI
+        idt_B = G_B(A)
+        loss_idt_B = L1(idt_B, A) * lA * lI
+    else:
+        idt_A = idt_B = None
+        loss_idt_A = loss_idt_B = torch.zeros(())
+    loss_G_A = gan(D_A(fake_B), True)
+    loss_G_B = gan(D_B(fake_A), True)
+    loss_cycle_A = L1(rec_A, A) * lA
+    loss_cycle_B = L1(rec_B, B) * lB
+    loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
+    loss_G.backward()
+    optG.step()
+    # D_A and D_B on real images and on fakes from the history buffers
+    set_requires_grad([D_A, D_B], True)
+    optD.zero_grad()
+    fB = pool_B.query(fake_B)
+    loss_D_A = 0.5 * (gan(D_A(B), True) + gan(D_A(fB.detach()), False))
+    loss_D_A.backward()
+    fA = pool_A.query(fake_A)
+    loss_D_B = 0.5 * (gan(D_B(A), True) + gan(D_B(fA.detach()), False))
+    loss_D_B.backward()
+    optD.step()
+    losses = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]
+    inter = {"fake_B": fake_B, "rec_A": rec_A, "fake_A": fake_A, "rec_B": rec_B, "idt_A": idt_A, "idt_B": idt_B}
+    return losses, inter
+
+
 def make_resnet_small():
     args = {"input_nc": 3, "output_nc": 3, "ngf": 4, "n_blocks": 2, "norm": "instance",
             "use_dropout": False, "padding_type": "reflect", "x_shape": [1, 3, 20, 20],
@@ -278,40 +322,11 @@ def make_cyclegan_steps():
         B = torch.rand(1, 3, a["size"], a["size"]) * 2 - 1
         data += [(f"A{t}", A), (f"B{t}", B)]
 
-        fake_B = G_A(A)
-        rec_A = G_B(fake_B)
-        fake_A = G_B(B)
-        rec_B = G_A(fake_A)
-        # G_A and G_B
-        set_requires_grad([D_A, D_B], False)
-        optG.zero_grad()
-        idt_A = G_A(B)
-        loss_idt_A = L1(idt_A, B) * lB * lI
-        idt_B = G_B(A)
-        loss_idt_B = L1(idt_B, A) * lA * lI
-        loss_G_A = gan(D_A(fake_B), True)
-        loss_G_B = gan(D_B(fake_A), True)
-        loss_cycle_A = L1(rec_A, A) * lA
-        loss_cycle_B = L1(rec_B, B) * lB
-        loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
-        loss_G.backward()
-        optG.step()
-        # D_A and D_B
-        set_requires_grad([D_A, D_B], True)
-        optD.zero_grad()
-        fB = pool_B.query(fake_B)
-        loss_D_A = 0.5 * (gan(D_A(B), True) + gan(D_A(fB.detach()), False))
-        loss_D_A.backward()
-        fA = pool_A.query(fake_A)
-        loss_D_B = 0.5 * (gan(D_B(A), True) + gan(D_B(fA.detach()), False))
-        loss_D_B.backward()
-        optD.step()
-
-        inter += [(f"{n}{t}", v.detach().clone()) for n, v in
-                  [("fake_B", fake_B), ("rec_A", rec_A), ("fake_A", fake_A), ("rec_B", rec_B),
-                   ("idt_A", idt_A), ("idt_B", idt_B)]]
-        ls = torch.stack([loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A,
-                          loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]).detach().clone()
+        ls_list, step_inter = cyclegan_step((G_A, G_B, D_A, D_B), optG, optD, (pool_A, pool_B), A, B,
+                                            gan, L1, lA, lB, lI)
+        inter += [(f"{n}{t}", step_inter[n].detach().clone())
+                  for n in ["fake_B", "rec_A", "fake_A", "rec_B", "idt_A", "idt_B"]]
+        ls = torch.stack(ls_list).detach().clone()
         losses.append((f"losses{t}", ls))
         print("  step %d: " % t + "  ".join(f"{n} {v:.6f}" for n, v in zip(a["losses"], ls.tolist())))
 

@@ -152,12 +152,6 @@ def train_item(i, files_a, files_b, a, rng):
 # training
 # --------------------------------------------------------------------------------------
 
-def set_requires_grad(nets, flag):
-    for net in nets:
-        for p in net.parameters():
-            p.requires_grad = flag
-
-
 def train(a, G_A, G_B, D_A, D_B, files_a, files_b):
     optG = torch.optim.Adam(itertools.chain(G_A.parameters(), G_B.parameters()), lr=a.lr,
                             betas=(a.beta1, 0.999))
@@ -194,40 +188,12 @@ def train(a, G_A, G_B, D_A, D_B, files_a, files_b):
                 break
             A, B = train_item(i, files_a, files_b, a, rng)
             t0 = time.perf_counter()
-            fake_B = G_A(A)
-            rec_A = G_B(fake_B)
-            fake_A = G_B(B)
-            rec_B = G_A(fake_A)
-            # generators
-            set_requires_grad([D_A, D_B], False)
-            optG.zero_grad()
-            if lI > 0:
-                loss_idt_A = L1(G_A(B), B) * lB * lI
-                loss_idt_B = L1(G_B(A), A) * lA * lI
-            else:
-                loss_idt_A = loss_idt_B = torch.zeros(())
-            loss_G_A = gan(D_A(fake_B), True)
-            loss_G_B = gan(D_B(fake_A), True)
-            loss_cycle_A = L1(rec_A, A) * lA
-            loss_cycle_B = L1(rec_B, B) * lB
-            loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
-            loss_G.backward()
-            optG.step()
-            # discriminators
-            set_requires_grad([D_A, D_B], True)
-            optD.zero_grad()
-            fB = pool_B.query(fake_B)
-            loss_D_A = 0.5 * (gan(D_A(B), True) + gan(D_A(fB.detach()), False))
-            loss_D_A.backward()
-            fA = pool_A.query(fake_A)
-            loss_D_B = 0.5 * (gan(D_B(A), True) + gan(D_B(fA.detach()), False))
-            loss_D_B.backward()
-            optD.step()
+            step_losses, _ = mc.cyclegan_step((G_A, G_B, D_A, D_B), optG, optD, (pool_A, pool_B), A, B,
+                                              gan, L1, lA, lB, lI)
             dt = time.perf_counter() - t0
             step_times.append(dt)
             ep_times.append(dt)
-            sums += [float(v.detach()) for v in (loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A,
-                                        loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B)]
+            sums += [float(v.detach()) for v in step_losses]
             n_ep += 1
             steps += 1
         schedG.step()
