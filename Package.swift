@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "TorchImport", targets: ["TorchImport"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "TranslateCLI", targets: ["TranslateCLI"]),
     ],
     dependencies: [
@@ -33,8 +34,10 @@ let package = Package(
         .target(name: "Pipelines", dependencies: ["NN", "Tensors"]),
         // Reads torch.save files (zip and legacy pickle) without executing them.
         .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
+        // Image metrics, LPIPS, diversity and mode-collapse statistics.
+        .target(name: "Evaluation", dependencies: ["ImageIO", "NN", "Tensors"]),
         .target(name: "TranslateCLI", dependencies: [
-            "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
+            "Evaluation", "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "translate", dependencies: ["TranslateCLI", "Tensors"]),
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensors", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "TorchImportTests", dependencies: ["TorchImport", "Pipelines", "NN", "Tensors", "TestSupport"]),
-        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ImageIO", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Evaluation", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
     ]
 )

@@ -157,6 +157,17 @@ public final class ZeroPad2d: Module {
     }
 }
 
+/// Max pooling (`nn.MaxPool2d`; stride defaults to the kernel size).
+public final class MaxPool2d: Module {
+    public let kernelSize: Size2, stride: Size2, padding: Size2
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) {
+        self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
+    }
+    override public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+}
+
 /// Nearest or bilinear upsampling by an integer factor (`nn.Upsample`).
 public final class Upsample: Module {
     public enum Mode: String, CaseIterable { case nearest, bilinear }
@@ -171,6 +182,15 @@ public final class Upsample: Module {
 }
 
 extension Module {
+    /// Re-seeds every Dropout generator below this module from one seed (in module order),
+    /// so that a sampling run is reproducible whatever ran before it.
+    public func reseedDropout(_ seed: UInt64) {
+        var rng = RNG(seed: seed)
+        for (_, m) in namedModules() { if let d = m as? Dropout { d.rng = RNG(seed: rng.next()) } }
+    }
+    /// Whether a forward pass in training mode draws random numbers (any Dropout with p > 0).
+    public var hasDropout: Bool { namedModules().contains { ($0.1 as? Dropout).map { $0.p > 0 } ?? false } }
+
     /// States of every Dropout generator, keyed by module path (for exact resume).
     public var rngStates: [(String, RNG)] {
         namedModules().compactMap { path, m in (m as? Dropout).map { (path, $0.rng) } }

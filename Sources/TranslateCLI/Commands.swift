@@ -22,7 +22,7 @@ public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
         abstract: "Image-to-image translation on the CPU: pix2pix and CycleGAN training and translation.",
-        subcommands: [Train.self, Apply.self, Export.self, Import.self])
+        subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self])
     public init() {}
 }
 

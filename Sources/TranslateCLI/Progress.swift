@@ -12,6 +12,8 @@ public final class ProgressBar {
     var stepsDone = 0
     var imagesDone = 0
     public var enabled = true
+    /// Replaces "epoch e/E" at the start of the line (e.g. "sampling" for evaluation).
+    public var label: String?
 
     public init(totalSteps: Int, logInterval: Double = 10) {
         self.totalSteps = totalSteps
@@ -34,7 +36,8 @@ public final class ProgressBar {
         let filled = steps > 0 ? min(width, width * step / steps) : 0
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let l = losses.map { "\($0.0) \(String(format: "%.3f", $0.1))" }.joined(separator: " ")
-        return "epoch \(epoch)/\(epochs) [\(bar)] \(step)/\(steps) \(String(format: "%.1f", rate)) img/s ETA \(Self.clock(eta)) \(l)"
+        let head = label ?? "epoch \(epoch)/\(epochs)"
+        return "\(head) [\(bar)] \(step)/\(steps) \(String(format: "%.1f", rate)) img/s ETA \(Self.clock(eta)) \(l)"
     }
 
     public func update(epoch: Int, epochs: Int, step: Int, steps: Int, images: Int, losses: [(String, Float)]) {

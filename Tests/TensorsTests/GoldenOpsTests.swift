@@ -122,6 +122,12 @@ final class GoldenOpsTests: XCTestCase {
                               padding: fx.pair("padding"), countIncludePad: fx.bool("count_include_pad"))
             }
         }
+        // Written by tools/make_eval_fixtures.py (LPIPS's AlexNet uses 3x3 stride-2 max pooling).
+        for name in ["max_pool2d", "max_pool2d_s1p1"] {
+            try check(name, ["x"]) { fx, t in
+                try maxPool2d(t["x"]!, kernelSize: fx.pair("kernel"), stride: fx.pair("stride"), padding: fx.pair("padding"))
+            }
+        }
     }
 
     func testLosses() throws {

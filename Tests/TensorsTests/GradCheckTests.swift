@@ -114,6 +114,15 @@ final class GradCheckTests: XCTestCase {
             try upsampleBilinear($0[0], scaleFactor: 3, alignCorners: true)
         }
         try gradCheck([randn([1, 2, 5, 7])], "resize bilinear to 4x9") { try resizeBilinear($0[0], height: 4, width: 9) }
+        // Max pooling is piecewise linear: distinct, well separated values keep the finite
+        // differences away from ties.
+        let pool = (0..<70).map { Float(($0 * 37) % 70) * 0.1 - 3.5 }
+        try gradCheck([try Tensor(shape: [1, 2, 5, 7], data: pool)], "maxPool k3 s2") { try maxPool2d($0[0], kernelSize: 3, stride: 2) }
+        try gradCheck([try Tensor(shape: [1, 2, 5, 7], data: pool)], "maxPool k3 s1 p1") { try maxPool2d($0[0], kernelSize: 3, stride: 1, padding: 1) }
+        try gradCheck([randn([2, 3, 3, 4])], "normalizeChannels") { try normalizeChannels($0[0]) }
+        try gradCheck([randn([2, 3, 3, 4]), randn([2, 3, 3, 4])], "weightedChannelDistance") {
+            try weightedChannelDistance($0[0], $0[1], weight: [0.3, 1.2, 0.05])
+        }
         try gradCheck([randn([1, 2, 6, 7])], "avgPool k2") { try avgPool2d($0[0], kernelSize: 2) }
         try gradCheck([randn([2, 2, 7, 7])], "avgPool k3 s2 p1") { try avgPool2d($0[0], kernelSize: 3, stride: 2, padding: 1) }
         try gradCheck([randn([1, 2, 7, 6])], "avgPool k3 s2 p1 exclude pad") {

