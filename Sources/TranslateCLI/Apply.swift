@@ -1,4 +1,5 @@
 import Foundation
+import Evaluation
 import Tensors
 import NN
 import ImageIO
@@ -141,15 +142,10 @@ public final class ApplyJob {
 
     func outputURL(_ i: Int) -> URL { output.appendingPathComponent(dataset.relativePath(i)) }
 
+    /// L1 (0-1 scale) and PSNR (dB; 99 stands for identical images, to keep means finite).
     static func psnr(_ a: Image, _ b: Image) -> (l1: Double, psnr: Double) {
-        var sad = 0.0, sse = 0.0
-        for i in 0..<min(a.pixels.count, b.pixels.count) {
-            let d = Double(a.pixels[i]) - Double(b.pixels[i])
-            sad += Swift.abs(d); sse += d * d
-        }
-        let n = Double(max(a.pixels.count, 1))
-        let mse = sse / n
-        return (sad / n / 255, mse == 0 ? 99 : 10 * Foundation.log10(255 * 255 / mse))
+        guard let l1 = try? ImageMetrics.l1(a, b), let mse = try? ImageMetrics.mse(a, b) else { return (.nan, .nan) }
+        return (l1, mse == 0 ? 99 : ImageMetrics.psnr(mse: mse))
     }
 
     public func run() throws -> String {

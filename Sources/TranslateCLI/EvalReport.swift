@@ -220,7 +220,7 @@ struct EvalReport {
         if let (name, x) = marker {
             let mx = l + (x - lo) / (hi - lo) * w
             s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"4,3\"/>", mx, t, mx, t + h)
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%@</text>", mx + 3, t + 10, HTMLReport.escape(name))
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%@</text>", mx + 3, t + h - 6, HTMLReport.escape(name))
         }
         return s + "</svg>"
     }

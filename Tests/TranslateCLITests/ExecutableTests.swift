@@ -54,6 +54,12 @@ final class ExecutableTests: CLITestCase {
         try expectFailure(["apply", "--model", junk.path, "--input", tmp.path, "--output", tmp.appendingPathComponent("o").path],
                           mentions: "junk.safetensors")
         try expectFailure(["apply", "--model", junk.path, "--output", "o"], mentions: "--input")
+        try expectFailure(["eval", "--pred", tmp.path, "--target", tmp.path, "--samples", "0"], mentions: "--samples")
+        try expectFailure(["eval", "--model", junk.path], mentions: "--dataroot")
+        try expectFailure(["eval", "--pred", tmp.appendingPathComponent("no_preds").path, "--target", tmp.path,
+                           "--output", tmp.appendingPathComponent("o").path], mentions: "no_preds")
+        try expectFailure(["eval", "--model", junk.path, "--dataroot", tmp.path, "--output", tmp.appendingPathComponent("o").path],
+                          mentions: "junk.safetensors")
         // An empty training folder.
         let empty = tmp.appendingPathComponent("empty/train")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
