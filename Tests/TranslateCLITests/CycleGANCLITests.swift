@@ -6,6 +6,7 @@ import ImageIO
 import Datasets
 import Pipelines
 import TranslateCLI
+import Evaluation
 
 final class CycleGANCLITests: CLITestCase {
     /// trainA/ (3 images) and trainB/ (2 images, one grayscale) of different sizes.
@@ -129,6 +130,19 @@ final class CycleEvalTests: CLITestCase {
         XCTAssertEqual([rec.width, rec.height], [24, 24])
         let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("cycle L1") && html.contains("reconstructed A"))
+        // translate eval on the unpaired split: distribution checks only (no targets), the
+        // generator is deterministic, memorisation against trainB/.
+        var c = EvalConfig(); c.nnSize = 32; c.trials = 20
+        let ev = try EvalJob(modelPath: t.runDir.path, dataroot: root.path, phase: "test", trainPhase: "train", direction: .aToB,
+                             samples: 3, batchSize: 2, testMode: nil, maxInputs: nil, loadSize: nil, config: c, lpipsWeights: nil,
+                             output: tmp.appendingPathComponent("ev").path)
+        ev.quiet = true
+        let m = try ev.run().metrics
+        XCTAssertEqual(m["inputs"] as? Int, 2)
+        XCTAssertNil(m["fidelity"])
+        XCTAssertEqual(m["deterministic_generator"] as? Bool, true)
+        XCTAssertEqual(((m["birthday"] as? [String: Any])?["across_reals"] as? [String: Any])?["sizes"] as? [Int], [2])
+        XCTAssertEqual((m["memorisation"] as? [String: Any])?["training_images"] as? Int, 2)
         // A pix2pix model cannot be cycle-evaluated.
         XCTAssertThrowsError(try CycleEvalJob(modelPath: tmp.appendingPathComponent("none").path, dataroot: root.path, output: out.path,
                                               loadSize: nil, testMode: nil))
