@@ -31,11 +31,11 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensors"]),
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
         .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),
-        .target(name: "Pipelines", dependencies: ["NN", "Tensors"]),
-        // Reads torch.save files (zip and legacy pickle) without executing them.
-        .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
         // Image metrics, LPIPS, diversity and mode-collapse statistics.
         .target(name: "Evaluation", dependencies: ["ImageIO", "NN", "Tensors"]),
+        .target(name: "Pipelines", dependencies: ["Evaluation", "ImageIO", "NN", "Tensors"]),
+        // Reads torch.save files (zip and legacy pickle) without executing them.
+        .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
         .target(name: "TranslateCLI", dependencies: [
             "Evaluation", "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

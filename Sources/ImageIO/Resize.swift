@@ -168,3 +168,25 @@ struct ResampleCoefficients {
         return v <= 0 ? 0 : v >= 255 ? 255 : UInt8(v)
     }
 }
+
+/// The real-valued matrix (outSize x inSize, row-major) of PIL's antialiased resampling along
+/// one axis: row i holds the normalised filter weights output i gives its inputs. The same
+/// weights `resized` uses, before PIL's fixed-point rounding; a linear, differentiable
+/// stand-in for `resized` on tensors.
+public func resampleMatrix(inSize: Int, outSize: Int, filter: ResizeFilter = .bicubic) -> [Float] {
+    let f: PILFilter = filter == .bilinear ? .bilinear : .bicubic
+    let scale = Double(inSize) / Double(outSize)
+    let filterscale = max(scale, 1)
+    let support = f.support * filterscale
+    var m = [Float](repeating: 0, count: outSize * inSize)
+    for xx in 0..<outSize {
+        let center = (Double(xx) + 0.5) * scale
+        let xmin = max(Int(center - support + 0.5), 0)
+        let xmax = min(Int(center + support + 0.5), inSize)
+        var w = [Double](repeating: 0, count: max(xmax - xmin, 0))
+        for x in xmin..<max(xmin, xmax) { w[x - xmin] = f((Double(x) - center + 0.5) / filterscale) }
+        let s = w.reduce(0, +)
+        for x in xmin..<max(xmin, xmax) { m[xx * inSize + x] = Float(s != 0 ? w[x - xmin] / s : w[x - xmin]) }
+    }
+    return m
+}

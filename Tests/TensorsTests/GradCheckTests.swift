@@ -119,6 +119,10 @@ final class GradCheckTests: XCTestCase {
         let pool = (0..<70).map { Float(($0 * 37) % 70) * 0.1 - 3.5 }
         try gradCheck([try Tensor(shape: [1, 2, 5, 7], data: pool)], "maxPool k3 s2") { try maxPool2d($0[0], kernelSize: 3, stride: 2) }
         try gradCheck([try Tensor(shape: [1, 2, 5, 7], data: pool)], "maxPool k3 s1 p1") { try maxPool2d($0[0], kernelSize: 3, stride: 1, padding: 1) }
+        let rows: [Float] = [0.2, 0.5, -0.1, 0.7, 0.3, 0.1, 0.0, 0.4, -0.3], cols: [Float] = [0.6, 0.1, 0.2, -0.4, 0.9, 0.3, 0.5, 0.2]
+        try gradCheck([randn([2, 1, 3, 4])], "separableResample") {
+            try separableResample($0[0], rows: rows, outHeight: 3, cols: cols, outWidth: 2)
+        }
         try gradCheck([randn([2, 3, 3, 4])], "normalizeChannels") { try normalizeChannels($0[0]) }
         try gradCheck([randn([2, 3, 3, 4]), randn([2, 3, 3, 4])], "weightedChannelDistance") {
             try weightedChannelDistance($0[0], $0[1], weight: [0.3, 1.2, 0.05])

@@ -182,3 +182,59 @@ public func maxPool2d(_ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padd
     }
     return result
 }
+
+/// A separable linear resampling: for every image plane X (H x W), A X B^T with A
+/// (outH x H) and B (outW x W) row-major. Differentiable in x (A and B are constants).
+public func separableResample(_ x: Tensor, rows a: [Float], outHeight: Int, cols b: [Float], outWidth: Int) throws -> Tensor {
+    try checkRank("separableResample", x, 4)
+    let planes = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3]
+    guard a.count == outHeight * H, b.count == outWidth * W else {
+        throw TensorError.invalidArgument("separableResample: matrices \(a.count) and \(b.count) values do not fit \(outHeight)x\(H) and \(outWidth)x\(W)")
+    }
+    var out = [Float](repeating: 0, count: planes * outHeight * outWidth)
+    // tmp = X B^T (H x outW), out = A tmp (outH x outW), per plane.
+    func apply(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ tmp: UnsafeMutablePointer<Float>,
+               _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, inH: Int, inW: Int, oH: Int, oW: Int, transposed: Bool) {
+        if !transposed {
+            sgemm(transB: true, m: inH, n: oW, k: inW, a: src, lda: inW, b: b, ldb: inW, c: tmp, ldc: oW)
+            sgemm(m: oH, n: oW, k: inH, a: a, lda: inH, b: tmp, ldb: oW, beta: 1, c: dst, ldc: oW)
+        } else {
+            // Backward: A^T G B, with G (inH x inW) here meaning the output-side gradient.
+            sgemm(m: inH, n: oW, k: inW, a: src, lda: inW, b: b, ldb: oW, c: tmp, ldc: oW)
+            sgemm(transA: true, m: oH, n: oW, k: inH, a: a, lda: oH, b: tmp, ldb: oW, beta: 1, c: dst, ldc: oW)
+        }
+    }
+    var tmp = [Float](repeating: 0, count: H * outWidth)
+    x.data.withUnsafeBufferPointer { xp in
+        out.withUnsafeMutableBufferPointer { op in
+            tmp.withUnsafeMutableBufferPointer { tp in
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        for p in 0..<planes {
+                            apply(xp.baseAddress! + p * H * W, op.baseAddress! + p * outHeight * outWidth, tp.baseAddress!,
+                                  ap.baseAddress!, bp.baseAddress!, inH: H, inW: W, oH: outHeight, oW: outWidth, transposed: false)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let result = Tensor(uncheckedShape: [x.shape[0], x.shape[1], outHeight, outWidth], data: out)
+    record(result, [x]) { g in
+        x.withGrad { dx in
+            var t = [Float](repeating: 0, count: outHeight * W)
+            t.withUnsafeMutableBufferPointer { tp in
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        for p in 0..<planes {
+                            // dX = A^T G B: G (outH x outW) B (outW x W) -> (outH x W), then A^T.
+                            apply(g.baseAddress! + p * outHeight * outWidth, dx.baseAddress! + p * H * W, tp.baseAddress!,
+                                  ap.baseAddress!, bp.baseAddress!, inH: outHeight, inW: outWidth, oH: H, oW: W, transposed: true)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return result
+}

@@ -1,0 +1,423 @@
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Evaluation
+
+/// Which conditional IMLE pipeline a model belongs to.
+public enum CIMLETask: String, CaseIterable, Codable {
+    /// Super-resolution: the input is the low-resolution image, levels double its size.
+    case superResolution = "sr"
+    /// Layout to image: the input is a one-hot label map at full size, levels go up to it.
+    case layout
+}
+
+/// How codes are chosen for each pool item.
+public enum CIMLESelection: String, CaseIterable, Codable {
+    /// Draw `candidates` full codes and keep the nearest final output.
+    case flat
+    /// Choose level by level against the target downsampled to that level, with
+    /// `levelCandidates[l]` draws at level l (more at the cheap coarse levels).
+    case hierarchical
+}
+
+/// A cIMLE model and its training recipe; stored in checkpoints.
+public struct CIMLEConfig: Codable, Equatable {
+    public var task: CIMLETask
+    public var inputNc: Int
+    public var outputNc = 3
+    /// Resolution levels, coarse to fine (super-resolution: log2(scale) + 1).
+    public var levels: Int
+    /// Feature width per level, coarse to fine.
+    public var widths: [Int]
+    /// Noise channels concatenated at the input of every level.
+    public var noiseChannels: Int
+    /// Residual blocks at the coarsest level.
+    public var resBlocks = 2
+    /// Super-resolution factor (a power of two).
+    public var scale = 4
+    /// Super-resolution: project every output onto the images whose bicubic downscale is
+    /// exactly the input (a linear, differentiable last step).
+    public var consistency = true
+    /// Distance = training loss: l1Weight * multi-scale pixel L1 + lpipsWeight * LPIPS.
+    public var l1Weight: Float = 1
+    public var lpipsWeight: Float = 0.1
+    public var selection = CIMLESelection.hierarchical
+    /// Flat selection: codes drawn per pool item.
+    public var candidates = 20
+    /// Hierarchical selection: codes drawn per level, coarse to fine.
+    public var levelCandidates: [Int] = []
+    /// Pool items per round, optimiser visits per pool item per round, Adam.
+    public var poolSize = 128
+    public var visits = 25
+    public var lr: Float = 1e-4
+    public var beta1: Float = 0.9
+
+    public init(task: CIMLETask, inputNc: Int, levels: Int, widths: [Int], noiseChannels: Int) {
+        self.task = task; self.inputNc = inputNc; self.levels = levels; self.widths = widths; self.noiseChannels = noiseChannels
+    }
+
+    public func validate() throws {
+        func bad(_ s: String) -> NetworkError { .invalidOption(s) }
+        if levels < 1 || widths.count != levels { throw bad("cIMLE: \(widths.count) widths for \(levels) levels") }
+        if widths.contains(where: { $0 < 1 }) || noiseChannels < 0 || resBlocks < 0 { throw bad("cIMLE: widths must be positive, noise channels and residual blocks not negative") }
+        if task == .superResolution && (scale < 2 || scale & (scale - 1) != 0 || 1 << (levels - 1) != scale) {
+            throw bad("super-resolution: --scale must be a power of two with levels = log2(scale) + 1 (scale \(scale), levels \(levels))")
+        }
+        if candidates < 1 || poolSize < 1 || visits < 1 { throw bad("cIMLE: candidates, pool size and visits must be at least 1") }
+        if selection == .hierarchical && levelCandidates.count != levels {
+            throw bad("hierarchical selection needs one candidate count per level (\(levels)), got \(levelCandidates)")
+        }
+        if levelCandidates.contains(where: { $0 < 1 }) { throw bad("cIMLE: candidate counts must be at least 1") }
+    }
+}
+
+/// A multi-level generator with noise injected at every level: level l takes the condition at
+/// its resolution (the low-resolution image upsampled, or the label map downsampled), the
+/// upsampled features of level l-1 and `noiseChannels` noise maps, and has its own RGB head.
+/// A code is one noise tensor per level.
+public final class CascadeGenerator: Module {
+    public let config: CIMLEConfig
+    let levelBlocks: [Sequential]
+    let residual: [Sequential]
+    let heads: [Conv2d]
+
+    override public var children: [(String, Module)] {
+        levelBlocks.enumerated().map { ("levels.\($0.offset)", $0.element) }
+            + residual.enumerated().map { ("res.\($0.offset)", $0.element) }
+            + heads.enumerated().map { ("heads.\($0.offset)", $0.element) }
+    }
+
+    public init(_ c: CIMLEConfig, rng: inout RNG) throws {
+        try c.validate()
+        config = c
+        var blocks: [Sequential] = []
+        for l in 0..<c.levels {
+            let inC = c.inputNc + (l > 0 ? c.widths[l - 1] : 0) + c.noiseChannels
+            blocks.append(Sequential(Conv2d(inC, c.widths[l], kernelSize: 3, padding: 1, rng: &rng), LeakyReLU(negativeSlope: 0.2),
+                                     Conv2d(c.widths[l], c.widths[l], kernelSize: 3, padding: 1, rng: &rng), LeakyReLU(negativeSlope: 0.2)))
+        }
+        levelBlocks = blocks
+        residual = (0..<c.resBlocks).map { _ in
+            Sequential(Conv2d(c.widths[0], c.widths[0], kernelSize: 3, padding: 1, rng: &rng), LeakyReLU(negativeSlope: 0.2),
+                       Conv2d(c.widths[0], c.widths[0], kernelSize: 3, padding: 1, rng: &rng))
+        }
+        heads = c.widths.map { Conv2d($0, c.outputNc, kernelSize: 1, rng: &rng) }
+        super.init()
+    }
+
+    /// Spatial size of each level for an input of height x width.
+    public func levelSizes(height: Int, width: Int) throws -> [(h: Int, w: Int)] {
+        let L = config.levels
+        switch config.task {
+        case .superResolution:
+            return (0..<L).map { (height << $0, width << $0) }
+        case .layout:
+            let m = 1 << (L - 1)
+            guard height % m == 0, width % m == 0 else {
+                throw NetworkError.invalidOption("layout-to-image with \(L) levels needs sides divisible by \(m), got \(width)x\(height)")
+            }
+            return (0..<L).map { (height / (m >> $0), width / (m >> $0)) }
+        }
+    }
+
+    /// The condition at every level, coarse to fine (no gradient).
+    public func conditions(_ x: Tensor) throws -> [Tensor] {
+        guard x.shape.count == 4, x.shape[1] == config.inputNc else {
+            throw NetworkError.channelMismatch(network: "cIMLE generator", expected: config.inputNc, found: x.shape.count == 4 ? x.shape[1] : -1, shape: x.shape)
+        }
+        return try withNoGrad {
+            var out = [x]
+            for _ in 1..<max(config.levels, 1) {
+                switch config.task {
+                case .superResolution: out.append(try upsampleBilinear(out.last!, scaleFactor: 2))
+                case .layout: out.insert(try avgPool2d(out.first!, kernelSize: 2), at: 0)
+                }
+            }
+            return out
+        }
+    }
+
+    /// Shapes of a code for `batch` inputs of height x width.
+    public func codeShapes(batch: Int, height: Int, width: Int) throws -> [[Int]] {
+        try levelSizes(height: height, width: width).map { [batch, config.noiseChannels, $0.h, $0.w] }
+    }
+
+    /// A random code: standard normal noise at every level.
+    public func randomCode(batch: Int, height: Int, width: Int, rng: inout RNG) throws -> [Tensor] {
+        try codeShapes(batch: batch, height: height, width: width).map { Tensor.randn($0, rng: &rng) }
+    }
+
+    /// Runs levels `from...to` (from > 0 continues from `previous`, level from-1's features).
+    /// Returns the last level's features and each run level's RGB output.
+    public func run(conditions conds: [Tensor], code: [Tensor], from: Int = 0, to: Int? = nil,
+                    previous: Tensor? = nil) throws -> (features: Tensor, outputs: [Tensor]) {
+        let last = to ?? config.levels - 1
+        var feat = previous
+        var outs: [Tensor] = []
+        for l in from...last {
+            var parts = [conds[l]]
+            if l > 0 {
+                guard let f = feat else { throw NetworkError.invalidOption("cIMLE: level \(l) needs the features of level \(l - 1)") }
+                parts.append(try upsampleNearest(f, scaleFactor: 2))
+            }
+            if config.noiseChannels > 0 { parts.append(code[l]) }
+            var h = try levelBlocks[l](try cat(parts, dim: 1))
+            if l == 0 { for r in residual { h = try h + (try r(h)) } }
+            feat = h
+            let rgb = try heads[l](h)
+            outs.append(config.task == .superResolution ? try conds[l] + rgb : tanh(rgb))
+        }
+        return (feat!, outs)
+    }
+
+    /// All levels' outputs for inputs `x` and a code.
+    public func outputs(_ x: Tensor, code: [Tensor]) throws -> [Tensor] {
+        try run(conditions: try conditions(x), code: code).outputs
+    }
+}
+
+/// Exact projection onto the images whose (PIL-bicubic, real-valued) downscale by `scale` is a
+/// given low-resolution image: y + D^+ (x - D y), with D separable, D^+ = D^T (D D^T)^-1.
+public struct ConsistencyProjection {
+    public let lowH: Int, lowW: Int, scale: Int
+    let dh: [Float], dw: [Float], ph: [Float], pw: [Float]
+
+    public init(lowHeight: Int, lowWidth: Int, scale: Int) {
+        lowH = lowHeight; lowW = lowWidth; self.scale = scale
+        dh = resampleMatrix(inSize: lowHeight * scale, outSize: lowHeight)
+        dw = resampleMatrix(inSize: lowWidth * scale, outSize: lowWidth)
+        ph = Self.pseudoInverse(dh, rows: lowHeight, cols: lowHeight * scale)
+        pw = Self.pseudoInverse(dw, rows: lowWidth, cols: lowWidth * scale)
+    }
+
+    /// D^T (D D^T)^-1 for a full-row-rank rows x cols matrix (cols x rows result).
+    static func pseudoInverse(_ d: [Float], rows r: Int, cols c: Int) -> [Float] {
+        var g = [Double](repeating: 0, count: r * r)
+        for i in 0..<r { for j in 0..<r {
+            var s = 0.0
+            for k in 0..<c { s += Double(d[i * c + k]) * Double(d[j * c + k]) }
+            g[i * r + j] = s
+        } }
+        // Gauss-Jordan inverse (G is symmetric positive definite).
+        var inv = [Double](repeating: 0, count: r * r)
+        for i in 0..<r { inv[i * r + i] = 1 }
+        for col in 0..<r {
+            var p = col
+            for i in col..<r where abs(g[i * r + col]) > abs(g[p * r + col]) { p = i }
+            if p != col { for k in 0..<r { g.swapAt(col * r + k, p * r + k); inv.swapAt(col * r + k, p * r + k) } }
+            let piv = g[col * r + col]
+            for k in 0..<r { g[col * r + k] /= piv; inv[col * r + k] /= piv }
+            for i in 0..<r where i != col {
+                let f = g[i * r + col]
+                if f != 0 { for k in 0..<r { g[i * r + k] -= f * g[col * r + k]; inv[i * r + k] -= f * inv[col * r + k] } }
+            }
+        }
+        var out = [Float](repeating: 0, count: c * r)
+        for k in 0..<c { for j in 0..<r {
+            var s = 0.0
+            for i in 0..<r { s += Double(d[i * c + k]) * inv[i * r + j] }
+            out[k * r + j] = Float(s)
+        } }
+        return out
+    }
+
+    /// The real-valued bicubic downscale of y.
+    public func downscale(_ y: Tensor) throws -> Tensor {
+        try separableResample(y, rows: dh, outHeight: lowH, cols: dw, outWidth: lowW)
+    }
+
+    public func callAsFunction(_ y: Tensor, lowRes x: Tensor) throws -> Tensor {
+        let r = try x - (try downscale(y))
+        return try y + (try separableResample(r, rows: ph, outHeight: lowH * scale, cols: pw, outWidth: lowW * scale))
+    }
+}
+
+/// Conditional IMLE (Li & Malik): for each pool item the code whose output is nearest to the
+/// target is found among random draws (without gradients), then the generator is trained to
+/// bring that output closer with the code fixed. Distance and training loss are the same:
+/// l1Weight * pixel L1 averaged over the levels' outputs (each against the target downsampled
+/// to it) + lpipsWeight * LPIPS of the final output (skipped below 32 pixels).
+public final class CIMLE {
+    public let config: CIMLEConfig
+    public let netG: CascadeGenerator
+    public let lpips: LPIPS?
+    public let optimizer: Adam
+    var projections: [String: ConsistencyProjection] = [:]
+    public static let lossNames = ["distance", "l1", "lpips"]
+
+    public init(config: CIMLEConfig, lpips: LPIPS?, rng: inout RNG) throws {
+        self.config = config
+        netG = try CascadeGenerator(config, rng: &rng)
+        self.lpips = config.lpipsWeight > 0 ? lpips : nil
+        if config.lpipsWeight > 0 && lpips == nil { throw NetworkError.invalidOption("cIMLE: an LPIPS weight needs the LPIPS network") }
+        optimizer = Adam(netG.namedParameters(), lr: config.lr, betas: (config.beta1, 0.999))
+    }
+
+    /// The generator's outputs at every level; the final super-resolution output is made
+    /// consistent with the input when `consistency` is on.
+    public func forward(_ x: Tensor, code: [Tensor]) throws -> [Tensor] {
+        var outs = try netG.outputs(x, code: code)
+        if config.task == .superResolution && config.consistency {
+            let key = "\(x.shape[2])x\(x.shape[3])"
+            let p = projections[key] ?? ConsistencyProjection(lowHeight: x.shape[2], lowWidth: x.shape[3], scale: config.scale)
+            projections[key] = p
+            outs[outs.count - 1] = try p(outs[outs.count - 1], lowRes: x)
+        }
+        return outs
+    }
+
+    /// The target at every level's size, coarse to fine (2x2 averages).
+    public func pyramid(_ y: Tensor) throws -> [Tensor] {
+        try withNoGrad {
+            var out = [y]
+            for _ in 1..<max(config.levels, 1) { out.insert(try avgPool2d(out[0], kernelSize: 2), at: 0) }
+            return out
+        }
+    }
+
+    /// Per-sample distances of `outputs` (m items) to `target` (1 item, broadcast, or m).
+    func distances(_ outputs: Tensor, _ target: Tensor, perceptual: Bool) throws -> [Double] {
+        let m = outputs.shape[0], per = outputs.count / m
+        let tb = target.shape[0] == 1 ? 0 : per
+        var d = (0..<m).map { i -> Double in
+            var s: Float = 0
+            for k in 0..<per { s += abs(outputs.data[i * per + k] - target.data[i * tb + k]) }
+            return Double(config.l1Weight) * Double(s) / Double(per)
+        }
+        if perceptual, let net = lpips, outputs.shape[2] >= 32, outputs.shape[3] >= 32 {
+            let t = target.shape[0] == m ? target : try cat(Array(repeating: target, count: m), dim: 0)
+            let lp = try withNoGrad { try net.distance(outputs, t) }
+            for i in 0..<m { d[i] += Double(config.lpipsWeight) * Double(lp.data[i]) }
+        }
+        return d
+    }
+
+    /// Chooses a code for one input `x` and target `y` (batch 1), as configured.
+    public func select(_ x: Tensor, _ y: Tensor, rng: inout RNG) throws -> [Tensor] {
+        let (h, w) = (x.shape[2], x.shape[3])
+        netG.eval()
+        defer { netG.train() }
+        return try withNoGrad {
+            switch config.selection {
+            case .flat:
+                let m = config.candidates
+                let code = try netG.randomCode(batch: m, height: h, width: w, rng: &rng)
+                let out = try forward(try cat(Array(repeating: x, count: m), dim: 0), code: code)
+                let d = try distances(out.last!, y, perceptual: true)
+                let best = d.indices.min { d[$0] < d[$1] }!
+                return try code.map { try narrow($0, dim: 0, start: best, length: 1) }
+            case .hierarchical:
+                let conds = try netG.conditions(x)
+                let targets = try pyramid(y)
+                let shapes = try netG.codeShapes(batch: 1, height: h, width: w)
+                var chosen: [Tensor] = []
+                var feat: Tensor?
+                for l in 0..<config.levels {
+                    let m = config.levelCandidates[l]
+                    var s = shapes[l]; s[0] = m
+                    let cand = Tensor.randn(s, rng: &rng)
+                    // Levels below are fixed: repeat their features m times.
+                    let prev = try feat.map { f in try cat(Array(repeating: f, count: m), dim: 0) }
+                    let condsM = try conds.map { try cat(Array(repeating: $0, count: m), dim: 0) }
+                    // Only level l's noise is read when continuing from level l-1's features.
+                    var code = Array(repeating: Tensor(zeros: [1]), count: config.levels)
+                    code[l] = cand
+                    let r = try netG.run(conditions: condsM, code: code, from: l, to: l, previous: prev)
+                    var out = r.outputs[0]
+                    if l == config.levels - 1 && config.task == .superResolution && config.consistency {
+                        out = try forwardProjection(out, x: try cat(Array(repeating: x, count: m), dim: 0))
+                    }
+                    let d = try distances(out, targets[l], perceptual: true)
+                    let best = d.indices.min { d[$0] < d[$1] }!
+                    chosen.append(try narrow(cand, dim: 0, start: best, length: 1))
+                    feat = try narrow(r.features, dim: 0, start: best, length: 1)
+                }
+                return chosen
+            }
+        }
+    }
+
+    func forwardProjection(_ y: Tensor, x: Tensor) throws -> Tensor {
+        let key = "\(x.shape[2])x\(x.shape[3])"
+        let p = projections[key] ?? ConsistencyProjection(lowHeight: x.shape[2], lowWidth: x.shape[3], scale: config.scale)
+        projections[key] = p
+        return try p(y, lowRes: x)
+    }
+
+    /// The training loss for a batch with fixed codes: (total, [total, l1, lpips]).
+    public func loss(_ x: Tensor, code: [Tensor], target y: Tensor) throws -> (Tensor, [Float]) {
+        let outs = try forward(x, code: code)
+        let targets = try pyramid(y)
+        var l1: Tensor?
+        for (o, t) in zip(outs, targets) { let v = try l1Loss(o, t); l1 = try l1.map { try $0 + v } ?? v }
+        let l1Mean = l1! / Float(outs.count)
+        var total = l1Mean * config.l1Weight
+        var lp: Float = 0
+        if let net = lpips, y.shape[2] >= 32, y.shape[3] >= 32 {
+            let d = mean(try net.distance(outs.last!, y))
+            lp = d.data[0]
+            total = try total + d * config.lpipsWeight
+        }
+        return (total, [total.data[0], l1Mean.data[0], lp])
+    }
+
+    /// One Adam step on (input, chosen code, target) batches.
+    public func trainStep(_ x: Tensor, code: [Tensor], target y: Tensor) throws -> [Float] {
+        netG.train()
+        optimizer.zeroGrad()
+        let (total, parts) = try loss(x, code: code, target: y)
+        try total.backward()
+        optimizer.step()
+        return parts
+    }
+
+    /// One pool item: an input, its target and its chosen code (batch 1 each).
+    public struct PoolItem {
+        public var x: Tensor, y: Tensor
+        public var code: [Tensor] = []
+        public init(x: Tensor, y: Tensor) { self.x = x; self.y = y }
+    }
+
+    /// Chooses the code of every pool item; `progress(done)` after each.
+    public func selectCodes(_ pool: inout [PoolItem], rng: inout RNG, progress: ((Int) -> Void)? = nil) throws {
+        for i in pool.indices {
+            pool[i].code = try select(pool[i].x, pool[i].y, rng: &rng)
+            progress?(i + 1)
+        }
+    }
+
+    /// The optimiser batches of one round: `visits` passes over the pool in random order,
+    /// cut into batches of `batchSize` pool indices (about visits * N / batchSize steps).
+    public func roundBatches(poolCount n: Int, batchSize: Int, rng: inout RNG) -> [[Int]] {
+        var order: [Int] = []
+        for _ in 0..<config.visits {
+            var p = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, rng.nextInt(i + 1)) }
+            order += p
+        }
+        return stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+    }
+
+    /// One step on the pool items `indices` (same sizes), with their chosen codes.
+    public func trainStep(pool: [PoolItem], indices: [Int]) throws -> [Float] {
+        let x = try cat(indices.map { pool[$0].x }, dim: 0), y = try cat(indices.map { pool[$0].y }, dim: 0)
+        let code = try (0..<config.levels).map { l in try cat(indices.map { pool[$0].code[l] }, dim: 0) }
+        return try trainStep(x, code: code, target: y)
+    }
+
+    /// `count` samples for one input (batch 1): random codes, `batch` at a time.
+    public func samples(_ x: Tensor, count: Int, rng: inout RNG, batch: Int = 4) throws -> [Tensor] {
+        netG.eval()
+        var out: [Tensor] = []
+        try withNoGrad {
+            while out.count < count {
+                let b = min(batch, count - out.count)
+                let code = try netG.randomCode(batch: b, height: x.shape[2], width: x.shape[3], rng: &rng)
+                let y = try forward(try cat(Array(repeating: x, count: b), dim: 0), code: code).last!
+                for k in 0..<b { out.append(try narrow(y, dim: 0, start: k, length: 1)) }
+            }
+        }
+        return out
+    }
+}
