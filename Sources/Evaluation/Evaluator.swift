@@ -10,8 +10,11 @@ public struct EvalItem {
     public var input: Image?
     public var target: Image?
     public var samples: [Image]
-    public init(name: String, input: Image? = nil, target: Image? = nil, samples: [Image]) {
-        self.name = name; self.input = input; self.target = target; self.samples = samples
+    /// Super-resolution: the low-resolution input, for the consistency check (each sample
+    /// downscaled by `srScale` with bicubic, PSNR against it) and the bicubic baseline.
+    public var lowRes: Image?
+    public init(name: String, input: Image? = nil, target: Image? = nil, samples: [Image], lowRes: Image? = nil) {
+        self.name = name; self.input = input; self.target = target; self.samples = samples; self.lowRes = lowRes
     }
 }
 
@@ -38,6 +41,10 @@ public struct ItemResult {
     /// Per sample, against the target (empty without a target).
     public var l1: [Double] = [], mse: [Double] = [], psnr: [Double] = [], ssim: [Double] = [], lpips: [Double] = []
     public var psnrY: [Double] = []
+    /// Super-resolution: PSNR (RGB, dB) of each sample's bicubic downscale against the input,
+    /// and the PSNR-Y of plain bicubic upscaling.
+    public var lrConsistency: [Double] = []
+    public var bicubicPSNRY: Double?
     /// Diversity among this input's samples (nil for one sample).
     public var pairLPIPS: Double?, pairL1: Double?
     public var stdMean: Double?
@@ -141,6 +148,14 @@ public final class Evaluator {
                 r.ssim.append(try ImageMetrics.ssim(s, t))
                 r.lpips.append(Double(d[i * n + k]))
                 if let sc = config.srScale { r.psnrY.append(try ImageMetrics.psnrY(s, t, border: sc)) }
+            }
+            if let lr = item.lowRes, let sc = config.srScale {
+                r.bicubicPSNRY = try ImageMetrics.psnrY(lr.resized(width: t.width, height: t.height, filter: .bicubic), t, border: sc)
+            }
+        }
+        if let lr = item.lowRes {
+            for s in item.samples {
+                r.lrConsistency.append(try ImageMetrics.psnr(s.resized(width: lr.width, height: lr.height, filter: .bicubic), lr))
             }
         }
         if k >= 2 {

@@ -39,6 +39,22 @@ extension Image {
         return Image(unchecked: width, height, c, out)
     }
 
+    /// Upside down (PIL's `FLIP_TOP_BOTTOM`).
+    public func flippedVertically() -> Image {
+        var out = pixels
+        let row = width * channels
+        for y in 0..<height { out[(y * row)..<((y + 1) * row)] = pixels[((height - 1 - y) * row)..<((height - y) * row)] }
+        return Image(unchecked: width, height, channels, out)
+    }
+
+    /// Rows and columns swapped (PIL's `TRANSPOSE`).
+    public func transposed() -> Image {
+        var out = pixels
+        let c = channels
+        for y in 0..<height { for x in 0..<width { for k in 0..<c { out[(x * height + y) * c + k] = pixels[(y * width + x) * c + k] } } }
+        return Image(unchecked: height, width, c, out)
+    }
+
     /// Gray from RGB as PIL's `convert("L")`: `(R*19595 + G*38470 + B*7471 + 0x8000) >> 16`
     /// (ITU-R 601-2 weights 0.299, 0.587, 0.114 in 16-bit fixed point, rounded); gray to RGB
     /// replicates. `c` must be 1 or 3.

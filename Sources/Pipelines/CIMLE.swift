@@ -249,8 +249,8 @@ public final class CIMLE {
     public init(config: CIMLEConfig, lpips: LPIPS?, rng: inout RNG) throws {
         self.config = config
         netG = try CascadeGenerator(config, rng: &rng)
+        // Without the network (sampling only) the distance is the pixel part.
         self.lpips = config.lpipsWeight > 0 ? lpips : nil
-        if config.lpipsWeight > 0 && lpips == nil { throw NetworkError.invalidOption("cIMLE: an LPIPS weight needs the LPIPS network") }
         optimizer = Adam(netG.namedParameters(), lr: config.lr, betas: (config.beta1, 0.999))
     }
 

@@ -27,7 +27,7 @@ public struct TranslateCommand: ParsableCommand {
 }
 
 public struct Train: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainCycleGAN.self])
+    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainCycleGAN.self, TrainCIMLESR.self, TrainCIMLELayout.self])
     public init() {}
 }
 
@@ -103,6 +103,7 @@ public struct Apply: ParsableCommand {
     @Option(help: "paper: batch statistics of each image and dropout on (the pix2pix protocol); eval: running statistics, no dropout.") var testMode: TestMode?
     @Option(help: "Seed for the dropout masks in paper mode.") var seed: UInt64 = 0
     @Option(help: "Resize inputs to this size first (square); by default images keep their size.") var loadSize: Int?
+    @Option(help: "cIMLE models: outputs per input (written as <name>_s<k>.png; default 1).") var samples: Int?
     @Flag(help: "No progress output.") var quiet = false
 
     public func validate() throws {
@@ -113,9 +114,24 @@ public struct Apply: ParsableCommand {
         if !input.isEmpty && dataroot != nil { throw ValidationError("--input and --dataroot cannot be combined") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let s = loadSize, s < 1 { throw ValidationError("--load-size must be positive, got \(s)") }
+        if let k = samples, k < 1 || k > 1000 { throw ValidationError("--samples must be between 1 and 1000, got \(k)") }
     }
 
     public func run() throws {
+        if let c = try LoadedCIMLE.load(path: model) {
+            guard dataroot == nil else {
+                throw CLIError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
+            }
+            let job = try CIMLEApplyJob(model: c, inputs: input, output: output, samples: samples ?? 1, seed: seed)
+            job.quiet = quiet
+            let r = try job.run()
+            print(r.summary)
+            if !r.failed.isEmpty { throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated; \(r.written) other(s) were written") }
+            return
+        }
+        if samples != nil {
+            throw CLIError.invalidFlag(flag: "--samples", reason: "only cIMLE models draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
+        }
         if let root = dataroot, let g = try? LoadedGenerator(path: model), g.kind == "cyclegan" {
             let job = try CycleEvalJob(modelPath: model, dataroot: root, output: output, loadSize: loadSize, testMode: testMode)
             let r = try job.run()
@@ -143,6 +159,11 @@ public struct Export: ParsableCommand {
     @Flag(help: "Store weights as float16 (half the size).") var fp16 = false
 
     public func run() throws {
+        if let c = try LoadedCIMLE.load(path: model) {
+            try c.export(to: URL(fileURLWithPath: output), fp16: fp16)
+            print("wrote \(output)")
+            return
+        }
         let loaded = try LoadedGenerator(path: model, direction: direction)
         try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
         print("wrote \(output)")

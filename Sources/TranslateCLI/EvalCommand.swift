@@ -66,7 +66,11 @@ public struct Eval: ParsableCommand {
         config.srScale = scale
         config.seed = seed
         let job: EvalJob
-        if let model, let dataroot {
+        if let model, let dataroot, let c = try LoadedCIMLE.load(path: model) {
+            job = try EvalJob(cimle: c, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
+                              samples: samples, maxInputs: maxInputs, config: config, lpipsWeights: lpipsWeights,
+                              output: output, shownInputs: show)
+        } else if let model, let dataroot {
             job = try EvalJob(modelPath: model, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
                               direction: direction, samples: samples, batchSize: batchSize, testMode: testMode,
                               maxInputs: maxInputs, loadSize: loadSize, config: config, lpipsWeights: lpipsWeights,

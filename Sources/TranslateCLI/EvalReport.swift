@@ -73,7 +73,11 @@ struct EvalReport {
             var fid: [String: Any] = ["l1": Self.json(mean(\.l1)), "mse": Self.json(mean(\.mse)), "psnr": Self.json(mean(\.psnr)),
                                       "ssim": Self.json(mean(\.ssim)), "lpips": Self.json(mean(\.lpips)),
                                       "note": "means over every sample of every input; L1 and MSE on the 0-1 scale; PSNR peak 255"]
-            if config.srScale != nil { fid["psnr_y"] = Self.json(mean(\.psnrY)); fid["psnr_y_border"] = config.srScale! }
+            if config.srScale != nil {
+                fid["psnr_y"] = Self.json(mean(\.psnrY)); fid["psnr_y_border"] = config.srScale!
+                fid["bicubic_psnr_y"] = Self.json(meanOpt(\.bicubicPSNRY))
+            }
+            if mean(\.lrConsistency) != nil { fid["lr_consistency_psnr"] = Self.json(mean(\.lrConsistency)) }
             m["fidelity"] = fid
             var best: [String: Any] = [:]
             for (name, key, lower) in [("l1", \ItemResult.l1, true), ("psnr", \ItemResult.psnr, false), ("lpips", \ItemResult.lpips, true)] {
@@ -126,7 +130,12 @@ struct EvalReport {
         if hasTargets {
             rows += [("L1 (0-1)", Self.f(mean(\.l1))), ("MSE (0-1)", Self.f(mean(\.mse), 5)), ("PSNR", Self.f(mean(\.psnr), 2) + " dB"),
                      ("SSIM", Self.f(mean(\.ssim))), ("LPIPS", Self.f(mean(\.lpips)))]
-            if config.srScale != nil { rows.append(("PSNR-Y (border \(config.srScale!))", Self.f(mean(\.psnrY), 2) + " dB")) }
+            if config.srScale != nil {
+                rows.append(("PSNR-Y (border \(config.srScale!))", Self.f(mean(\.psnrY), 2) + " dB, bicubic " + Self.f(meanOpt(\.bicubicPSNRY), 2) + " dB"))
+                let by = bestOfK(\.psnrY, lower: false)
+                if by.count > 1 { rows.append(("best-of-k PSNR-Y", by.map { "k=\($0.k) \(Self.f($0.value, 2))" }.joined(separator: ", "))) }
+            }
+            if mean(\.lrConsistency) != nil { rows.append(("LR consistency (PSNR)", Self.f(mean(\.lrConsistency), 2) + " dB")) }
             let bl = bestOfK(\.lpips, lower: true), bp = bestOfK(\.psnr, lower: false)
             if bl.count > 1 {
                 rows.append(("best-of-k LPIPS", bl.map { "k=\($0.k) \(Self.f($0.value, 3))" }.joined(separator: ", ")))

@@ -75,6 +75,26 @@ public protocol TrainableModel: AnyObject {
     /// State beyond modules and optimizers (e.g. CycleGAN's history buffers).
     var extraState: [(String, Tensor)] { get }
     func restoreExtraState(_ tensors: [String: Tensor]) throws
+    /// Models with their own epochs (cIMLE: a round of code selection on a fresh pool, then
+    /// optimiser steps on it) return its batches here; nil means the dataset's shuffled batches.
+    func customEpoch(_ epoch: Int, dataset: ImageDataset, batchSize: Int, rng: inout RNG, showProgress: Bool) throws -> EpochPlan?
+    /// Batches per custom epoch (for the progress bar), or nil.
+    func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int?
+    /// Names of the report's columns that do not change between epochs.
+    var fixedReportColumns: Set<String> { get }
+}
+
+/// The batches of one custom epoch.
+public struct EpochPlan {
+    public var count: Int
+    public var next: () throws -> Batch?
+    public init(count: Int, next: @escaping () throws -> Batch?) { self.count = count; self.next = next }
+}
+
+extension TrainableModel {
+    public func customEpoch(_ epoch: Int, dataset: ImageDataset, batchSize: Int, rng: inout RNG, showProgress: Bool) throws -> EpochPlan? { nil }
+    public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? { nil }
+    public var fixedReportColumns: Set<String> { ["input", "target", "real_A", "real_B"] }
 }
 
 /// One line of the loss log (`loss_log.jsonl`).
@@ -169,7 +189,8 @@ public final class GANTrainer<Model: TrainableModel> {
         try writeText(try configJSON() + "\n", to: runDir.appendingPathComponent("config.json"))
         let total = options.totalEpochs
         let endEpoch = min(total, stopAfterEpochs.map { startEpoch + $0 } ?? total)
-        let perEpoch = (dataset.count + options.batchSize - 1) / options.batchSize
+        let perEpoch = model.customEpochLength(dataset: dataset, batchSize: options.batchSize)
+            ?? (dataset.count + options.batchSize - 1) / options.batchSize
         let progress = ProgressBar(totalSteps: perEpoch * max(endEpoch - startEpoch, 0))
         progress.enabled = progressEnabled
         var step = history.last?.step ?? 0
@@ -186,10 +207,16 @@ public final class GANTrainer<Model: TrainableModel> {
         for epoch in startEpoch..<endEpoch {
             let lr = options.schedule.lr(base: options.baseLR, epoch: epoch)
             model.setLearningRate(lr)
-            let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed, epoch: epoch)
+            let plan: EpochPlan
+            if let custom = try model.customEpoch(epoch, dataset: dataset, batchSize: options.batchSize, rng: &rng, showProgress: progressEnabled) {
+                plan = custom
+            } else {
+                let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed, epoch: epoch)
+                plan = EpochPlan(count: loader.batchCount, next: loader.next)
+            }
             var i = 0
             var running = [Float](repeating: 0, count: names.count)
-            while let batch = try loader.next() {
+            while let batch = try plan.next() {
                 let t0 = Date()
                 let losses = try model.trainStep(batch, rng: &rng)
                 step += 1; i += 1
@@ -198,7 +225,7 @@ public final class GANTrainer<Model: TrainableModel> {
                                      seconds: Date().timeIntervalSince(t0))
                 history.append(rec)
                 log.write(Data(Self.jsonLine(rec).utf8))
-                progress.update(epoch: epoch + 1, epochs: total, step: i, steps: loader.batchCount,
+                progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
                                 images: batch.input.shape[0], losses: Array(zip(names, running)))
             }
             try saveCheckpoint(epoch: epoch + 1)
@@ -218,7 +245,7 @@ public final class GANTrainer<Model: TrainableModel> {
     /// model outputs every epoch; training's random state is not changed.
     var sampleCount: Int { min(options.samples, dataset.count) }
     var columns: [String] = []
-    var fixedColumns: Set<String> = ["input", "target", "real_A", "real_B"]
+    var fixedColumns: Set<String> { model.fixedReportColumns }
 
     func writeSamples(epoch: Int) throws {
         let dir = runDir.appendingPathComponent("images")

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import Tensors
+import ImageIO
+import Datasets
+import Pipelines
+
+extension CIMLESelection: ExpressibleByArgument {}
+extension LabelFormat: ExpressibleByArgument {}
+
+/// Flags shared by `train cimle-sr` and `train cimle-layout`.
+public struct CIMLEFlags: ParsableArguments {
+    public init() {}
+    @Option(help: "Dataset folder.") var dataroot: String
+    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
+    @Option(help: "Where runs are written.") var checkpointsDir = "models"
+    @Option(help: "Training split: <dataroot>/<phase> if it exists, else <dataroot>.") var phase = "train"
+    @Option(help: "Rounds: each draws a fresh pool, chooses codes, then trains on it.") var rounds = 20
+    @Option(help: "Pool items per round.") var poolSize = 128
+    @Option(help: "Optimiser visits per pool item per round.") var visits = 25
+    @Option(help: "Items per optimiser step (default: 16 for super-resolution, 4 for layouts).") var batchSize: Int?
+    @Option(help: "Code selection: hierarchical (level by level) or flat.") var selection = CIMLESelection.hierarchical
+    @Option(help: "Flat selection: codes drawn per pool item.") var candidates = 20
+    @Option(help: "Hierarchical selection: codes per level, coarse to fine, comma-separated (default: 16 at the coarsest, halving, at least 4).") var levelCandidates: String?
+    @Option(help: "Weight of LPIPS-AlexNet in the distance/loss (0: pixel only).") var lpipsWeight: Float?
+    @Option(help: "Weight of the multi-scale pixel L1 in the distance/loss.") var l1Weight: Float = 1
+    @Option(help: "Noise channels concatenated at every level.") var noiseChannels: Int?
+    @Option(help: "Feature widths per level, coarse to fine, comma-separated.") var widths: String?
+    @Option(help: "Residual blocks at the coarsest level.") var resBlocks: Int?
+    @Option(help: "Adam learning rate (constant).") var lr: Float = 1e-4
+    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
+    @Option(help: "Keep a numbered checkpoint every this many rounds.") var saveEpochFreq = 5
+    @Option(help: "Use at most this many training images.") var maxItems: Int?
+    @Option(help: "Inputs shown per round in index.html.") var samples = 4
+    @Flag(help: "Continue the run from its latest checkpoint (its saved configuration wins).") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func ints(_ s: String, _ flag: String) throws -> [Int] {
+        let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("\(flag) must be comma-separated positive integers, got '\(s)'") }
+        return v.map { $0! }
+    }
+
+    public func validate() throws {
+        if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+        if poolSize < 1 || visits < 1 || (batchSize ?? 1) < 1 || candidates < 1 {
+            throw ValidationError("--pool-size, --visits, --batch-size and --candidates must be at least 1")
+        }
+        if let w = lpipsWeight, w < 0 { throw ValidationError("--lpips-weight must not be negative, got \(w)") }
+        if l1Weight < 0 { throw ValidationError("--l1-weight must not be negative, got \(l1Weight)") }
+        if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
+        if let n = noiseChannels, n < 0 { throw ValidationError("--noise-channels must not be negative, got \(n)") }
+        if let w = widths { _ = try ints(w, "--widths") }
+        if let c = levelCandidates { _ = try ints(c, "--level-candidates") }
+    }
+
+    /// Fills the shared settings into options whose model has its task defaults.
+    func fill(_ o: inout CIMLETrainOptions) throws {
+        o.checkpointsDir = checkpointsDir; o.phase = phase
+        o.epochs = rounds; o.epochsDecay = 0; o.lrPolicy = .constant
+        if let b = batchSize { o.batchSize = b }
+        o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
+        var m = o.model
+        if let w = widths {
+            m.widths = try ints(w, "--widths")
+            guard m.widths.count == m.levels else {
+                throw CLIError.invalidFlag(flag: "--widths", reason: "needs \(m.levels) values (one per level), got \(m.widths.count)")
+            }
+        }
+        if let n = noiseChannels { m.noiseChannels = n }
+        if let r = resBlocks { m.resBlocks = r }
+        if let w = lpipsWeight { m.lpipsWeight = w }
+        m.l1Weight = l1Weight; m.lr = lr
+        m.selection = selection; m.candidates = candidates
+        m.poolSize = poolSize; m.visits = visits
+        if let c = levelCandidates {
+            m.levelCandidates = try ints(c, "--level-candidates")
+            guard m.levelCandidates.count == m.levels else {
+                throw CLIError.invalidFlag(flag: "--level-candidates", reason: "needs \(m.levels) values (one per level), got \(m.levelCandidates.count)")
+            }
+        } else {
+            m.levelCandidates = (0..<m.levels).map { max(4, 16 >> $0) }
+        }
+        o.model = m
+    }
+
+    func run(_ o: CIMLETrainOptions, what: String) throws {
+        let t = try CIMLETrainer(options: o, resume: resume)
+        t.progressEnabled = !quiet
+        if resume { stderrLine("resuming \(t.runDir.path) after round \(t.startEpoch) of \(t.options.totalEpochs)") }
+        let m = t.options.model
+        stderrLine("training cIMLE \(what) on \(t.dataset.count) images; G \(t.model.cimle.netG.parameterCount) parameters, \(m.levels) levels, \(m.noiseChannels) noise channels per level; distance \(m.l1Weight) x L1 + \(m.lpipsWeight) x LPIPS; \(m.selection.rawValue) selection")
+        try t.run()
+        print("done: \(t.runDir.path)/index.html")
+    }
+}
+
+public struct TrainCIMLESR: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cimle-sr",
+        abstract: "Train conditional IMLE super-resolution (several plausible high-resolution images per input).",
+        discussion: """
+        Trains on high-resolution images (e.g. ../shared/datasets/sr/T91): random patches, low-resolution \
+        inputs made by PIL-exact bicubic downscaling. Each round draws --pool-size patches, picks for each \
+        the noise code whose output is nearest its target (LPIPS + multi-scale L1), then trains --visits \
+        passes with codes fixed. Outputs are projected so that their bicubic downscale equals the input.
+        """)
+    public init() {}
+    @OptionGroup var common: CIMLEFlags
+    @Option(help: "Upscaling factor (a power of two).") var scale = 4
+    @Option(help: "Side of the high-resolution training patches.") var patchSize = 64
+    @Flag(help: "Do not project outputs onto the images consistent with the input.") var noConsistency = false
+
+    public func validate() throws {
+        if scale < 2 || scale & (scale - 1) != 0 || scale > 16 { throw ValidationError("--scale must be 2, 4, 8 or 16, got \(scale)") }
+        if patchSize < 32 || patchSize % scale != 0 { throw ValidationError("--patch-size must be at least 32 and a multiple of --scale, got \(patchSize)") }
+    }
+
+    public var trainOptions: CIMLETrainOptions {
+        get throws {
+            let levels = scale.trailingZeroBitCount + 1
+            var m = CIMLEConfig(task: .superResolution, inputNc: 3, levels: levels,
+                                widths: (0..<levels).map { max(32, 64 - 16 * $0) }, noiseChannels: 5)
+            m.scale = scale; m.resBlocks = 4; m.consistency = !noConsistency; m.lpipsWeight = 0.1
+            var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: m)
+            o.batchSize = 16
+            o.cimleData.patchSize = patchSize
+            try common.fill(&o)
+            return o
+        }
+    }
+
+    public func run() throws { try common.run(try trainOptions, what: "x\(scale) super-resolution") }
+}
+
+public struct TrainCIMLELayout: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cimle-layout",
+        abstract: "Train conditional IMLE layout-to-image synthesis (several images per label map).",
+        discussion: """
+        Class-id labels (CamVid: <dataroot>/train/*.jpg with <dataroot>/trainannot/*.png) or colour-coded \
+        labels quantised to a palette fitted on the training labels (facades: aligned [photo | labels], \
+        --label-format palette --direction b-to-a). One-hot labels plus noise at every level of a \
+        cascaded-refinement generator, at --width x --height.
+        """)
+    public init() {}
+    @OptionGroup var common: CIMLEFlags
+    @Option(help: "ids: single-channel PNGs of class ids; palette: colour-coded labels.") var labelFormat = LabelFormat.ids
+    @Option(help: "Number of classes.") var numClasses = 12
+    @Option(help: "Working width (divisible by 2^(levels-1)).") var width = 128
+    @Option(help: "Working height.") var height = 96
+    @Option(help: "Resolution levels.") var levels = 5
+    @Option(help: "ids format: labels of <phase>/x.* are in <phase><suffix>/x.png.") var labelsSuffix = "annot"
+    @Option(help: "palette format (aligned files): b-to-a when the label map is the right half (facades).") var direction = Direction.bToA
+    @Flag(help: "No random horizontal flips.") var noFlip = false
+
+    public func validate() throws {
+        if numClasses < 2 || numClasses > 255 { throw ValidationError("--num-classes must be between 2 and 255, got \(numClasses)") }
+        if levels < 2 || levels > 8 { throw ValidationError("--levels must be between 2 and 8, got \(levels)") }
+        let m = 1 << (levels - 1)
+        if width < 32 || height < 32 || width % m != 0 || height % m != 0 {
+            throw ValidationError("--width and --height must be at least 32 and divisible by \(m) (2^(levels-1)), got \(width)x\(height)")
+        }
+    }
+
+    public var trainOptions: CIMLETrainOptions {
+        get throws {
+            var m = CIMLEConfig(task: .layout, inputNc: numClasses, levels: levels,
+                                widths: (0..<levels).map { max(32, 128 >> max(0, $0 - 1)) }, noiseChannels: 8)
+            m.resBlocks = 1; m.lpipsWeight = 1
+            var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: m)
+            o.batchSize = 4
+            o.cimleData.labelFormat = labelFormat; o.cimleData.numClasses = numClasses
+            o.cimleData.width = width; o.cimleData.height = height; o.cimleData.labelsSuffix = labelsSuffix; o.cimleData.flip = !noFlip
+            o.data = DataOptions(mode: labelFormat == .ids ? .single : .aligned, direction: direction, preprocess: .none, flip: false)
+            try common.fill(&o)
+            return o
+        }
+    }
+
+    public func run() throws {
+        var o = try trainOptions
+        if o.cimleData.labelFormat == .palette && !common.resume {
+            // Fit the palette on up to 60 training label maps (the JPEG colours cluster around it).
+            let root = URL(fileURLWithPath: o.dataroot)
+            let split = root.appendingPathComponent(o.phase)
+            let ds = try ImageDataset(roots: [FileManager.default.fileExists(atPath: split.path) ? split : root], options: o.data)
+            var rng = RNG(seed: o.seed ^ 0x9a1e77e)
+            let imgs = try (0..<min(ds.count, 60)).map { try Image(tensor: try ds.load($0).input) }
+            o.cimleData.palette = try LayoutCodec.fitPalette(imgs, numClasses: o.cimleData.numClasses, rng: &rng)
+            stderrLine("palette fitted on \(imgs.count) label maps: \(o.cimleData.palette.map { "#" + $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: " "))")
+        }
+        try common.run(o, what: "layout-to-image")
+    }
+}

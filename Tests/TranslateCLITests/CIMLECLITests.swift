@@ -1,0 +1,133 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+import Evaluation
+import TranslateCLI
+
+final class CIMLECLITests: CLITestCase {
+    /// A folder of small high-resolution images.
+    func hrFolder() throws -> URL {
+        let d = tmp.appendingPathComponent("hr")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        for i in 0..<3 { try ImageFile.write(try makeImage(width: 40 + 8 * i, height: 36, seed: UInt64(i + 3)), to: d.appendingPathComponent("h\(i).png")) }
+        return d
+    }
+
+    func srOptions(_ root: URL, name: String, rounds: Int = 2, lpips: Float = 0) -> CIMLETrainOptions {
+        var m = CIMLEConfig(task: .superResolution, inputNc: 3, levels: 2, widths: [8, 8], noiseChannels: 2)
+        m.scale = 2; m.resBlocks = 1; m.lpipsWeight = lpips
+        m.levelCandidates = [3, 2]; m.poolSize = 4; m.visits = 2
+        var o = CIMLETrainOptions(dataroot: root.path, name: name, model: m)
+        o.checkpointsDir = tmp.appendingPathComponent("runs").path
+        o.cimleData.patchSize = 32
+        o.batchSize = 2; o.epochs = rounds; o.samples = 1; o.seed = 4
+        return o
+    }
+
+    func testSuperResolutionTrainsResumesExactlyAppliesAndEvaluates() throws {
+        let root = try hrFolder()
+        let a = try CIMLETrainer(options: srOptions(root, name: "straight"), resume: false)
+        a.progressEnabled = false
+        try a.run()
+        let b1 = try CIMLETrainer(options: srOptions(root, name: "resumed"), resume: false)
+        b1.progressEnabled = false
+        try b1.run(stopAfterEpochs: 1)
+        let b2 = try CIMLETrainer(options: srOptions(root, name: "resumed"), resume: true)
+        b2.progressEnabled = false
+        XCTAssertEqual(b2.startEpoch, 1)
+        try b2.run()
+        let fa = try SafeTensors.read(a.latestURL), fb = try SafeTensors.read(b2.latestURL)
+        XCTAssertEqual(fa.tensors.map(\.0), fb.tensors.map(\.0))
+        for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
+        XCTAssertEqual(fa.metadata["kind"], "cimle")
+        // 2 rounds x ceil(2 visits x 4 items / 2 per batch) steps.
+        let log = try String(contentsOf: a.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 8)
+        let html = try String(contentsOf: a.runDir.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("epoch002_00_sample2.png") && html.contains("bicubic"))
+
+        // apply --samples 3 on low-resolution files: <name>_s<k>.png at twice the size.
+        let lrDir = tmp.appendingPathComponent("lr")
+        try FileManager.default.createDirectory(at: lrDir, withIntermediateDirectories: true)
+        try ImageFile.write(try makeImage(width: 17, height: 13, seed: 1), to: lrDir.appendingPathComponent("small.png"))
+        let model = try XCTUnwrap(try LoadedCIMLE.load(path: a.runDir.path))
+        let out = tmp.appendingPathComponent("up")
+        let job = try CIMLEApplyJob(model: model, inputs: [lrDir.path], output: out.path, samples: 3, seed: 0)
+        job.quiet = true
+        let r = try job.run()
+        XCTAssertEqual(r.written, 1)
+        let s0 = try ImageFile.read(out.appendingPathComponent("small_s00.png")).image
+        let s2 = try ImageFile.read(out.appendingPathComponent("small_s02.png")).image
+        XCTAssertEqual([s0.width, s0.height], [34, 26])
+        XCTAssertNotEqual(s0.pixels, s2.pixels, "different codes, different samples")
+        // The outputs are consistent with their input.
+        XCTAssertGreaterThan(try ImageMetrics.psnr(s0.resized(width: 17, height: 13), try ImageFile.read(lrDir.appendingPathComponent("small.png")).image), 40)
+        XCTAssertTrue(try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8).contains("bicubic"))
+
+        // eval on the high-resolution folder: PSNR-Y against bicubic, LR consistency, diversity.
+        var c = EvalConfig(); c.nnSize = 32; c.trials = 20
+        let ev = try EvalJob(cimle: model, dataroot: root.path, phase: "test", trainPhase: nil, samples: 4, maxInputs: 2,
+                             config: c, lpipsWeights: nil, output: tmp.appendingPathComponent("ev").path, shownInputs: 2)
+        ev.quiet = true
+        let m = try ev.run().metrics
+        let fid = try XCTUnwrap(m["fidelity"] as? [String: Any])
+        XCTAssertNotNil(fid["psnr_y"] as? Double)
+        XCTAssertNotNil(fid["bicubic_psnr_y"] as? Double)
+        XCTAssertGreaterThan(try XCTUnwrap(fid["lr_consistency_psnr"] as? Double), 40)
+        XCTAssertGreaterThan(try XCTUnwrap((m["diversity"] as? [String: Any])?["pairwise_l1"] as? Double), 0)
+    }
+
+    func testLayoutFromClassIdsTrainsWithLPIPSAndSamples() throws {
+        // CamVid-like: train/x.png photos, trainannot/x.png class ids (3 classes).
+        let root = tmp.appendingPathComponent("cv")
+        for sub in ["train", "trainannot"] { try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        for i in 0..<3 {
+            try ImageFile.write(try makeImage(width: 48, height: 40, seed: UInt64(i + 20)), to: root.appendingPathComponent("train/f\(i).jpg"))
+            let ids = (0..<(48 * 40)).map { UInt8(($0 % 48) / 16) }
+            try ImageFile.write(try Image(width: 48, height: 40, channels: 1, pixels: ids), to: root.appendingPathComponent("trainannot/f\(i).png"))
+        }
+        var m = CIMLEConfig(task: .layout, inputNc: 3, levels: 2, widths: [8, 8], noiseChannels: 2)
+        m.lpipsWeight = 0.5; m.levelCandidates = [2, 2]; m.poolSize = 2; m.visits = 1
+        var o = CIMLETrainOptions(dataroot: root.path, name: "lay", model: m)
+        o.checkpointsDir = tmp.appendingPathComponent("runs").path
+        o.cimleData.numClasses = 3; o.cimleData.width = 32; o.cimleData.height = 32
+        o.batchSize = 2; o.epochs = 1; o.samples = 1
+        let t = try CIMLETrainer(options: o, resume: false)
+        t.progressEnabled = false
+        try t.run()
+        let log = try String(contentsOf: t.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
+        XCTAssertTrue(log.contains("\"lpips\""))
+        let model = try XCTUnwrap(try LoadedCIMLE.load(path: t.runDir.path))
+        let job = try CIMLEApplyJob(model: model, inputs: [root.appendingPathComponent("trainannot").path],
+                                    output: tmp.appendingPathComponent("gen").path, samples: 2, seed: 1)
+        job.quiet = true
+        XCTAssertEqual(try job.run().written, 3)
+        let g = try ImageFile.read(tmp.appendingPathComponent("gen/f0_s01.png")).image
+        XCTAssertEqual([g.width, g.height, g.channels], [32, 32, 3])
+        // A label map with a class beyond --num-classes is refused, naming the file.
+        let bad = tmp.appendingPathComponent("bad")
+        try FileManager.default.createDirectory(at: bad, withIntermediateDirectories: true)
+        try ImageFile.write(try Image(width: 8, height: 8, channels: 1, pixels: Array(repeating: 7, count: 64)), to: bad.appendingPathComponent("b.png"))
+        let jb = try CIMLEApplyJob(model: model, inputs: [bad.path], output: tmp.appendingPathComponent("gb").path, samples: 1, seed: 0)
+        jb.quiet = true
+        let rb = try jb.run()
+        XCTAssertEqual(rb.failed.count, 1)
+        XCTAssertTrue(rb.failed[0].hasSuffix("b.png"))
+    }
+
+    func testPaletteFitRecoversTheColours() throws {
+        let colours = [[0, 0, 255], [255, 0, 0], [20, 200, 20]]
+        var px: [UInt8] = []
+        var rng = RNG(seed: 1)
+        for i in 0..<(30 * 30) { for c in colours[i % 3] { px.append(UInt8(max(0, min(255, c + rng.nextInt(9) - 4)))) } }
+        let img = try Image(width: 30, height: 30, channels: 3, pixels: px)
+        let p = try LayoutCodec.fitPalette([img], numClasses: 3, rng: &rng)
+        for c in colours { XCTAssertTrue(p.contains { q in zip(q, c).allSatisfy { abs($0 - $1) <= 2 } }, "\(c) in \(p)") }
+        let ids = try LayoutCodec.ids(img, format: .palette, numClasses: 3, palette: p, path: "x")
+        XCTAssertEqual(Set(ids).count, 3)
+    }
+}
