@@ -36,6 +36,9 @@ final class ApplyTests: CLITestCase {
         XCTAssertTrue(r.failed.isEmpty)
         let a = try ImageFile.read(out.appendingPathComponent("a.png")).image
         XCTAssertEqual([a.width, a.height, a.channels], [37, 23, 3])
+        // --samples is for cIMLE models.
+        let cmd = try Apply.parse(["--model", run.path, "--input", inDir.path, "--output", tmp.appendingPathComponent("o2").path, "--samples", "3"])
+        assertThrows("--samples with pix2pix", contains: ["--samples", "translate eval"]) { try cmd.run() }
         let b = try ImageFile.read(out.appendingPathComponent("sub/b.jpg")).image
         XCTAssertEqual([b.width, b.height], [40, 32])
         let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)

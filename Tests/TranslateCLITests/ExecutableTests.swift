@@ -60,6 +60,9 @@ final class ExecutableTests: CLITestCase {
                            "--output", tmp.appendingPathComponent("o").path], mentions: "no_preds")
         try expectFailure(["eval", "--model", junk.path, "--dataroot", tmp.path, "--output", tmp.appendingPathComponent("o").path],
                           mentions: "junk.safetensors")
+        try expectFailure(["train", "cimle-sr", "--dataroot", tmp.path, "--name", "x", "--scale", "3"], mentions: "--scale")
+        try expectFailure(["train", "cimle-layout", "--dataroot", tmp.path, "--name", "x", "--width", "100"], mentions: "--width")
+        try expectFailure(["train", "cimle-sr", "--dataroot", tmp.path, "--name", "x", "--level-candidates", "4,x"], mentions: "--level-candidates")
         // An empty training folder.
         let empty = tmp.appendingPathComponent("empty/train")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
