@@ -34,6 +34,24 @@ final class CIMLETests: XCTestCase {
         }
     }
 
+    /// Selection (flat and hierarchical) finds codes nearer the target than random codes.
+    func testSelectionBeatsRandomCodes() throws {
+        var rng = RNG(seed: 5)
+        for sel in CIMLESelection.allCases {
+            var c = srConfig()
+            c.consistency = false
+            c.selection = sel; c.candidates = 24; c.levelCandidates = [12, 8, 8]
+            let m = try CIMLE(config: c, lpips: nil, rng: &rng)
+            let x = Tensor.rand([1, 3, 8, 8], low: -1, high: 1, rng: &rng)
+            let target = try m.forward(x, code: try m.netG.randomCode(batch: 1, height: 8, width: 8, rng: &rng)).last!
+            func dist(_ code: [Tensor]) throws -> Float { meanAbsDiff(try withNoGrad { try m.forward(x, code: code) }.last!, target) }
+            let chosen = try dist(try m.select(x, target, rng: &rng))
+            let random = try (0..<24).map { _ in try dist(try m.netG.randomCode(batch: 1, height: 8, width: 8, rng: &rng)) }.sorted()
+            print("\(sel): chosen code at \(chosen), random codes median \(random[12]), best \(random[0])")
+            XCTAssertLessThan(chosen, random[12])
+        }
+    }
+
     /// The consistency projection makes the bicubic downscale of the output equal the input.
     func testConsistencyProjectionIsExact() throws {
         var rng = RNG(seed: 2)
