@@ -15,7 +15,7 @@ public struct CIMLEFlags: ParsableArguments {
     @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
     @Option(help: "Where runs are written.") var checkpointsDir = "models"
     @Option(help: "Training split: <dataroot>/<phase> if it exists, else <dataroot>.") var phase = "train"
-    @Option(help: "Rounds: each draws a fresh pool, chooses codes, then trains on it.") var rounds = 20
+    @Option(help: "Rounds: each draws a fresh pool, chooses codes, then trains on it (with --resume: continue up to this many).") var rounds = 20
     @Option(help: "Pool items per round.") var poolSize = 128
     @Option(help: "Optimiser visits per pool item per round.") var visits = 25
     @Option(help: "Items per optimiser step (default: 16 for super-resolution, 4 for layouts).") var batchSize: Int?
@@ -86,6 +86,7 @@ public struct CIMLEFlags: ParsableArguments {
 
     func run(_ o: CIMLETrainOptions, what: String) throws {
         let t = try CIMLETrainer(options: o, resume: resume)
+        if resume { try t.extend(toEpochs: rounds) }
         t.progressEnabled = !quiet
         if resume { stderrLine("resuming \(t.runDir.path) after round \(t.startEpoch) of \(t.options.totalEpochs)") }
         let m = t.options.model

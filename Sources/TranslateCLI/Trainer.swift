@@ -160,6 +160,17 @@ public final class GANTrainer<Model: TrainableModel> {
         }
     }
 
+    /// Lengthens a resumed run with a constant learning rate (more cIMLE rounds): the
+    /// schedule of the epochs already done does not change, so the result equals a run
+    /// started with the longer length.
+    public func extend(toEpochs n: Int) throws {
+        guard n > options.totalEpochs else { return }
+        guard options.lrPolicy == .constant else {
+            throw CLIError.invalidFlag(flag: "--rounds", reason: "only runs with a constant learning rate can be lengthened")
+        }
+        options.epochs = n - options.epochsDecay
+    }
+
     static func readLog(_ url: URL) -> [LossRecord] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)) }

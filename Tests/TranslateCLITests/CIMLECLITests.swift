@@ -44,6 +44,16 @@ final class CIMLECLITests: CLITestCase {
         XCTAssertEqual(fa.tensors.map(\.0), fb.tensors.map(\.0))
         for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
         XCTAssertEqual(fa.metadata["kind"], "cimle")
+        // A finished 1-round run lengthened to 2 rounds on resume equals the 2-round run.
+        let c1 = try CIMLETrainer(options: srOptions(root, name: "short", rounds: 1), resume: false)
+        c1.progressEnabled = false
+        try c1.run()
+        let c2 = try CIMLETrainer(options: srOptions(root, name: "short", rounds: 1), resume: true)
+        try c2.extend(toEpochs: 2)
+        c2.progressEnabled = false
+        try c2.run()
+        let fc = try SafeTensors.read(c2.latestURL)
+        for ((k, ta), (_, tc)) in zip(fa.tensors, fc.tensors) { XCTAssertEqual(ta.data, tc.data, "lengthened \(k)") }
         // 2 rounds x ceil(2 visits x 4 items / 2 per batch) steps.
         let log = try String(contentsOf: a.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
         XCTAssertEqual(log.split(separator: "\n").count, 8)
