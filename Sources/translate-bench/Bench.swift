@@ -22,6 +22,7 @@ enum BenchCommand {
     static let usage = """
     usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
            translate-bench steps [--size N] [--iters N] [--torch-python PATH]   whole training steps and inference
+           translate-bench scaling [--iters N] [--torch-python PATH]            pix2pix step vs size and batch
            translate-bench workload NAME [--size N] [--iters N]                 one of them, in this process
       --iters N            timed repetitions per measurement (median is reported; default 7)
       --quick              fewer and smaller measurements (a smoke run)
@@ -33,6 +34,7 @@ enum BenchCommand {
     static func run(_ args: [String]) -> Int32 {
         if args.first == "workload" { return runWorkload(Array(args.dropFirst())) }
         if args.first == "steps" { return runSteps(Array(args.dropFirst())) }
+        if args.first == "scaling" { return runScaling(Array(args.dropFirst())) }
         var iters = 7, quick = false, torchPython: String?, jsonPath: String?
         var i = 0
         while i < args.count {
@@ -87,17 +89,53 @@ enum BenchCommand {
     static func runWorkload(_ args: [String]) -> Int32 {
         guard let name = args.first else { return fail("workload needs a name: \(Workloads.names.joined(separator: ", "))") }
         var size = 256, iters = 3
+        var batch: Int?
         var i = 1
         while i < args.count {
             guard i + 1 < args.count, let v = Int(args[i + 1]), v > 0 else { return fail("\(args[i]) needs a positive whole number") }
             switch args[i] {
             case "--size": size = v
             case "--iters": iters = v
+            case "--batch": batch = v
             default: return fail("unknown option '\(args[i])'")
             }
             i += 2
         }
-        do { try Workloads.run(name, size: size, iters: iters); return 0 } catch {
+        do { try Workloads.run(name, size: size, iters: iters, batch: batch); return 0 } catch {
+            FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    /// `scaling`: the pix2pix training step against image size (batch 1) and batch size
+    /// (256 px), ours in child processes and PyTorch's (tools/bench_torch_scaling.py) if given.
+    static func runScaling(_ args: [String]) -> Int32 {
+        var iters = 3, torchPython: String?
+        var i = 0
+        while i < args.count {
+            guard i + 1 < args.count else { return fail("\(args[i]) needs a value") }
+            switch args[i] {
+            case "--iters": guard let v = Int(args[i + 1]), v > 0 else { return fail("--iters needs a positive number") }; iters = v
+            case "--torch-python": torchPython = args[i + 1]
+            default: return fail("unknown option '\(args[i])'")
+            }
+            i += 2
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/bench_torch_scaling.py")
+        print("pix2pix training step (U-Net-256 + PatchGAN), median of \(iters); OpenBLAS core: \(BLASInfo.coreName)")
+        print("size  batch    ours s   PyTorch s   PyTorch/ours   ours ms/image")
+        do {
+            for (size, batch) in [(128, 1), (256, 1), (512, 1), (256, 4), (256, 8)] {
+                // PyTorch first: our BLAS threads must not steal its cores.
+                let ref = try torchPython.map { try runPython($0, script: script, args: ["\(size)", "\(batch)", "\(iters)"])["seconds"] as? Double } ?? nil
+                let ours = try Workloads.spawn("pix2pix-step", size: size, iters: iters, batch: batch)["seconds"] as? Double ?? .nan
+                print(String(format: "%4d  %5d  %8.3f   %@   %@   %10.1f", size, batch, ours,
+                             ref.map { String(format: "%9.3f", $0) } ?? "        -",
+                             ref.map { String(format: "%11.2fx", $0 / ours) } ?? "          -", 1000 * ours / Double(batch)))
+            }
+            return 0
+        } catch {
             FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
             return 1
         }

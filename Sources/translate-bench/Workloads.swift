@@ -16,12 +16,14 @@ enum Workloads {
     }
 
     /// Runs one workload here and prints one JSON line.
-    static func run(_ name: String, size: Int, iters: Int) throws {
+    /// `batch`: images per training step (1 in the reference recipes); inference uses 8 unless given.
+    static func run(_ name: String, size: Int, iters: Int, batch: Int? = nil) throws {
         var rng = RNG(seed: 0)
-        let a = Tensor.rand([1, 3, size, size], low: -1, high: 1, rng: &rng)
-        let b = Tensor.rand([1, 3, size, size], low: -1, high: 1, rng: &rng)
-        let downs = Int(log2(Double(size)))
-        var result: [String: Any] = ["workload": name, "size": size]
+        let n = batch ?? 1
+        let a = Tensor.rand([n, 3, size, size], low: -1, high: 1, rng: &rng)
+        let b = Tensor.rand([n, 3, size, size], low: -1, high: 1, rng: &rng)
+        let downs = min(8, Int(log2(Double(size))))
+        var result: [String: Any] = ["workload": name, "size": size, "batch": n]
         switch name {
         case "pix2pix-step":
             var c = Pix2PixConfig()
@@ -37,10 +39,11 @@ enum Workloads {
         case "unet-infer-b8":
             let g = try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
             g.eval()
-            let x = Tensor.rand([8, 3, size, size], low: -1, high: 1, rng: &rng)
+            let m = batch ?? 8
+            let x = Tensor.rand([m, 3, size, size], low: -1, high: 1, rng: &rng)
             let t = try median(iters) { _ = try withNoGrad { try g(x) } }
             result["seconds"] = t
-            result["images_per_s"] = 8 / t
+            result["images_per_s"] = Double(m) / t
         default:
             throw TensorError.invalidArgument("unknown workload '\(name)' (known: \(names.joined(separator: ", ")))")
         }
@@ -50,10 +53,10 @@ enum Workloads {
     }
 
     /// Runs `workload` in a child process of this executable and returns its JSON.
-    static func spawn(_ name: String, size: Int, iters: Int) throws -> [String: Any] {
+    static func spawn(_ name: String, size: Int, iters: Int, batch: Int? = nil) throws -> [String: Any] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["workload", name, "--size", "\(size)", "--iters", "\(iters)"]
+        p.arguments = ["workload", name, "--size", "\(size)", "--iters", "\(iters)"] + (batch.map { ["--batch", "\($0)"] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
