@@ -21,7 +21,7 @@ extension Preprocess: ExpressibleByArgument {}
 public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
-        abstract: "Image-to-image translation on the CPU: pix2pix and CycleGAN training and translation.",
+        abstract: "Image-to-image translation on the CPU: pix2pix, CycleGAN and conditional IMLE training, translation and evaluation.",
         subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self])
     public init() {}
 }
