@@ -21,7 +21,7 @@ struct Row { var name: String; var seconds: Double; var gflop: Double }
 enum BenchCommand {
     static let usage = """
     usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
-           translate-bench steps [--size N] [--iters N] [--torch-python PATH]   whole training steps and inference
+           translate-bench compare|steps [--size N] [--iters N] [--torch-python PATH]   whole steps and inference vs PyTorch
            translate-bench scaling [--iters N] [--torch-python PATH]            pix2pix step vs size and batch
            translate-bench workload NAME [--size N] [--iters N]                 one of them, in this process
       --iters N            timed repetitions per measurement (median is reported; default 7)
@@ -33,7 +33,7 @@ enum BenchCommand {
 
     static func run(_ args: [String]) -> Int32 {
         if args.first == "workload" { return runWorkload(Array(args.dropFirst())) }
-        if args.first == "steps" { return runSteps(Array(args.dropFirst())) }
+        if args.first == "steps" || args.first == "compare" { return runSteps(Array(args.dropFirst())) }
         if args.first == "scaling" { return runScaling(Array(args.dropFirst())) }
         var iters = 7, quick = false, torchPython: String?, jsonPath: String?
         var i = 0
@@ -162,8 +162,14 @@ enum BenchCommand {
                     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
                 torch = try runPython(py, script: script, args: ["\(size)", "\(iters)"])
             }
-            print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters)")
-            print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   our peak RSS MB")
+            // The sgemm rate of this run (2048^3), after PyTorch and before our workloads.
+            let n = 2048
+            var rng = RNG(seed: 0)
+            let ga = Tensor.randn([n * n], rng: &rng).data, gb = Tensor.randn([n * n], rng: &rng).data
+            var gc = [Float](repeating: 0, count: n * n)
+            let rate = 2 * Double(n * n * n) / median(3) { sgemm(m: n, n: n, k: n, a: ga, lda: n, b: gb, ldb: n, c: &gc, ldc: n) } / 1e9
+            print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters); sgemm 2048^3 \(Int(rate)) GFLOP/s")
+            print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   GEMM GFLOP  ours GFLOP/s  share of sgemm  our peak RSS MB")
             let torchKeys = ["pix2pix-step": "pix2pix_train_step_s", "cyclegan-step": "cyclegan_train_step_s", "unet-infer-b8": "unet_infer_batch8_s"]
             for name in Workloads.names {
                 let r = try Workloads.spawn(name, size: size, iters: iters)
@@ -171,8 +177,9 @@ enum BenchCommand {
                 let ref = torch[torchKeys[name]!] as? Double
                 let refText = ref.map { String(format: "%9.3f", $0) } ?? "        -"
                 let ratio = ref.map { String(format: "%8.2fx", $0 / ours) } ?? "        -"
+                let gf = r["gemm_gflop"] as? Double ?? .nan
                 print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %9.3f   ", ours) + refText + "   " + ratio
-                      + String(format: "              %8.0f", r["peak_rss_mb"] as? Double ?? .nan))
+                      + String(format: "           %9.1f  %12.1f  %13.0f%%  %15.0f", gf, gf / ours, 100 * gf / ours / rate, r["peak_rss_mb"] as? Double ?? .nan))
             }
             if !torch.isEmpty { print("PyTorch \(torch["torch"] ?? "?"), \(torch["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py)") }
             return 0

@@ -15,6 +15,15 @@ enum Workloads {
         return Double(u.ru_maxrss) / 1024
     }
 
+    /// GFLOP of matrix products in one more run of the last timed body.
+    nonisolated(unsafe) static var gemmGFLOP = 0.0
+    static func countGEMM(_ body: () throws -> Void) rethrows {
+        GEMMCounter.flops = 0
+        GEMMCounter.enabled = true
+        defer { GEMMCounter.enabled = false; gemmGFLOP = GEMMCounter.flops / 1e9 }
+        try body()
+    }
+
     /// Runs one workload here and prints one JSON line.
     /// `batch`: images per training step (1 in the reference recipes); inference uses 8 unless given.
     static func run(_ name: String, size: Int, iters: Int, batch: Int? = nil) throws {
@@ -31,23 +40,28 @@ enum Workloads {
             let m = try Pix2Pix(config: c, rng: &rng)
             precondition(m.netG.numDowns == downs || size > 256)
             result["seconds"] = try median(iters) { _ = try m.trainStep(input: a, target: b) }
+            try countGEMM { _ = try m.trainStep(input: a, target: b) }
             // Forward MACs: G once per step + D three times; backward ~2x forward for the parts with gradients.
             result["gmac_forward_256"] = 6.05 + 3 * 3.20
         case "cyclegan-step":
             let m = try CycleGAN(config: CycleGANConfig(), rng: &rng)
             result["seconds"] = try median(iters) { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
+            try countGEMM { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
         case "unet-infer-b8":
             let g = try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
             g.eval()
             let m = batch ?? 8
             let x = Tensor.rand([m, 3, size, size], low: -1, high: 1, rng: &rng)
             let t = try median(iters) { _ = try withNoGrad { try g(x) } }
+            try countGEMM { _ = try withNoGrad { try g(x) } }
             result["seconds"] = t
             result["images_per_s"] = Double(m) / t
         default:
             throw TensorError.invalidArgument("unknown workload '\(name)' (known: \(names.joined(separator: ", ")))")
         }
         result["peak_rss_mb"] = peakRSSMB
+        result["gemm_gflop"] = gemmGFLOP
+        result["iters"] = iters
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

@@ -82,6 +82,20 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, Swift.abs(lhs)))
     }
 
+    /// The GEMM counter (benchmarks' GFLOP/s) counts 2 m n k per product: a conv forward is
+    /// 2 * O * (C kH kW) * (outH outW) per image.
+    func testGEMMCounterCountsConvolutionWork() throws {
+        var rng = RNG(seed: 2)
+        let x = Tensor.randn([2, 3, 8, 8], rng: &rng), w = Tensor.randn([4, 3, 3, 3], rng: &rng)
+        GEMMCounter.flops = 0
+        GEMMCounter.enabled = true
+        _ = try withNoGrad { try conv2d(x, weight: w, padding: 1) }
+        GEMMCounter.enabled = false
+        XCTAssertEqual(GEMMCounter.flops, 2 * 2 * 4 * 27 * 64)
+        _ = try conv2d(x, weight: w, padding: 1)
+        XCTAssertEqual(GEMMCounter.flops, 2 * 2 * 4 * 27 * 64, "counts only while enabled")
+    }
+
     /// The parallel path (large work) agrees with the naive kernel too.
     func testLargeConvUsesParallelPathCorrectly() throws {
         var rng = RNG(seed: 8)

@@ -8,6 +8,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                   b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
+    if GEMMCounter.enabled { GEMMCounter.flops += 2 * Double(m) * Double(n) * Double(k) }
     if k == 0 {
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
@@ -15,6 +16,13 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Counts the floating-point operations of every `sgemm` while enabled (benchmarks: the work
+/// of a training step, for its GFLOP/s). Not thread-safe; enable only around serial code.
+public enum GEMMCounter {
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) public static var flops: Double = 0
 }
 
 /// Naive reference for `sgemm` (tests compare the BLAS path with it).
