@@ -11,32 +11,37 @@ private func groupStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, perIn
     var invstd = [Float](repeating: 0, count: groups)
     var variance = [Double](repeating: 0, count: groups)
     let m = Double(perInstance ? s : n * s)
-    for gi in 0..<groups {
-        // Segments of group gi: perInstance: one plane gi; else planes (b*c + gi) for all b.
-        let segs = perInstance ? [gi] : (0..<n).map { $0 * c + gi }
-        var sum: Double = 0
-        for seg in segs { let p = x + seg * s; var t: Float = 0; for j in 0..<s { t += p[j] }; sum += Double(t) }
-        let mu = sum / m
-        var sq: Double = 0
-        for seg in segs { let p = x + seg * s; var t: Double = 0; for j in 0..<s { let d = Double(p[j]) - mu; t += d * d }; sq += t }
-        let v = sq / m
-        mean[gi] = Float(mu)
-        variance[gi] = v
-        invstd[gi] = Float(1 / (v + Double(eps)).squareRoot())
-    }
+    // Groups are independent: both cores, each group computed exactly as serially.
+    mean.withUnsafeMutableBufferPointer { mp in invstd.withUnsafeMutableBufferPointer { ip in variance.withUnsafeMutableBufferPointer { vp in
+        let mean = mp.baseAddress!, invstd = ip.baseAddress!, variance = vp.baseAddress!
+        parallelFor(groups, work: n * c * s) { gi in
+            // Segments of group gi: perInstance: one plane gi; else planes (b*c + gi) for all b.
+            let segs = perInstance ? [gi] : (0..<n).map { $0 * c + gi }
+            var sum: Double = 0
+            for seg in segs { let p = x + seg * s; var t: Float = 0; for j in 0..<s { t += p[j] }; sum += Double(t) }
+            let mu = sum / m
+            var sq: Double = 0
+            for seg in segs { let p = x + seg * s; var t: Double = 0; for j in 0..<s { let d = Double(p[j]) - mu; t += d * d }; sq += t }
+            let v = sq / m
+            mean[gi] = Float(mu)
+            variance[gi] = v
+            invstd[gi] = Float(1 / (v + Double(eps)).squareRoot())
+        }
+    } } }
     return (mean, invstd, variance)
 }
 
 /// y = (x - mean[g]) * invstd[g] * gamma[c] + beta[c], with gamma/beta optional.
 private func normalizeForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, s: Int,
                               perInstance: Bool, mean: [Float], invstd: [Float], gamma: [Float]?, beta: [Float]?) {
-    for b in 0..<n { for ch in 0..<c {
+    parallelFor(n * c, work: n * c * s) { plane in
+        let b = plane / c, ch = plane % c
         let gi = perInstance ? b * c + ch : ch
         let scale = invstd[gi] * (gamma?[ch] ?? 1)
         let shift = (beta?[ch] ?? 0) - mean[gi] * scale
         let p = x + (b * c + ch) * s, q = y + (b * c + ch) * s
         for j in 0..<s { q[j] = p[j] * scale + shift }
-    } }
+    }
 }
 
 /// Backward of the normalisation. With `statsDependOnX` (training-mode batch norm, instance
@@ -54,19 +59,31 @@ private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c:
     var chDyXhat = [Double](repeating: 0, count: c)
     x.data.withUnsafeBufferPointer { xb in
         let xp = xb.baseAddress!
+        // Per-plane sums on both cores, then added up serially in the same order as before.
+        var planeDy = [Float](repeating: 0, count: n * c), planeDyXhat = [Float](repeating: 0, count: n * c)
+        planeDy.withUnsafeMutableBufferPointer { pd in planeDyXhat.withUnsafeMutableBufferPointer { px in
+            let pd = pd.baseAddress!, px = px.baseAddress!
+            parallelFor(n * c, work: n * c * s) { plane in
+                let b = plane / c, ch = plane % c
+                let gi = perInstance ? b * c + ch : ch
+                let p = xp + plane * s, d = gout + plane * s
+                let mu = mean[gi], istd = invstd[gi]
+                var sd: Float = 0, sdx: Float = 0
+                for j in 0..<s { sd += d[j]; sdx += d[j] * (p[j] - mu) * istd }
+                pd[plane] = sd; px[plane] = sdx
+            }
+        } }
         for b in 0..<n { for ch in 0..<c {
             let gi = perInstance ? b * c + ch : ch
-            let p = xp + (b * c + ch) * s, d = gout + (b * c + ch) * s
-            let mu = mean[gi], istd = invstd[gi]
-            var sd: Float = 0, sdx: Float = 0
-            for j in 0..<s { sd += d[j]; sdx += d[j] * (p[j] - mu) * istd }
+            let sd = planeDy[b * c + ch], sdx = planeDyXhat[b * c + ch]
             sumDy[gi] += Double(sd); sumDyXhat[gi] += Double(sdx)
             chDy[ch] += Double(sd); chDyXhat[ch] += Double(sdx)
         } }
         if x.requiresGrad {
             x.withGrad { dxb in
                 let dx = dxb.baseAddress!
-                for b in 0..<n { for ch in 0..<c {
+                parallelFor(n * c, work: n * c * s) { plane in
+                    let b = plane / c, ch = plane % c
                     let gi = perInstance ? b * c + ch : ch
                     let p = xp + (b * c + ch) * s, d = gout + (b * c + ch) * s, o = dx + (b * c + ch) * s
                     let gm = gamma?[ch] ?? 1
@@ -80,7 +97,7 @@ private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c:
                         let k = gm * istd
                         for j in 0..<s { o[j] += k * d[j] }
                     }
-                } }
+                }
             }
         }
     }
