@@ -259,10 +259,7 @@ public final class CIMLE {
     public func forward(_ x: Tensor, code: [Tensor]) throws -> [Tensor] {
         var outs = try netG.outputs(x, code: code)
         if config.task == .superResolution && config.consistency {
-            let key = "\(x.shape[2])x\(x.shape[3])"
-            let p = projections[key] ?? ConsistencyProjection(lowHeight: x.shape[2], lowWidth: x.shape[3], scale: config.scale)
-            projections[key] = p
-            outs[outs.count - 1] = try p(outs[outs.count - 1], lowRes: x)
+            outs[outs.count - 1] = try forwardProjection(outs[outs.count - 1], x: x)
         }
         return outs
     }
@@ -338,6 +335,8 @@ public final class CIMLE {
         }
     }
 
+    /// Projects super-resolution outputs `y` onto consistency with their inputs `x` (the
+    /// projection matrices are built once per input size).
     func forwardProjection(_ y: Tensor, x: Tensor) throws -> Tensor {
         let key = "\(x.shape[2])x\(x.shape[3])"
         let p = projections[key] ?? ConsistencyProjection(lowHeight: x.shape[2], lowWidth: x.shape[3], scale: config.scale)

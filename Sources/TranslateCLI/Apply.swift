@@ -23,18 +23,7 @@ public struct LoadedGenerator {
     /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
     /// `direction` picks CycleGAN's generator (default a-to-b); pix2pix models ignore it.
     public init(path: String, direction: Direction? = nil) throws {
-        var url = URL(fileURLWithPath: path)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw CLIError.notFound(path: url.path, what: "--model")
-        }
-        if isDir.boolValue {
-            let candidates = ["model.safetensors", "latest.safetensors"].map { url.appendingPathComponent($0) }
-            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-                throw CLIError.notFound(path: url.path, what: "model.safetensors or latest.safetensors in --model folder")
-            }
-            url = found
-        }
+        let url = try resolveModelURL(path)
         self.url = url
         let file = try SafeTensors.read(url)
         metadata = file.metadata

@@ -162,12 +162,8 @@ enum BenchCommand {
                     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
                 torch = try runPython(py, script: script, args: ["\(size)", "\(iters)"])
             }
-            // The sgemm rate of this run (2048^3), after PyTorch and before our workloads.
-            let n = 2048
-            var rng = RNG(seed: 0)
-            let ga = Tensor.randn([n * n], rng: &rng).data, gb = Tensor.randn([n * n], rng: &rng).data
-            var gc = [Float](repeating: 0, count: n * n)
-            let rate = 2 * Double(n * n * n) / median(3) { sgemm(m: n, n: n, k: n, a: ga, lda: n, b: gb, ldb: n, c: &gc, ldc: n) } / 1e9
+            // The sgemm rate of this run, after PyTorch and before our workloads.
+            let (rate, _) = sgemmRate(n: 2048, iters: 3)
             print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters); sgemm 2048^3 \(Int(rate)) GFLOP/s")
             print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   GEMM GFLOP  ours GFLOP/s  share of sgemm  our peak RSS MB")
             let torchKeys = ["pix2pix-step": "pix2pix_train_step_s", "cyclegan-step": "cyclegan_train_step_s", "unet-infer-b8": "unet_infer_batch8_s"]
@@ -210,6 +206,15 @@ enum BenchCommand {
         return 2
     }
 
+    /// GFLOP/s of an n x n x n sgemm (median of `iters`) and the median seconds.
+    static func sgemmRate(n: Int, iters: Int) -> (gflops: Double, seconds: Double) {
+        var rng = RNG(seed: 0)
+        let a = Tensor.randn([n * n], rng: &rng).data, b = Tensor.randn([n * n], rng: &rng).data
+        var c = [Float](repeating: 0, count: n * n)
+        let t = median(iters) { sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n) }
+        return (2 * Double(n * n * n) / t / 1e9, t)
+    }
+
     static func runAll(iters: Int, quick: Bool, torchPython: String?, jsonPath: String?) throws {
         // PyTorch first, before our BLAS threads exist, so that they cannot steal its cores.
         var torch: [String: Any]?
@@ -219,11 +224,8 @@ enum BenchCommand {
 
         // 1. sgemm peak on square matrices.
         let n = quick ? 512 : 2048
+        let (sgemmRate, tg) = Self.sgemmRate(n: n, iters: iters)
         var rng = RNG(seed: 0)
-        let a = Tensor.randn([n * n], rng: &rng).data, b = Tensor.randn([n * n], rng: &rng).data
-        var c = [Float](repeating: 0, count: n * n)
-        let tg = median(iters) { sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n) }
-        let sgemmRate = 2 * Double(n * n * n) / tg / 1e9
         print(String(format: "sgemm %dx%dx%d: %.2f ms, %.0f GFLOP/s", n, n, n, tg * 1e3, sgemmRate))
         json["sgemm_n"] = n; json["sgemm_gflops"] = sgemmRate
 

@@ -83,21 +83,27 @@ private func resizeBilinear(_ x: Tensor, height OH: Int, width OW: Int, scale: (
     return result
 }
 
+/// Checks a pooling window against a 4-D input: (stride, planes, H, W, outH, outW), floor mode.
+private func poolGeometry(_ op: String, _ x: Tensor, _ kernelSize: Size2, _ stride: Size2?, _ padding: Size2) throws
+    -> (Size2, Int, Int, Int, Int, Int) {
+    try checkRank(op, x, 4)
+    let s = stride ?? kernelSize
+    guard kernelSize.h > 0, kernelSize.w > 0, s.h > 0, s.w > 0, padding.h >= 0, padding.w >= 0,
+          padding.h * 2 <= kernelSize.h, padding.w * 2 <= kernelSize.w else {
+        throw TensorError.invalidArgument("\(op): kernel \(kernelSize), stride \(s) must be positive and padding \(padding) at most half the kernel")
+    }
+    let H = x.shape[2], W = x.shape[3]
+    guard H + 2 * padding.h >= kernelSize.h, W + 2 * padding.w >= kernelSize.w else {
+        throw TensorError.invalidArgument("\(op): kernel \(kernelSize) is larger than the padded input \(x.shape)")
+    }
+    return (s, x.shape[0] * x.shape[1], H, W, (H + 2 * padding.h - kernelSize.h) / s.h + 1, (W + 2 * padding.w - kernelSize.w) / s.w + 1)
+}
+
 /// Average pooling as `F.avg_pool2d` (ceil_mode false). With `countIncludePad` the divisor
 /// is the window clipped to the padded input; otherwise the number of real pixels.
 public func avgPool2d(_ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
                       countIncludePad: Bool = true) throws -> Tensor {
-    try checkRank("avgPool2d", x, 4)
-    let s = stride ?? kernelSize
-    guard kernelSize.h > 0, kernelSize.w > 0, s.h > 0, s.w > 0, padding.h >= 0, padding.w >= 0,
-          padding.h * 2 <= kernelSize.h, padding.w * 2 <= kernelSize.w else {
-        throw TensorError.invalidArgument("avgPool2d: kernel \(kernelSize), stride \(s) must be positive and padding \(padding) at most half the kernel")
-    }
-    let planes = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3]
-    let OH = (H + 2 * padding.h - kernelSize.h) / s.h + 1, OW = (W + 2 * padding.w - kernelSize.w) / s.w + 1
-    guard H + 2 * padding.h >= kernelSize.h, W + 2 * padding.w >= kernelSize.w else {
-        throw TensorError.invalidArgument("avgPool2d: kernel \(kernelSize) is larger than the padded input \(x.shape)")
-    }
+    let (s, planes, H, W, OH, OW) = try poolGeometry("avgPool2d", x, kernelSize, stride, padding)
     // Window bounds and divisor per output position along each axis.
     func windows(_ o: Int, _ size: Int, _ k: Int, _ st: Int, _ p: Int) -> (Int, Int, Int) {
         let start = o * st - p, end = min(start + k, size + p)
@@ -138,17 +144,7 @@ public func avgPool2d(_ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padd
 /// floor mode). The backward pass sends each output's gradient to the position that held
 /// the maximum (the first one in scan order on ties, as PyTorch's CPU kernel).
 public func maxPool2d(_ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) throws -> Tensor {
-    try checkRank("maxPool2d", x, 4)
-    let s = stride ?? kernelSize
-    guard kernelSize.h > 0, kernelSize.w > 0, s.h > 0, s.w > 0, padding.h >= 0, padding.w >= 0,
-          padding.h * 2 <= kernelSize.h, padding.w * 2 <= kernelSize.w else {
-        throw TensorError.invalidArgument("maxPool2d: kernel \(kernelSize), stride \(s) must be positive and padding \(padding) at most half the kernel")
-    }
-    let planes = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3]
-    guard H + 2 * padding.h >= kernelSize.h, W + 2 * padding.w >= kernelSize.w else {
-        throw TensorError.invalidArgument("maxPool2d: kernel \(kernelSize) is larger than the padded input \(x.shape)")
-    }
-    let OH = (H + 2 * padding.h - kernelSize.h) / s.h + 1, OW = (W + 2 * padding.w - kernelSize.w) / s.w + 1
+    let (s, planes, H, W, OH, OW) = try poolGeometry("maxPool2d", x, kernelSize, stride, padding)
     var out = [Float](repeating: 0, count: planes * OH * OW)
     // Flat input index of each output's maximum, for the backward pass.
     var argmax = [Int32](repeating: 0, count: planes * OH * OW)
