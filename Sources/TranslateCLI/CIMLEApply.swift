@@ -55,6 +55,13 @@ public final class LoadedCIMLE {
 
     var task: CIMLETask { options.model.task }
 
+    /// apply/eval flags of the GAN models that mean nothing here: refused by name.
+    static func refuseGANFlags(loadSize: Int?, direction: Direction?, testMode: TestMode?) throws {
+        for (flag, given) in [("--load-size", loadSize != nil), ("--direction", direction != nil), ("--test-mode", testMode != nil)] where given {
+            throw CLIError.invalidFlag(flag: flag, reason: "does not apply to cIMLE models (super-resolution keeps the image size; layouts use the model's working size)")
+        }
+    }
+
     /// The network input for an image: the image itself (super-resolution, RGB), or the
     /// one-hot label map at the working size (layouts; `labelPath` names it in errors), and
     /// the class ids for display.

@@ -122,6 +122,7 @@ public struct Apply: ParsableCommand {
             guard dataroot == nil else {
                 throw CLIError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
+            try LoadedCIMLE.refuseGANFlags(loadSize: loadSize, direction: direction, testMode: testMode)
             let job = try CIMLEApplyJob(model: c, inputs: input, output: output, samples: samples ?? 1, seed: seed)
             job.quiet = quiet
             let r = try job.run()

@@ -67,6 +67,7 @@ public struct Eval: ParsableCommand {
         config.seed = seed
         let job: EvalJob
         if let model, let dataroot, let c = try LoadedCIMLE.load(path: model) {
+            try LoadedCIMLE.refuseGANFlags(loadSize: loadSize, direction: direction, testMode: testMode)
             job = try EvalJob(cimle: c, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
                               samples: samples, maxInputs: maxInputs, config: config, lpipsWeights: lpipsWeights,
                               output: output, shownInputs: show)

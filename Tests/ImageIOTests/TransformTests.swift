@@ -59,6 +59,34 @@ final class TransformTests: XCTestCase {
         let f = img.flippedHorizontally()
         XCTAssertEqual(f.pixels, [6, 7, 8, 3, 4, 5, 0, 1, 2, 15, 16, 17, 12, 13, 14, 9, 10, 11])
         XCTAssertEqual(f.flippedHorizontally(), img)
+        // Pillow's FLIP_TOP_BOTTOM and TRANSPOSE on the gray 3 x 2 image 0...5.
+        let g = try Image(width: 3, height: 2, channels: 1, pixels: [0, 1, 2, 3, 4, 5])
+        XCTAssertEqual(g.flippedVertically().pixels, [3, 4, 5, 0, 1, 2])
+        let t = g.transposed()
+        XCTAssertEqual([t.width, t.height], [2, 3])
+        XCTAssertEqual(t.pixels, [0, 3, 1, 4, 2, 5])
+        XCTAssertEqual(img.transposed().transposed(), img)
+    }
+
+    /// The real-valued resampling matrices equal PIL's 8-bit resize up to its rounding
+    /// (downscaling, bicubic and bilinear; bilinear upscaling. Bicubic upscaling of noise
+    /// overshoots and PIL clips its intermediate pass to 8 bits, which a matrix cannot do).
+    func testResampleMatrixMatchesResize() throws {
+        var rng = RNG(seed: 4)
+        let (w, h) = (37, 24)
+        let img = try Image(width: w, height: h, channels: 1, pixels: (0..<(w * h)).map { _ in UInt8(rng.nextInt(256)) })
+        for (ow, oh, f) in [(9, 6, ResizeFilter.bicubic), (12, 8, .bilinear), (50, 31, .bilinear)] {
+            let rows = resampleMatrix(inSize: h, outSize: oh, filter: f), cols = resampleMatrix(inSize: w, outSize: ow, filter: f)
+            let ref = img.resized(width: ow, height: oh, filter: f)
+            var worst = 0.0
+            for y in 0..<oh { for x in 0..<ow {
+                var v = 0.0
+                for i in 0..<h { for j in 0..<w { v += Double(rows[y * h + i]) * Double(cols[x * w + j]) * Double(img.pixels[i * w + j]) } }
+                worst = max(worst, abs(min(255, max(0, v)) - Double(ref.pixels[y * ow + x])))
+            } }
+            XCTAssertLessThanOrEqual(worst, 1.5, "\(f) \(w)x\(h) -> \(ow)x\(oh)")
+            for y in 0..<oh { XCTAssertEqual(Double((0..<h).map { rows[y * h + $0] }.reduce(0, +)), 1, accuracy: 1e-5) }
+        }
     }
 
     /// All EXIF orientations against Pillow's ImageOps.exif_transpose methods on a 3 x 2 image 0...5.

@@ -77,6 +77,22 @@ final class CIMLECLITests: CLITestCase {
         // The outputs are consistent with their input.
         XCTAssertGreaterThan(try ImageMetrics.psnr(s0.resized(width: 17, height: 13), try ImageFile.read(lrDir.appendingPathComponent("small.png")).image), 40)
         XCTAssertTrue(try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8).contains("bicubic"))
+        // Never over the inputs; flags that do not apply to cIMLE are refused by name.
+        try ImageFile.write(try makeImage(width: 8, height: 8, seed: 2), to: lrDir.appendingPathComponent("small_s00.png"))
+        assertThrows("sample name of an input", contains: ["--output", "small_s00.png"]) {
+            _ = try CIMLEApplyJob(model: model, inputs: [lrDir.path], output: lrDir.path, samples: 1, seed: 0)
+        }
+        try FileManager.default.removeItem(at: lrDir.appendingPathComponent("small_s00.png"))
+        let cmd = try Apply.parse(["--model", a.runDir.path, "--input", lrDir.path, "--output", tmp.appendingPathComponent("o3").path, "--load-size", "64"])
+        assertThrows("--load-size with cIMLE", contains: ["--load-size", "cIMLE"]) { try cmd.run() }
+        // A run with a decaying learning rate cannot be lengthened.
+        var lin = srOptions(root, name: "linear", rounds: 1)
+        lin.lrPolicy = .linear; lin.epochsDecay = 1; lin.epochs = 0
+        let l1 = try CIMLETrainer(options: lin, resume: false)
+        l1.progressEnabled = false
+        try l1.run()
+        let l2 = try CIMLETrainer(options: lin, resume: true)
+        assertThrows("lengthen a decaying run", contains: ["--rounds", "constant"]) { try l2.extend(toEpochs: 3) }
 
         // eval on the high-resolution folder: PSNR-Y against bicubic, LR consistency, diversity.
         var c = EvalConfig(); c.nnSize = 32; c.trials = 20
@@ -118,6 +134,16 @@ final class CIMLECLITests: CLITestCase {
         XCTAssertEqual(try job.run().written, 3)
         let g = try ImageFile.read(tmp.appendingPathComponent("gen/f0_s01.png")).image
         XCTAssertEqual([g.width, g.height, g.channels], [32, 32, 3])
+        // eval on the labelled split (as in training): fidelity, diversity, birthday test.
+        var c = EvalConfig(); c.nnSize = 32; c.trials = 20
+        let ev = try EvalJob(cimle: model, dataroot: root.path, phase: "train", trainPhase: nil, samples: 3, maxInputs: nil,
+                             config: c, lpipsWeights: nil, output: tmp.appendingPathComponent("ev").path, shownInputs: 2)
+        ev.quiet = true
+        let em = try ev.run().metrics
+        XCTAssertEqual(em["inputs"] as? Int, 3)
+        XCTAssertNotNil((em["fidelity"] as? [String: Any])?["lpips"] as? Double)
+        XCTAssertGreaterThan(try XCTUnwrap((em["diversity"] as? [String: Any])?["pairwise_l1"] as? Double), 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("ev/index_files/items/0/input.png").path))
         // A label map with a class beyond --num-classes is refused, naming the file.
         let bad = tmp.appendingPathComponent("bad")
         try FileManager.default.createDirectory(at: bad, withIntermediateDirectories: true)
