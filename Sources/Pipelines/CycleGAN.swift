@@ -100,25 +100,31 @@ public final class CycleGAN {
     public func trainStep(realA: Tensor, realB: Tensor, rng: inout RNG) throws -> Losses {
         for m in [netGA, netGB, netDA, netDB] { m.train() }
         let c = config
-        let fakeB = try netGA(realA), recA = try netGB(fakeB)
-        let fakeA = try netGB(realB), recB = try netGA(fakeA)
-        // Generators, with both discriminators frozen.
+        // Generators, with both discriminators frozen. The loss is the reference's sum
+        // GAN_A + GAN_B + cycle_A + cycle_B + idt_A + idt_B, but its gradient is accumulated
+        // in independent parts, each graph released before the next is built: the A->B->A
+        // chain, the B->A->B chain, then each identity term. The networks see the same
+        // inputs in the same order as the reference's forward pass (per network: G_A on
+        // real_A, fake_A, real_B; G_B on fake_B, real_B, real_A), so with dropout the noise
+        // matches too; only the order in which parameter gradients are summed differs. Peak
+        // memory holds two generator graphs instead of six.
         netDA.requiresGrad(false); netDB.requiresGrad(false)
         optG.zeroGrad()
+        let fakeB = try netGA(realA)
+        let lossGA = try ganLoss(try netDA(fakeB), targetIsReal: true, mode: c.ganMode)
+        let lossCycleA = try l1Loss(try netGB(fakeB), realA) * c.lambdaA
+        try (lossGA + lossCycleA).backward()
+        let fakeA = try netGB(realB)
+        let lossGB = try ganLoss(try netDB(fakeA), targetIsReal: true, mode: c.ganMode)
+        let lossCycleB = try l1Loss(try netGA(fakeA), realB) * c.lambdaB
+        try (lossGB + lossCycleB).backward()
         var lossIdtA = Tensor(scalar: 0), lossIdtB = Tensor(scalar: 0)
         if c.usesIdentity {
             lossIdtA = try l1Loss(try netGA(realB), realB) * (c.lambdaB * c.lambdaIdentity)
+            try lossIdtA.backward()
             lossIdtB = try l1Loss(try netGB(realA), realA) * (c.lambdaA * c.lambdaIdentity)
+            try lossIdtB.backward()
         }
-        let lossGA = try ganLoss(try netDA(fakeB), targetIsReal: true, mode: c.ganMode)
-        let lossGB = try ganLoss(try netDB(fakeA), targetIsReal: true, mode: c.ganMode)
-        let lossCycleA = try l1Loss(recA, realA) * c.lambdaA
-        let lossCycleB = try l1Loss(recB, realB) * c.lambdaB
-        var lossG = try lossGA + lossGB
-        lossG = try lossG + lossCycleA
-        lossG = try lossG + lossCycleB
-        if c.usesIdentity { lossG = try (lossG + lossIdtA) + lossIdtB }
-        try lossG.backward()
         optG.step()
         // Discriminators on real images and on fakes from the history buffers.
         netDA.requiresGrad(true); netDB.requiresGrad(true)
