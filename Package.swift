@@ -26,8 +26,10 @@ let package = Package(
         // C shims: libjpeg/libpng error handling needs setjmp, which Swift cannot call.
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // Direct convolution kernels (AVX-512 and baseline copies, chosen at load time).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Data flows one way: Tensors -> NN -> (ImageIO, Datasets) -> Pipelines -> TranslateCLI.
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "NN", dependencies: ["Tensors"]),
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
         .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),

@@ -18,11 +18,18 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// Counts the floating-point operations of every `sgemm` while enabled (benchmarks: the work
-/// of a training step, for its GFLOP/s). Not thread-safe; enable only around serial code.
+/// Counts the floating-point operations of every `sgemm`, and of the direct convolution
+/// kernels that stand in for some, while enabled (benchmarks: the work of a training step,
+/// for its GFLOP/s). Not thread-safe; enable only around serial code.
 public enum GEMMCounter {
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) public static var flops: Double = 0
+
+    /// Adds the work of a product of an m x k by a k x n matrix, done some other way.
+    @inline(__always)
+    static func count(m: Int, n: Int, k: Int) {
+        if enabled { flops += 2 * Double(m) * Double(n) * Double(k) }
+    }
 }
 
 /// Naive reference for `sgemm` (tests compare the BLAS path with it).

@@ -19,6 +19,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     guard H + 2 * padding.h - dilation.h * (g.kernelH - 1) - 1 >= 0, W + 2 * padding.w - dilation.w * (g.kernelW - 1) - 1 >= 0 else {
         throw TensorError.shapeMismatch(op: "conv2d (kernel larger than padded input)", shapes: [x.shape, weight.shape])
     }
+    if ConvAlgorithm.useDirect(outputs: O, g) { return conv2dDirect(x, weight: weight, bias: bias, g) }
     let K = g.colRows, P = g.colCols, chw = C * H * W
     // A 1x1 stride-1 unpadded convolution needs no unfolding: cols == x.
     let direct = g.kernelH == 1 && g.kernelW == 1 && stride == 1 && padding == 0

@@ -1,0 +1,90 @@
+import XCTest
+@testable import Tensors
+import TestSupport
+
+/// The direct kernels for convolutions with few output channels (`ConvAlgorithm`): forward
+/// against the naive convolution, gradients against the GEMM path and finite differences,
+/// over shapes that reach every tile of the kernels (64-column tiles, 16-column tiles, scalar
+/// tails; 1 to 4 outputs; padding 0 and > 0; batch > 1; kernels 1x1 to 7x7).
+final class DirectConvTests: XCTestCase {
+    var rng = RNG(seed: 99)
+
+    override func tearDown() { ConvAlgorithm.directEnabled = true }
+
+    struct Case { var n, c, h, w, o, kh, kw, pad: Int }
+    let cases = [
+        Case(n: 2, c: 5, h: 9, w: 37, o: 3, kh: 7, kw: 7, pad: 0),    // 16-wide tiles + scalar tail
+        Case(n: 1, c: 6, h: 8, w: 70, o: 3, kh: 7, kw: 7, pad: 3),    // 64-wide tile + tail, padded
+        Case(n: 1, c: 9, h: 6, w: 31, o: 1, kh: 4, kw: 4, pad: 1),    // PatchGAN's last layer shape
+        Case(n: 3, c: 4, h: 5, w: 18, o: 4, kh: 3, kw: 2, pad: 1),    // rectangular kernel, 4 outputs
+        Case(n: 1, c: 2, h: 4, w: 85, o: 2, kh: 1, kw: 8, pad: 0),    // widest kernel row
+        Case(n: 2, c: 16, h: 3, w: 5, o: 3, kh: 1, kw: 1, pad: 0),    // 1x1, tails only
+    ]
+
+    func testTakesDirectPathOnlyForFewOutputs() {
+        let g = ConvGeometry(channels: 64, height: 262, width: 262, kernelH: 7, kernelW: 7)
+        XCTAssertTrue(ConvAlgorithm.useDirect(outputs: 3, g))
+        XCTAssertFalse(ConvAlgorithm.useDirect(outputs: 5, g))
+        XCTAssertFalse(ConvAlgorithm.useDirect(outputs: 3, ConvGeometry(channels: 64, height: 20, width: 20, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)))
+        XCTAssertFalse(ConvAlgorithm.useDirect(outputs: 3, ConvGeometry(channels: 64, height: 20, width: 20, kernelH: 3, kernelW: 9)))
+    }
+
+    func testForwardMatchesNaive() throws {
+        for k in cases {
+            let x = Tensor.randn([k.n, k.c, k.h, k.w], rng: &rng)
+            let w = Tensor.randn([k.o, k.c, k.kh, k.kw], rng: &rng)
+            let b = Tensor.randn([k.o], rng: &rng)
+            let g = ConvGeometry(channels: k.c, height: k.h, width: k.w, kernelH: k.kh, kernelW: k.kw, padH: k.pad, padW: k.pad)
+            XCTAssertTrue(ConvAlgorithm.useDirect(outputs: k.o, g), "\(k)")
+            let y = try conv2d(x, weight: w, bias: b, padding: Size2(k.pad, k.pad))
+            let ref = conv2dNaive(x: x.data, n: k.n, g: g, weight: w.data, outChannels: k.o, bias: b.data)
+            XCTAssertEqual(y.shape, [k.n, k.o, g.outH, g.outW])
+            assertClose(y.data, ref, rtol: 1e-5, atol: 1e-5, "direct forward \(k)")
+        }
+    }
+
+    /// Gradients of x, weight and bias for a random upstream gradient, direct vs GEMM path,
+    /// with x also used a second time so that its gradient accumulates.
+    func testGradientsMatchGEMMPath() throws {
+        for k in cases {
+            let x = Tensor.randn([k.n, k.c, k.h, k.w], rng: &rng)
+            let w = Tensor.randn([k.o, k.c, k.kh, k.kw], rng: &rng)
+            let b = Tensor.randn([k.o], rng: &rng)
+            let r = Tensor.randn([k.n, k.o, k.h + 2 * k.pad - k.kh + 1, k.w + 2 * k.pad - k.kw + 1], rng: &rng)
+            var results: [[[Float]]] = []
+            for direct in [true, false] {
+                ConvAlgorithm.directEnabled = direct
+                for t in [x, w, b] { t.requiresGrad = true; t.zeroGrad() }
+                let y = try conv2d(x, weight: w, bias: b, padding: Size2(k.pad, k.pad))
+                let loss = try sum(y * r) + sum(x * x)
+                try loss.backward()
+                results.append([x.grad!, w.grad!, b.grad!, y.data])
+            }
+            for (i, name) in ["dx", "dw", "db", "y"].enumerated() {
+                assertClose(results[0][i], results[1][i], rtol: 1e-5, atol: 1e-4, "\(name) \(k)")
+            }
+        }
+    }
+
+    func testFiniteDifferences() throws {
+        try gradCheck([Tensor.randn([2, 3, 5, 19], rng: &rng), Tensor.randn([3, 3, 3, 3], rng: &rng), Tensor.randn([3], rng: &rng)],
+                      "direct conv2d padded") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
+        }
+        try gradCheck([Tensor.randn([1, 2, 7, 21], rng: &rng), Tensor.randn([1, 2, 7, 5], rng: &rng)],
+                      "direct conv2d unpadded, one output") {
+            try conv2d($0[0], weight: $0[1])
+        }
+    }
+
+    /// The ResNet generator's last layer at a full 64-column tile width: direct vs GEMM.
+    func testGeneratorHeadShape() throws {
+        let x = Tensor.randn([1, 16, 14, 134], rng: &rng)
+        let w = Tensor.randn([3, 16, 7, 7], std: 0.05, rng: &rng)
+        ConvAlgorithm.directEnabled = false
+        let ref = try conv2d(x, weight: w)
+        ConvAlgorithm.directEnabled = true
+        let y = try conv2d(x, weight: w)
+        assertClose(y.data, ref.data, rtol: 1e-5, atol: 1e-5, "generator head")
+    }
+}
