@@ -88,3 +88,44 @@ final class DirectConvTests: XCTestCase {
         assertClose(y.data, ref.data, rtol: 1e-5, atol: 1e-5, "generator head")
     }
 }
+
+/// The GEMM path's variants: column matrices built a few output rows at a time, and the input
+/// gradient of stride-1 convolutions as a convolution of the output gradient (instead of
+/// folding a column gradient with col2im). Both against the plain path and the naive conv.
+final class ConvGEMMPathTests: XCTestCase {
+    var rng = RNG(seed: 5)
+
+    override func tearDown() {
+        ConvAlgorithm.chunkBytes = 8 << 20
+        ConvAlgorithm.inputGradientAsConvEnabled = true
+    }
+
+    func testChunkedColumnsAndInputGradientAsConvolution() throws {
+        // (n, c, h, w, o, k, stride, pad)
+        let cases = [(2, 3, 9, 11, 6, 3, 1, 1), (1, 5, 10, 7, 8, 3, 1, 0), (1, 4, 12, 13, 5, 5, 1, 2),
+                     (2, 3, 9, 10, 6, 4, 2, 1), (1, 2, 8, 8, 7, 7, 1, 3)]
+        for (n, c, h, w, o, k, s, p) in cases {
+            let x = Tensor.randn([n, c, h, w], rng: &rng)
+            let wt = Tensor.randn([o, c, k, k], rng: &rng)
+            let b = Tensor.randn([o], rng: &rng)
+            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, strideH: s, strideW: s, padH: p, padW: p)
+            ConvAlgorithm.inputGradientAsConvEnabled = true
+            XCTAssertEqual(ConvAlgorithm.inputGradientAsConv(g, outputs: o) != nil, s == 1)
+            let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
+            var results: [[[Float]]] = []
+            for (chunk, asConv) in [(64, true), (1 << 30, false)] {   // 64 bytes: one output row per chunk
+                ConvAlgorithm.chunkBytes = chunk
+                ConvAlgorithm.inputGradientAsConvEnabled = asConv
+                for t in [x, wt, b] { t.requiresGrad = true; t.zeroGrad() }
+                let y = try conv2d(x, weight: wt, bias: b, stride: Size2(s, s), padding: Size2(p, p))
+                try (sum(y * r) + sum(x * 0.5)).backward()
+                results.append([y.data, x.grad!, wt.grad!, b.grad!])
+            }
+            let ref = conv2dNaive(x: x.data, n: n, g: g, weight: wt.data, outChannels: o, bias: b.data)
+            assertClose(results[0][0], ref, rtol: 1e-5, atol: 1e-5, "chunked forward vs naive \(g)")
+            for (i, name) in ["y", "dx", "dw", "db"].enumerated() {
+                assertClose(results[0][i], results[1][i], rtol: 1e-5, atol: 1e-4, "\(name) \(g)")
+            }
+        }
+    }
+}

@@ -48,7 +48,12 @@ public func parallelChunks(_ n: Int, minimum: Int = 1 << 16, _ body: (Int, Int) 
 
 /// Unfolds image x (C, H, W) into cols (C*kH*kW, outH*outW); zero outside the image.
 public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>) {
-    let oh = g.outH, ow = g.outW, rows = g.colRows
+    im2col(x, g, cols, outRows: 0..<g.outH)
+}
+
+/// The columns of output rows `outRows` only: cols (C*kH*kW, outRows.count*outW).
+public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, outRows: Range<Int>) {
+    let oh = outRows.count, ow = g.outW, rows = g.colRows, y0 = outRows.lowerBound
     parallelFor(rows, work: rows * oh * ow) { r in
         let c = r / (g.kernelH * g.kernelW)
         let ki = (r / g.kernelW) % g.kernelH
@@ -62,7 +67,7 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeM
         var hi = ow
         while hi > lo && (hi - 1) * g.strideW + off >= g.width { hi -= 1 }
         for y in 0..<oh {
-            let iy = y * g.strideH - g.padH + ki * g.dilationH
+            let iy = (y + y0) * g.strideH - g.padH + ki * g.dilationH
             let row = dst + y * ow
             if iy < 0 || iy >= g.height {
                 row.update(repeating: 0, count: ow)

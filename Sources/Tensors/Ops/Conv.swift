@@ -23,28 +23,30 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let K = g.colRows, P = g.colCols, chw = C * H * W
     // A 1x1 stride-1 unpadded convolution needs no unfolding: cols == x.
     let direct = g.kernelH == 1 && g.kernelW == 1 && stride == 1 && padding == 0
+    let chunk = ConvAlgorithm.chunkRows(g)
     // Both are written in full (GEMM with beta 0, im2col), so no zero fill.
     var out = uninitializedFloats(N * O * P)
-    var cols = direct ? [] : uninitializedFloats(K * P)
+    var cols = direct ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
                 cols.withUnsafeMutableBufferPointer { cp in
                     for n in 0..<N {
-                        let src: UnsafePointer<Float>
-                        if direct { src = xp.baseAddress! + n * chw } else {
-                            im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!)
-                            src = UnsafePointer(cp.baseAddress!)
+                        if direct {
+                            sgemm(m: O, n: P, k: K, a: wp.baseAddress!, lda: K, b: xp.baseAddress! + n * chw, ldb: P,
+                                  c: op.baseAddress! + n * O * P, ldc: P)
+                        } else {
+                            convGEMM(xp.baseAddress! + n * chw, g, weight: wp.baseAddress!, outputs: O,
+                                     out: op.baseAddress! + n * O * P, beta: 0, cols: cp.baseAddress!, chunk: chunk)
                         }
-                        sgemm(m: O, n: P, k: K, a: wp.baseAddress!, lda: K, b: src, ldb: P,
-                              c: op.baseAddress! + n * O * P, ldc: P)
                     }
                 }
                 if let b = bias { addChannelBias(op.baseAddress!, b.data, n: N, c: O, plane: P) }
             }
         }
     }
+    cols = []
     let result = Tensor(uncheckedShape: [N, O, g.outH, g.outW], data: out)
     // The column matrix is not kept for backward: recomputing it there is cheap next to the
     // GEMMs and keeps peak memory to the activations themselves.
@@ -53,25 +55,57 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
         // gout (N, O, P)
         let go = gout.baseAddress!
         if weight.requiresGrad {
-            var tmp = direct ? [] : uninitializedFloats(K * P)
+            var tmp = direct ? [] : uninitializedFloats(K * chunk * g.outW)
             weight.withGradForOverwrite { dw, fresh in
                 x.data.withUnsafeBufferPointer { xp in
                     tmp.withUnsafeMutableBufferPointer { cp in
                         for n in 0..<N {
-                            let src: UnsafePointer<Float>
-                            if direct { src = xp.baseAddress! + n * chw } else {
-                                im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!)
-                                src = UnsafePointer(cp.baseAddress!)
+                            if direct {
+                                // dW (O, C) += gout[n] (O, P) * x[n]^T (P, C)
+                                sgemm(transB: true, m: O, n: K, k: P, a: go + n * O * P, lda: P, b: xp.baseAddress! + n * chw,
+                                      ldb: P, beta: fresh && n == 0 ? 0 : 1, c: dw.baseAddress!, ldc: K)
+                                continue
                             }
-                            // dW (O, K) += gout[n] (O, P) * cols^T (P, K)
-                            sgemm(transB: true, m: O, n: K, k: P, a: go + n * O * P, lda: P, b: src, ldb: P,
-                                  beta: fresh && n == 0 ? 0 : 1, c: dw.baseAddress!, ldc: K)
+                            // dW (O, K) += gout[n] (O, rows) * cols(rows)^T, a chunk of output rows at a time
+                            var y0 = 0
+                            while y0 < g.outH {
+                                let y1 = min(g.outH, y0 + chunk), cn = (y1 - y0) * g.outW
+                                im2col(xp.baseAddress! + n * chw, g, cp.baseAddress!, outRows: y0..<y1)
+                                sgemm(transB: true, m: O, n: K, k: cn, a: go + n * O * P + y0 * g.outW, lda: P,
+                                      b: cp.baseAddress!, ldb: cn, beta: fresh && n == 0 && y0 == 0 ? 0 : 1,
+                                      c: dw.baseAddress!, ldc: K)
+                                y0 = y1
+                            }
                         }
                     }
                 }
             }
         }
         if x.requiresGrad {
+            if let gt = ConvAlgorithm.inputGradientAsConv(g, outputs: O), !direct {
+                // dx[n] = the correlation of gout[n], zero-padded by k-1-p, with the kernel flipped
+                // and its channel axes swapped: a forward convolution, no column matrix to fold.
+                let kk = g.kernelH * g.kernelW
+                var flipped = uninitializedFloats(C * O * kk)
+                weight.data.withUnsafeBufferPointer { wp in
+                    for o in 0..<O { for c in 0..<C { for k in 0..<kk {
+                        flipped[(c * O + o) * kk + kk - 1 - k] = wp[(o * C + c) * kk + k]
+                    } } }
+                }
+                let gchunk = ConvAlgorithm.chunkRows(gt)
+                var gcols = uninitializedFloats(gt.colRows * gchunk * gt.outW)
+                x.withGradForOverwrite { dx, fresh in
+                    flipped.withUnsafeBufferPointer { fp in
+                        gcols.withUnsafeMutableBufferPointer { cp in
+                            for n in 0..<N {
+                                convGEMM(go + n * O * P, gt, weight: fp.baseAddress!, outputs: C, out: dx.baseAddress! + n * chw,
+                                         beta: fresh ? 0 : 1, cols: cp.baseAddress!, chunk: gchunk)
+                            }
+                        }
+                    }
+                }
+                return finishBias()
+            }
             var dcols = direct ? [] : uninitializedFloats(K * P)
             x.withGradForOverwrite { dx, fresh in
                 if fresh && !direct { dx.update(repeating: 0) }
@@ -93,9 +127,27 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                 }
             }
         }
-        if let b = bias, b.requiresGrad { b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: O, plane: P) } }
+        finishBias()
+        func finishBias() {
+            if let b = bias, b.requiresGrad { b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: O, plane: P) } }
+        }
     }
     return result
+}
+
+/// out (O, outH*outW) = weight (O, K) * im2col(x) + beta * out, one chunk of `chunk` output
+/// rows at a time: each chunk's columns are still in cache when the GEMM reads them.
+/// `cols` holds K * chunk * outW values.
+func convGEMM(_ x: UnsafePointer<Float>, _ g: ConvGeometry, weight: UnsafePointer<Float>, outputs O: Int,
+              out: UnsafeMutablePointer<Float>, beta: Float, cols: UnsafeMutablePointer<Float>, chunk: Int) {
+    let K = g.colRows, ow = g.outW, P = g.outH * ow
+    var y0 = 0
+    while y0 < g.outH {
+        let y1 = min(g.outH, y0 + chunk), cn = (y1 - y0) * ow
+        im2col(x, g, cols, outRows: y0..<y1)
+        sgemm(m: O, n: cn, k: K, a: weight, lda: K, b: cols, ldb: cn, beta: beta, c: out + y0 * ow, ldc: P)
+        y0 = y1
+    }
 }
 
 /// 2-D transposed convolution (the adjoint of conv2d in x).

@@ -15,6 +15,31 @@ public enum ConvAlgorithm {
     /// Largest output-channel count that takes the direct path.
     public static let directMaxOutputs = 4
 
+    /// Bytes of column matrix per chunk of output rows (`chunkRows`): small enough to stay in
+    /// the 32 MB last-level cache between im2col and the GEMM, large enough for full-speed GEMMs.
+    nonisolated(unsafe) public static var chunkBytes = 8 << 20
+
+    /// Output rows per column-matrix chunk for a convolution.
+    static func chunkRows(_ g: ConvGeometry) -> Int {
+        let perRow = max(1, g.colRows * g.outW * MemoryLayout<Float>.size)
+        return max(1, min(g.outH, chunkBytes / perRow))
+    }
+
+    /// Tests switch this off to compare with folding the column gradient (col2im).
+    nonisolated(unsafe) public static var inputGradientAsConvEnabled = true
+
+    /// For a stride-1, dilation-1 convolution with padding below the kernel size, the geometry
+    /// of the convolution over the output gradient that yields the input gradient (its
+    /// outputs are the C input channels); nil otherwise.
+    static func inputGradientAsConv(_ g: ConvGeometry, outputs: Int) -> ConvGeometry? {
+        guard inputGradientAsConvEnabled, g.strideH == 1, g.strideW == 1, g.dilationH == 1, g.dilationW == 1,
+              g.padH < g.kernelH, g.padW < g.kernelW else { return nil }
+        let t = ConvGeometry(channels: outputs, height: g.outH, width: g.outW, kernelH: g.kernelH, kernelW: g.kernelW,
+                             padH: g.kernelH - 1 - g.padH, padW: g.kernelW - 1 - g.padW)
+        assert(t.outH == g.height && t.outW == g.width)
+        return t
+    }
+
     static func useDirect(outputs: Int, _ g: ConvGeometry) -> Bool {
         directEnabled && outputs <= directMaxOutputs && g.strideH == 1 && g.strideW == 1
             && g.dilationH == 1 && g.dilationW == 1 && g.kernelW <= 8 && g.colRows >= 8
