@@ -133,3 +133,172 @@ CLONES void tr_correlate_wgrad(const float *in, long C, long inStride, long inPl
         }
     }
 }
+
+/* ---- Winograd F(2x2, 3x3) ----
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ * A^T = [1 1 1 0; 0 1 -1 -1]. Forward: y = A^T [(G w G^T) . (B^T d B)] A. Weight gradient,
+ * the adjoint of that bilinear form in w: dw = G^T [sum over tiles (A g A^T) . (B^T d B)] G. */
+
+/* Even and odd columns of a row, E[m] = row[2m - off], Od[m] = row[2m + 1 - off], m <= n,
+ * zero outside [0, W) or when row is NULL. */
+static inline void split_row(const float *row, long W, long off, long n, float *E, float *Od) {
+    for (long m = 0; m <= n; m++) {
+        long ce = 2 * m - off, co = ce + 1;
+        E[m] = (row && ce >= 0 && ce < W) ? row[ce] : 0.0f;
+        Od[m] = (row && co >= 0 && co < W) ? row[co] : 0.0f;
+    }
+}
+
+/* Horizontal B^T transform of one split row: h[j][tx] for the 4 components
+ * (E1 = E + 1, Od1 = Od + 1: separate parameters so that the loop has no carried loads). */
+static inline void row_bt_(const float *restrict E, const float *restrict E1, const float *restrict Od,
+                           const float *restrict Od1, long tw, float *restrict h0, float *restrict h1,
+                           float *restrict h2, float *restrict h3) {
+    for (long t = 0; t < tw; t++) {
+        h0[t] = E[t] - E1[t]; h1[t] = Od[t] + E1[t]; h2[t] = E1[t] - Od[t]; h3[t] = Od[t] - Od1[t];
+    }
+}
+static inline void row_bt(const float *E, const float *Od, long tw, float *h) {
+    row_bt_(E, E + 1, Od, Od + 1, tw, h, h + tw, h + 2 * tw, h + 3 * tw);
+}
+
+/* out[2t] = q0 + q1 + q2, out[2t + 1] = q1 - q2 - q3: one output row pair of A^T . A. */
+static inline void row_at(const float *restrict q0, const float *restrict q1, const float *restrict q2,
+                          const float *restrict q3, long tw, float *restrict out) {
+    for (long t = 0; t < tw; t++) {
+        out[2 * t] = q0[t] + q1[t] + q2[t];
+        out[2 * t + 1] = q1[t] - q2[t] - q3[t];
+    }
+}
+
+/* s0 = m0 + m1 + m2, s1 = m1 - m2 - m3: the vertical A^T step. */
+static inline void col_at(const float *restrict m0, const float *restrict m1, const float *restrict m2,
+                          const float *restrict m3, long tw, float *restrict s0, float *restrict s1) {
+    for (long t = 0; t < tw; t++) { s0[t] = m0[t] + m1[t] + m2[t]; s1[t] = m1[t] - m2[t] - m3[t]; }
+}
+
+/* The A transform of a split output-gradient row: (g0, g0 + g1, g0 - g1, -g1). */
+static inline void row_a(const float *restrict e, const float *restrict od, long tw, float *restrict h0,
+                         float *restrict h1, float *restrict h2, float *restrict h3) {
+    for (long t = 0; t < tw; t++) { h0[t] = e[t]; h1[t] = e[t] + od[t]; h2[t] = e[t] - od[t]; h3[t] = -od[t]; }
+}
+
+/* d0 = a, d3 = -b. */
+static inline void copy_neg(const float *restrict a, const float *restrict b, long n, float *restrict d0, float *restrict d3) {
+    for (long t = 0; t < n; t++) { d0[t] = a[t]; d3[t] = -b[t]; }
+}
+
+/* dst[t] = a[t] + sa * b[t] for the vertical combinations (sa = +1 or -1). */
+static inline void combine(float *restrict dst, const float *restrict a, const float *restrict b, float sb, long n) {
+    for (long t = 0; t < n; t++) dst[t] = a[t] + sb * b[t];
+}
+
+CLONES void tr_wino_input(const float *x, long C, long H, long W, long pad, long th, long tw,
+                          float *V, long c0, long c1, float *scratch) {
+    /* scratch: E, Od (tw + 1 each) then h (4 rows x 4 components x tw): 8 (tw + 1) + 16 tw floats. */
+    const long T = th * tw, CT = C * T;
+    float *E = scratch, *Od = scratch + tw + 1, *h = scratch + 2 * (tw + 1);
+    for (long c = c0; c < c1; c++) {
+        for (long ty = 0; ty < th; ty++) {
+            for (int k = 0; k < 4; k++) {
+                long r = 2 * ty - pad + k;
+                split_row((r >= 0 && r < H) ? x + (c * H + r) * W : 0, W, pad, tw, E, Od);
+                row_bt(E, Od, tw, h + 4 * k * tw);
+            }
+            float *dst = V + c * T + ty * tw;
+            for (int j = 0; j < 4; j++) {
+                const float *r0 = h + j * tw, *r1 = h + (4 + j) * tw, *r2 = h + (8 + j) * tw, *r3 = h + (12 + j) * tw;
+                combine(dst + (0 + j) * CT, r0, r2, -1.0f, tw);
+                combine(dst + (4 + j) * CT, r1, r2, 1.0f, tw);
+                combine(dst + (8 + j) * CT, r2, r1, -1.0f, tw);
+                combine(dst + (12 + j) * CT, r1, r3, -1.0f, tw);
+            }
+        }
+    }
+}
+
+CLONES void tr_wino_filter(const float *restrict w, long O, long C, float *restrict U, long lo, long hi) {
+    const long OC = O * C;
+    for (long oc = lo; oc < hi; oc++) {
+        const float *k = w + oc * 9;
+        float t[4][3];
+        for (int j = 0; j < 3; j++) {
+            float k0 = k[j], k1 = k[3 + j], k2 = k[6 + j];
+            t[0][j] = k0; t[1][j] = 0.5f * (k0 + k1 + k2); t[2][j] = 0.5f * (k0 - k1 + k2); t[3][j] = k2;
+        }
+        for (int i = 0; i < 4; i++) {
+            float a = t[i][0], b = t[i][1], d = t[i][2];
+            U[(4 * i + 0) * OC + oc] = a;
+            U[(4 * i + 1) * OC + oc] = 0.5f * (a + b + d);
+            U[(4 * i + 2) * OC + oc] = 0.5f * (a - b + d);
+            U[(4 * i + 3) * OC + oc] = d;
+        }
+    }
+}
+
+CLONES void tr_wino_output(const float *M, long O, long th, long tw, float *y, long oh, long ow,
+                           int accumulate, long o0, long o1, float *scratch) {
+    /* scratch: s (2 x 4 x tw) then two output rows (2 tw each): 12 tw floats. */
+    const long T = th * tw, OT = O * T;
+    float *s = scratch, *r0 = scratch + 8 * tw, *r1 = r0 + 2 * tw;
+    for (long o = o0; o < o1; o++) {
+        for (long ty = 0; ty < th; ty++) {
+            const float *m = M + o * T + ty * tw;
+            for (int j = 0; j < 4; j++)
+                col_at(m + j * OT, m + (4 + j) * OT, m + (8 + j) * OT, m + (12 + j) * OT, tw, s + j * tw, s + (4 + j) * tw);
+            for (int a = 0; a < 2; a++) {
+                const float *q0 = s + 4 * a * tw;
+                row_at(q0, q0 + tw, q0 + 2 * tw, q0 + 3 * tw, tw, a ? r1 : r0);
+            }
+            for (int a = 0; a < 2; a++) {
+                long r = 2 * ty + a;
+                if (r >= oh) break;
+                float *restrict dst = y + (o * oh + r) * ow;
+                const float *restrict src = a ? r1 : r0;
+                if (accumulate) { for (long v = 0; v < ow; v++) dst[v] += src[v]; }
+                else { for (long v = 0; v < ow; v++) dst[v] = src[v]; }
+            }
+        }
+    }
+}
+
+CLONES void tr_wino_gout(const float *g, long O, long oh, long ow, long th, long tw,
+                         float *Gt, long o0, long o1, float *scratch) {
+    /* scratch: E, Od (tw + 1 each) then h (2 rows x 4 components x tw). */
+    const long T = th * tw, OT = O * T;
+    float *E = scratch, *Od = scratch + tw + 1, *h = scratch + 2 * (tw + 1);
+    for (long o = o0; o < o1; o++) {
+        for (long ty = 0; ty < th; ty++) {
+            for (int k = 0; k < 2; k++) {
+                long r = 2 * ty + k;
+                split_row(r < oh ? g + (o * oh + r) * ow : 0, ow, 0, tw, E, Od);
+                float *h0 = h + 4 * k * tw;
+                row_a(E, Od, tw, h0, h0 + tw, h0 + 2 * tw, h0 + 3 * tw);
+            }
+            float *dst = Gt + o * T + ty * tw;
+            for (int j = 0; j < 4; j++) {
+                const float *a = h + j * tw, *b = h + (4 + j) * tw;
+                copy_neg(a, b, tw, dst + j * OT, dst + (12 + j) * OT);
+                combine(dst + (4 + j) * OT, a, b, 1.0f, tw);
+                combine(dst + (8 + j) * OT, a, b, -1.0f, tw);
+            }
+        }
+    }
+}
+
+CLONES void tr_wino_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi) {
+    const long OC = O * C;
+    for (long oc = lo; oc < hi; oc++) {
+        float t[3][4];
+        for (int j = 0; j < 4; j++) {
+            float w0 = Wh[j * OC + oc], w1 = Wh[(4 + j) * OC + oc], w2 = Wh[(8 + j) * OC + oc], w3 = Wh[(12 + j) * OC + oc];
+            t[0][j] = w0 + 0.5f * (w1 + w2); t[1][j] = 0.5f * (w1 - w2); t[2][j] = 0.5f * (w1 + w2) + w3;
+        }
+        float *d = dw + oc * 9;
+        for (int a = 0; a < 3; a++) {
+            float v0 = t[a][0], v1 = t[a][1], v2 = t[a][2], v3 = t[a][3];
+            float out[3] = { v0 + 0.5f * (v1 + v2), 0.5f * (v1 - v2), 0.5f * (v1 + v2) + v3 };
+            for (int b = 0; b < 3; b++) d[3 * a + b] = accumulate ? d[3 * a + b] + out[b] : out[b];
+        }
+    }
+}

@@ -8,7 +8,21 @@ import TestSupport
 /// CycleGAN's first three training steps against PyTorch (tools/make_cyclegan_fixtures.py):
 /// all eight losses of every step, and every parameter after step 3.
 final class CycleGANStepTests: XCTestCase {
-    func testFirstStepsMatchPyTorch() throws {
+    func testFirstStepsMatchPyTorch() throws { try firstStepsMatchPyTorch(steps: 3, compareParameters: true) }
+
+    /// With the residual blocks' 3x3 convolutions (and their input gradients) through Winograd
+    /// F(2x2, 3x3), as the full-size generator's 256-channel blocks run: the losses of the
+    /// first two steps agree with PyTorch's to the same 1e-4. Winograd's rounding differs from
+    /// a direct sum's by ~5e-7 relative; Adam (beta1 0.5) turns that into parameter differences
+    /// of up to 2 lr by step 3, beyond the 3-step test above, which therefore runs the GEMM
+    /// algorithm (the fixture's 16-channel blocks are below `winogradMinChannels`).
+    func testFirstTwoStepsMatchPyTorchWithWinograd() throws {
+        ConvAlgorithm.winogradMinChannels = 8
+        defer { ConvAlgorithm.winogradMinChannels = 32 }
+        try firstStepsMatchPyTorch(steps: 2, compareParameters: false)
+    }
+
+    func firstStepsMatchPyTorch(steps: Int, compareParameters: Bool) throws {
         let fx = try Fixture("cyclegan/cyclegan_steps")
         var config = CycleGANConfig()
         config.netG = .resnet9
@@ -22,11 +36,12 @@ final class CycleGANStepTests: XCTestCase {
             try net.loadStateDict(state)
         }
         print("cyclegan:")
-        for t in 1...3 {
+        for t in 1...steps {
             let losses = try model.trainStep(realA: try fx.tensor("A\(t)"), realB: try fx.tensor("B\(t)"), rng: &rng)
             assertClose(losses.values, try fx.tensor("losses\(t)").data, rtol: 1e-4,
                         "step \(t) losses [D_A, G_A, cycle_A, idt_A, D_B, G_B, cycle_B, idt_B]")
         }
+        guard compareParameters else { return }
         for (name, net) in [("G_A", model.netGA), ("G_B", model.netGB), ("D_A", model.netDA), ("D_B", model.netDB)] {
             var worst: Float = 0
             let cancelled = biasesCancelledByNorm(net)

@@ -129,3 +129,62 @@ final class ConvGEMMPathTests: XCTestCase {
         }
     }
 }
+
+/// Winograd F(2x2, 3x3) (`Winograd`, stride-1 3x3 convolutions with many channels): forward
+/// against the naive double-precision convolution, all gradients against the GEMM path and
+/// finite differences; odd and even sizes (partial tiles), padding 0, 1, 2, batch > 1.
+final class WinogradTests: XCTestCase {
+    var rng = RNG(seed: 11)
+
+    override func tearDown() {
+        ConvAlgorithm.winogradEnabled = true
+        ConvAlgorithm.winogradMinChannels = 32
+    }
+
+    func testAppliesOnlyToStrideOne3x3WithManyChannels() {
+        let g = ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3)
+        XCTAssertTrue(Winograd.applies(g, outputs: 256))
+        XCTAssertFalse(Winograd.applies(g, outputs: 16))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2), outputs: 256))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 4, kernelW: 4), outputs: 256))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, padH: 3, padW: 3), outputs: 256))
+    }
+
+    func testMatchesNaiveAndGEMMPath() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        // (n, c, h, w, o, pad)
+        for (n, c, h, w, o, p) in [(1, 3, 9, 11, 5, 0), (2, 4, 8, 8, 6, 1), (1, 5, 7, 10, 3, 2), (1, 6, 13, 6, 7, 1), (2, 40, 12, 20, 36, 1)] {
+            let x = Tensor.randn([n, c, h, w], rng: &rng)
+            let wt = Tensor.randn([o, c, 3, 3], std: 0.3, rng: &rng)
+            let b = Tensor.randn([o], rng: &rng)
+            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 3, kernelW: 3, padH: p, padW: p)
+            ConvAlgorithm.winogradEnabled = true
+            XCTAssertTrue(Winograd.applies(g, outputs: o))
+            let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
+            var results: [[[Float]]] = []
+            for wino in [true, false] {
+                ConvAlgorithm.winogradEnabled = wino
+                for t in [x, wt, b] { t.requiresGrad = true; t.zeroGrad() }
+                let y = try conv2d(x, weight: wt, bias: b, padding: Size2(p, p))
+                try (sum(y * r) + sum(x * 0.25) + sum(wt * 0.5)).backward()
+                results.append([y.data, x.grad!, wt.grad!, b.grad!])
+            }
+            let ref = conv2dNaive(x: x.data, n: n, g: g, weight: wt.data, outChannels: o, bias: b.data)
+            assertClose(results[0][0], ref, rtol: 1e-5, atol: 1e-5, "Winograd forward vs naive \(g)")
+            for (i, name) in ["y", "dx", "dw", "db"].enumerated() {
+                assertClose(results[0][i], results[1][i], rtol: 1e-5, atol: 1e-4, "Winograd \(name) vs GEMM \(g)")
+            }
+        }
+    }
+
+    func testFiniteDifferences() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        try gradCheck([Tensor.randn([2, 3, 7, 6], rng: &rng), Tensor.randn([4, 3, 3, 3], std: 0.5, rng: &rng), Tensor.randn([4], rng: &rng)],
+                      "Winograd conv2d p1") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
+        }
+        try gradCheck([Tensor.randn([1, 2, 6, 9], rng: &rng), Tensor.randn([3, 2, 3, 3], std: 0.5, rng: &rng)], "Winograd conv2d p0") {
+            try conv2d($0[0], weight: $0[1])
+        }
+    }
+}

@@ -21,3 +21,23 @@ void tr_correlate_wgrad(const float *in, long C, long inStride, long inPlane,
                         float *dw, long kh, long kw, long c0, long c1, int accumulate);
 
 #endif
+
+/* Winograd F(2x2, 3x3) transforms for stride-1 3x3 convolutions. A tile t = ty*tw + tx covers
+ * output rows 2ty, 2ty+1 and columns 2tx, 2tx+1; its 4x4 input patch starts at input row
+ * 2ty - pad, column 2tx - pad (zero outside the image). Transformed arrays are 16 planes
+ * xi = 4i + j (i: vertical, j: horizontal component). Ranges [lo, hi) split the work over threads.
+ * scratch: 32 * (tw + 1) floats per concurrent call. */
+
+/* V[xi][c][t] = (B^T d B)[xi] for input planes x (C, H, W), c in [c0, c1). */
+void tr_wino_input(const float *x, long C, long H, long W, long pad, long th, long tw,
+                   float *V, long c0, long c1, float *scratch);
+/* U[xi][o][c] = (G w G^T)[xi] for w (O, C, 3, 3), rows oc = o*C + c in [lo, hi). */
+void tr_wino_filter(const float *w, long O, long C, float *U, long lo, long hi);
+/* y[o] (oh, ow) (+)= (A^T M A) of each tile, o in [o0, o1). */
+void tr_wino_output(const float *M, long O, long th, long tw, float *y, long oh, long ow,
+                    int accumulate, long o0, long o1, float *scratch);
+/* Gt[xi][o][t] = (A g A^T)[xi] for output-gradient planes g (O, oh, ow), o in [o0, o1). */
+void tr_wino_gout(const float *g, long O, long oh, long ow, long th, long tw,
+                  float *Gt, long o0, long o1, float *scratch);
+/* dw (O, C, 3, 3) (+)= G^T Wh[.][o][c] G, rows oc in [lo, hi). */
+void tr_wino_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi);

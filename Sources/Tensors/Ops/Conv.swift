@@ -26,12 +26,20 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let chunk = ConvAlgorithm.chunkRows(g)
     // Both are written in full (GEMM with beta 0, im2col), so no zero fill.
     var out = uninitializedFloats(N * O * P)
-    var cols = direct ? [] : uninitializedFloats(K * chunk * g.outW)
+    var cols = direct || Winograd.applies(g, outputs: O) ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
                 cols.withUnsafeMutableBufferPointer { cp in
+                    if !direct && Winograd.applies(g, outputs: O) {
+                        let u = Winograd.filter(wp.baseAddress!, outputs: O, channels: C)
+                        for n in 0..<N {
+                            Winograd.forward(xp.baseAddress! + n * chw, g, u: u, outputs: O, out: op.baseAddress! + n * O * P,
+                                             accumulate: false)
+                        }
+                        return
+                    }
                     for n in 0..<N {
                         if direct {
                             sgemm(m: O, n: P, k: K, a: wp.baseAddress!, lda: K, b: xp.baseAddress! + n * chw, ldb: P,
@@ -54,7 +62,14 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     record(result, inputs) { gout in
         // gout (N, O, P)
         let go = gout.baseAddress!
-        if weight.requiresGrad {
+        if weight.requiresGrad && !direct && Winograd.applies(g, outputs: O) {
+            weight.withGradForOverwrite { dw, fresh in
+                x.data.withUnsafeBufferPointer { xp in
+                    Winograd.weightGradient(xp.baseAddress!, g, gout: go, outputs: O, images: N, dw: dw.baseAddress!,
+                                            accumulate: !fresh)
+                }
+            }
+        } else if weight.requiresGrad {
             var tmp = direct ? [] : uninitializedFloats(K * chunk * g.outW)
             weight.withGradForOverwrite { dw, fresh in
                 x.data.withUnsafeBufferPointer { xp in
@@ -91,6 +106,15 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                     for o in 0..<O { for c in 0..<C { for k in 0..<kk {
                         flipped[(c * O + o) * kk + kk - 1 - k] = wp[(o * C + c) * kk + k]
                     } } }
+                }
+                if Winograd.applies(gt, outputs: C) {
+                    let u = flipped.withUnsafeBufferPointer { Winograd.filter($0.baseAddress!, outputs: C, channels: O) }
+                    x.withGradForOverwrite { dx, fresh in
+                        for n in 0..<N {
+                            Winograd.forward(go + n * O * P, gt, u: u, outputs: C, out: dx.baseAddress! + n * chw, accumulate: !fresh)
+                        }
+                    }
+                    return finishBias()
                 }
                 let gchunk = ConvAlgorithm.chunkRows(gt)
                 var gcols = uninitializedFloats(gt.colRows * gchunk * gt.outW)

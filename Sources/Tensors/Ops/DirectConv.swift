@@ -1,5 +1,8 @@
 import CKernels
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which algorithm `conv2d` uses for convolutions with few output channels.
 ///
@@ -24,6 +27,13 @@ public enum ConvAlgorithm {
         let perRow = max(1, g.colRows * g.outW * MemoryLayout<Float>.size)
         return max(1, min(g.outH, chunkBytes / perRow))
     }
+
+    /// Whether stride-1 3x3 convolutions with at least `winogradMinChannels` input and output
+    /// channels use Winograd F(2x2, 3x3) (`Winograd`); tests switch it off or lower the bound.
+    /// `TRANSLATE_WINOGRAD=0` in the environment turns it off (direct sums, as PyTorch's CPU
+    /// convolutions, at about 1.3x the CycleGAN step time).
+    nonisolated(unsafe) public static var winogradEnabled = getenv("TRANSLATE_WINOGRAD").map { String(cString: $0) != "0" } ?? true
+    nonisolated(unsafe) public static var winogradMinChannels = 32
 
     /// Tests switch this off to compare with folding the column gradient (col2im).
     nonisolated(unsafe) public static var inputGradientAsConvEnabled = true
@@ -61,7 +71,7 @@ private func paddedPlanes<R>(_ x: UnsafePointer<Float>, _ g: ConvGeometry,
 }
 
 /// Splits `0..<n` over both cores when `work` is large.
-private func splitRange(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
+func splitRange(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
     if n >= 2 && work >= 1 << 18 {
         DispatchQueue.concurrentPerform(iterations: 2) { c in body(n * c / 2, n * (c + 1) / 2) }
     } else if n > 0 {
