@@ -302,3 +302,79 @@ CLONES void tr_wino_wgrad_output(const float *Wh, long O, long C, float *dw, int
         }
     }
 }
+
+/* ---- 4x4 stride-2 padding-1 unfolding ----
+ * Output column xo of kernel column kj reads input column 2 xo - 1 + kj: with the row split
+ * into even E[m] = row[2m] and odd Od[m] = row[2m + 1] columns, kj = 0, 1, 2, 3 read
+ * Od[xo - 1], E[xo], Od[xo], E[xo + 1]. */
+
+static inline void deinterleave(const float *restrict row, long n, float *restrict E, float *restrict Od) {
+    for (long m = 0; m < n; m++) { E[m] = row[2 * m]; Od[m] = row[2 * m + 1]; }
+}
+
+CLONES void tr_im2col_k4s2p1(const float *x, long H, long W, long oh, long ow, float *cols, long ld,
+                             long y0, long y1, long c0, long c1, float *scratch) {
+    float *E = scratch, *Od = scratch + ow + 2;
+    const long pairs = W / 2;   /* whole (even, odd) column pairs */
+    for (long c = c0; c < c1; c++) {
+        for (long ki = 0; ki < 4; ki++) {
+            float *d0 = cols + ((c * 4 + ki) * 4) * ld, *d1 = d0 + ld, *d2 = d1 + ld, *d3 = d2 + ld;
+            for (long y = y0; y < y1; y++) {
+                const long iy = 2 * y - 1 + ki, off = (y - y0) * ow;
+                if (iy < 0 || iy >= H) {
+                    for (long v = 0; v < ow; v++) { d0[off + v] = 0; d1[off + v] = 0; d2[off + v] = 0; d3[off + v] = 0; }
+                    continue;
+                }
+                const float *row = x + (c * H + iy) * W;
+                long n = pairs < ow + 1 ? pairs : ow + 1;
+                deinterleave(row, n, E, Od);
+                for (long m = n; m <= ow; m++) {
+                    E[m] = 2 * m < W ? row[2 * m] : 0.0f;
+                    Od[m] = 2 * m + 1 < W ? row[2 * m + 1] : 0.0f;
+                }
+                d0[off] = 0;
+                for (long v = 1; v < ow; v++) d0[off + v] = Od[v - 1];
+                for (long v = 0; v < ow; v++) { d1[off + v] = E[v]; d2[off + v] = Od[v]; d3[off + v] = E[v + 1]; }
+            }
+        }
+    }
+}
+
+/* Even and odd output columns from the four kernel columns of one column-matrix row set. */
+static inline void fold_row(const float *restrict r0, const float *restrict r1, const float *restrict r2,
+                            const float *restrict r3, long ow, float *restrict E, float *restrict Od) {
+    /* E[m] = r1[m] + r3[m - 1], Od[m] = r2[m] + r0[m + 1], m < ow (out-of-range terms 0) */
+    E[0] = r1[0];
+    for (long m = 1; m < ow; m++) E[m] = r1[m] + r3[m - 1];
+    E[ow] = r3[ow - 1];
+    for (long m = 0; m + 1 < ow; m++) Od[m] = r2[m] + r0[m + 1];
+    Od[ow - 1] = r2[ow - 1];
+}
+
+static inline void interleave_add(float *restrict row, const float *restrict E, const float *restrict Od, long n) {
+    for (long m = 0; m < n; m++) { row[2 * m] += E[m]; row[2 * m + 1] += Od[m]; }
+}
+
+CLONES void tr_col2im_k4s2p1(const float *cols, long ld, long H, long W, long oh, long ow, float *x,
+                             long c0, long c1, float *scratch) {
+    float *E = scratch, *Od = scratch + ow + 2;
+    for (long c = c0; c < c1; c++) {
+        for (long ki = 0; ki < 4; ki++) {
+            const float *s0 = cols + ((c * 4 + ki) * 4) * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+            for (long y = 0; y < oh; y++) {
+                const long iy = 2 * y - 1 + ki;
+                if (iy < 0 || iy >= H) continue;
+                const long off = y * ow;
+                fold_row(s0 + off, s1 + off, s2 + off, s3 + off, ow, E, Od);
+                float *row = x + (c * H + iy) * W;
+                /* row[2m] += E[m] (2m < W), row[2m + 1] += Od[m] (2m + 1 < W, m < ow) */
+                long pairs = W / 2 < ow ? W / 2 : ow;
+                interleave_add(row, E, Od, pairs);
+                for (long m = pairs; 2 * m < W && m <= ow; m++) {
+                    row[2 * m] += E[m];
+                    if (2 * m + 1 < W && m < ow) row[2 * m + 1] += Od[m];
+                }
+            }
+        }
+    }
+}

@@ -188,3 +188,41 @@ final class WinogradTests: XCTestCase {
         }
     }
 }
+
+/// The dedicated 4x4 / stride 2 / padding 1 unfolding (U-Net, PatchGAN) against a naive
+/// unfolding, with row ranges and a wider row stride, and col2im as its exact adjoint.
+final class K4S2P1UnfoldTests: XCTestCase {
+    func testIm2colAndCol2imAgainstNaive() {
+        var rng = RNG(seed: 21)
+        for (c, h, w) in [(3, 8, 8), (2, 9, 7), (1, 2, 2), (2, 5, 12), (1, 3, 35)] {
+            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+            XCTAssertTrue(g.isK4S2P1)
+            let x = (0..<(c * h * w)).map { _ in rng.nextFloat() - 0.5 }
+            let rows = g.colRows, oh = g.outH, ow = g.outW, ld = oh * ow + 3
+            // Naive: cols[r][y*ow + v] = x[c][2y-1+ki][2v-1+kj] or 0.
+            var ref = [Float](repeating: 0, count: rows * oh * ow)
+            for r in 0..<rows { for y in 0..<oh { for v in 0..<ow {
+                let ch = r / 16, ki = (r / 4) % 4, kj = r % 4, iy = 2 * y - 1 + ki, ix = 2 * v - 1 + kj
+                if iy >= 0 && iy < h && ix >= 0 && ix < w { ref[r * oh * ow + y * ow + v] = x[(ch * h + iy) * w + ix] }
+            } } }
+            // In two row ranges, into a matrix with rows `ld` apart.
+            var cols = [Float](repeating: .nan, count: rows * ld)
+            let split = oh / 2
+            cols.withUnsafeMutableBufferPointer { cp in
+                im2col(x, g, cp.baseAddress!, outRows: 0..<split, rowStride: ld)
+                im2col(x, g, cp.baseAddress! + split * ow, outRows: split..<oh, rowStride: ld)
+            }
+            for r in 0..<rows {
+                XCTAssertEqual(Array(cols[(r * ld)..<(r * ld + oh * ow)]), Array(ref[(r * oh * ow)..<((r + 1) * oh * ow)]), "im2col \(g) row \(r)")
+            }
+            // Adjoint: <im2col(x), y> == <x, col2im(y)>, and col2im adds into what is there.
+            let y = (0..<(rows * ld)).map { _ in rng.nextFloat() - 0.5 }
+            var back = [Float](repeating: 1, count: c * h * w)
+            y.withUnsafeBufferPointer { yp in back.withUnsafeMutableBufferPointer { col2im(yp.baseAddress!, g, $0.baseAddress!, rowStride: ld) } }
+            var lhs = 0.0, rhs = 0.0
+            for r in 0..<rows { for p in 0..<(oh * ow) { lhs += Double(ref[r * oh * ow + p]) * Double(y[r * ld + p]) } }
+            for i in 0..<x.count { rhs += Double(x[i]) * Double(back[i] - 1) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4, "col2im adjoint \(g)")
+        }
+    }
+}

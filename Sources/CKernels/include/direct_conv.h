@@ -41,3 +41,12 @@ void tr_wino_gout(const float *g, long O, long oh, long ow, long th, long tw,
                   float *Gt, long o0, long o1, float *scratch);
 /* dw (O, C, 3, 3) (+)= G^T Wh[.][o][c] G, rows oc in [lo, hi). */
 void tr_wino_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi);
+
+/* im2col / col2im for the 4x4, stride 2, padding 1 convolutions of the U-Net and PatchGAN
+ * (dilation 1): x (C, H, W), column rows r = (c*4 + ki)*4 + kj, `ld` apart, output rows
+ * [y0, y1) (im2col writes them from column 0; col2im reads all oh rows). Channels [c0, c1).
+ * scratch: 4 * (ow + 2) floats per concurrent call. */
+void tr_im2col_k4s2p1(const float *x, long H, long W, long oh, long ow, float *cols, long ld,
+                      long y0, long y1, long c0, long c1, float *scratch);
+void tr_col2im_k4s2p1(const float *cols, long ld, long H, long W, long oh, long ow, float *x,
+                      long c0, long c1, float *scratch);

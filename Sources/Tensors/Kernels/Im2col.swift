@@ -1,4 +1,5 @@
 import Dispatch
+import CKernels
 
 /// Geometry of a 2-D convolution window over one image plane stack.
 public struct ConvGeometry: Equatable {
@@ -21,6 +22,11 @@ public struct ConvGeometry: Equatable {
     public var colRows: Int { channels * kernelH * kernelW }
     /// Columns of the column matrix: outH * outW.
     public var colCols: Int { outH * outW }
+    /// The U-Net's and PatchGAN's 4x4 stride-2 padding-1 window, unfolded by dedicated kernels.
+    var isK4S2P1: Bool {
+        kernelH == 4 && kernelW == 4 && strideH == 2 && strideW == 2 && padH == 1 && padW == 1
+            && dilationH == 1 && dilationW == 1 && width >= 2
+    }
 }
 
 /// Runs `body(i)` for i in 0..<n, split over the cores when the work is large.
@@ -51,15 +57,26 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeM
     im2col(x, g, cols, outRows: 0..<g.outH)
 }
 
-/// The columns of output rows `outRows` only: cols (C*kH*kW, outRows.count*outW).
-public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, outRows: Range<Int>) {
+/// The columns of output rows `outRows` only: cols (C*kH*kW, outRows.count*outW), rows of the
+/// column matrix `rowStride` apart (default: packed; wider to place several images side by side).
+public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, outRows: Range<Int>,
+                   rowStride: Int? = nil) {
     let oh = outRows.count, ow = g.outW, rows = g.colRows, y0 = outRows.lowerBound
+    let ld = rowStride ?? oh * ow
+    if g.isK4S2P1 {
+        splitRange(g.channels, work: rows * oh * ow) { c0, c1 in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * (ow + 2)) { scratch in
+                tr_im2col_k4s2p1(x, g.height, g.width, g.outH, ow, cols, ld, y0, y0 + oh, c0, c1, scratch.baseAddress!)
+            }
+        }
+        return
+    }
     parallelFor(rows, work: rows * oh * ow) { r in
         let c = r / (g.kernelH * g.kernelW)
         let ki = (r / g.kernelW) % g.kernelH
         let kj = r % g.kernelW
         let plane = x + c * g.height * g.width
-        let dst = cols + r * oh * ow
+        let dst = cols + r * ld
         // Valid output-column range for this kernel column: 0 <= ow*s - p + kj*d < W.
         let off = kj * g.dilationW - g.padW
         var lo = 0
@@ -86,14 +103,23 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeM
     }
 }
 
-/// Adjoint of `im2col`: folds cols (C*kH*kW, outH*outW) back into x (C, H, W), adding.
-public func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>) {
-    let oh = g.outH, ow = g.outW, kk = g.kernelH * g.kernelW
+/// Adjoint of `im2col`: folds cols (C*kH*kW, outH*outW) back into x (C, H, W), adding; rows
+/// of cols `rowStride` apart (default outH*outW).
+public func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+    let oh = g.outH, ow = g.outW, kk = g.kernelH * g.kernelW, ld = rowStride ?? oh * ow
+    if g.isK4S2P1 {
+        splitRange(g.channels, work: g.colRows * oh * ow) { c0, c1 in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * (ow + 2)) { scratch in
+                tr_col2im_k4s2p1(cols, ld, g.height, g.width, oh, ow, x, c0, c1, scratch.baseAddress!)
+            }
+        }
+        return
+    }
     parallelFor(g.channels, work: g.colRows * oh * ow) { c in
         let plane = x + c * g.height * g.width
         for k in 0..<kk {
             let ki = k / g.kernelW, kj = k % g.kernelW
-            let src = cols + (c * kk + k) * oh * ow
+            let src = cols + (c * kk + k) * ld
             let off = kj * g.dilationW - g.padW
             var lo = 0
             while lo < ow && lo * g.strideW + off < 0 { lo += 1 }
