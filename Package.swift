@@ -27,10 +27,10 @@ let package = Package(
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Direct convolution kernels (AVX-512 and baseline copies, chosen at load time).
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         // Data flows one way: Tensors -> NN -> (ImageIO, Datasets) -> Pipelines -> TranslateCLI.
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
-        .target(name: "NN", dependencies: ["Tensors"]),
+        .target(name: "NN", dependencies: ["Tensors", "CKernels"]),
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
         .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),
         // Image metrics, LPIPS, diversity and mode-collapse statistics.

@@ -1,5 +1,6 @@
 import Tensors
 import Foundation
+import CKernels
 
 /// Adam as `torch.optim.Adam` (L2 weight decay added to the gradient, bias-corrected
 /// moments, per-parameter step counts). State can be saved and restored exactly.
@@ -34,15 +35,10 @@ public final class Adam {
                     p.data.withUnsafeMutableBufferPointer { wb in
                         g.withUnsafeBufferPointer { gb in
                             let (m, v, w, gp) = (mb.baseAddress!, vb.baseAddress!, wb.baseAddress!, gb.baseAddress!)
-                            // Elementwise and memory-bound: split large tensors over the cores.
+                            // Elementwise and memory-bound: vectorised (CKernels/adam.c, the same operations
+                            // in the same order) and large tensors split over the cores.
                             parallelChunks(wb.count) { lo, hi in
-                                for j in lo..<hi {
-                                    let gj = wd == 0 ? gp[j] : gp[j] + wd * w[j]
-                                    m[j] += (1 - b1) * (gj - m[j])
-                                    v[j] = v[j] * b2 + (1 - b2) * gj * gj
-                                    let denom = v[j].squareRoot() / bc2Sqrt + e
-                                    w[j] -= stepSize * m[j] / denom
-                                }
+                                tr_adam_update(m + lo, v + lo, w + lo, gp + lo, hi - lo, b1, b2, bc2Sqrt, e, stepSize, wd)
                             }
                         }
                     }
