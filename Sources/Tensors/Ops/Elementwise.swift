@@ -1,28 +1,62 @@
 /// Activations, dropout, binary ops with broadcasting, scalar forms, reductions.
 import Foundation
 
-/// Applies f elementwise; backward multiplies by df(x, y).
+/// An elementwise function and its derivative given input x and output y.
+protocol PointwiseFunction {
+    func value(_ x: Float) -> Float
+    func derivative(_ x: Float, _ y: Float) -> Float
+}
+
+/// Applies `fn` elementwise; backward multiplies by its derivative. Generic, so that each
+/// function is compiled into its own loops (no call per element); both cores on large tensors.
 @inline(__always)
-func unaryOp(_ x: Tensor, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Tensor {
-    var out = [Float](repeating: 0, count: x.count)
+func pointwise<F: PointwiseFunction>(_ x: Tensor, _ fn: F) -> Tensor {
+    var out = uninitializedFloats(x.count)
     x.data.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-        for i in 0..<xp.count { op[i] = f(xp[i]) }
+        let (xb, ob) = (xp.baseAddress!, op.baseAddress!)
+        parallelChunks(xp.count) { lo, hi in for i in lo..<hi { ob[i] = fn.value(xb[i]) } }
     } }
     let result = Tensor(uncheckedShape: x.shape, data: out)
     record(result, [x]) { [unowned result] g in
-        x.withGrad { dx in
+        x.withGradForOverwrite { dx, fresh in
             x.data.withUnsafeBufferPointer { xp in result.data.withUnsafeBufferPointer { yp in
-                for i in 0..<dx.count { dx[i] += g[i] * df(xp[i], yp[i]) }
+                let (d, xb, yb, gb) = (dx.baseAddress!, xp.baseAddress!, yp.baseAddress!, g.baseAddress!)
+                parallelChunks(dx.count) { lo, hi in
+                    if fresh { for i in lo..<hi { d[i] = gb[i] * fn.derivative(xb[i], yb[i]) } }
+                    else { for i in lo..<hi { d[i] += gb[i] * fn.derivative(xb[i], yb[i]) } }
+                }
             } }
         }
     }
     return result
 }
 
-public func relu(_ x: Tensor) -> Tensor { unaryOp(x, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
+struct ClosureFunction: PointwiseFunction {
+    let f: (Float) -> Float, df: (Float, Float) -> Float
+    func value(_ x: Float) -> Float { f(x) }
+    func derivative(_ x: Float, _ y: Float) -> Float { df(x, y) }
+}
+
+/// Applies f elementwise; backward multiplies by df(x, y).
+func unaryOp(_ x: Tensor, _ f: @escaping (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Tensor {
+    pointwise(x, ClosureFunction(f: f, df: df))
+}
+
+struct ReLUFunction: PointwiseFunction {
+    func value(_ x: Float) -> Float { max(x, 0) }
+    func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : 0 }
+}
+
+struct LeakyReLUFunction: PointwiseFunction {
+    let slope: Float
+    func value(_ x: Float) -> Float { x > 0 ? x : x * slope }
+    func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : slope }
+}
+
+public func relu(_ x: Tensor) -> Tensor { pointwise(x, ReLUFunction()) }
 
 public func leakyReLU(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
-    unaryOp(x, { $0 > 0 ? $0 : $0 * negativeSlope }, { x, _ in x > 0 ? 1 : negativeSlope })
+    pointwise(x, LeakyReLUFunction(slope: negativeSlope))
 }
 
 public func tanh(_ x: Tensor) -> Tensor { unaryOp(x, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
