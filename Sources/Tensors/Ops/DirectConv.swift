@@ -56,19 +56,21 @@ public enum ConvAlgorithm {
     }
 }
 
-/// An image's planes zero-padded by (padH, padW), or the image itself when there is no padding.
-private func paddedPlanes<R>(_ x: UnsafePointer<Float>, _ g: ConvGeometry,
-                             _ body: (UnsafePointer<Float>, _ stride: Int, _ plane: Int) -> R) -> R {
-    if g.padH == 0 && g.padW == 0 { return body(x, g.width, g.height * g.width) }
-    let ph = g.height + 2 * g.padH, pw = g.width + 2 * g.padW
-    var canvas = [Float](repeating: 0, count: g.channels * ph * pw)
-    return canvas.withUnsafeMutableBufferPointer { cp in
-        for c in 0..<g.channels { for y in 0..<g.height {
-            (cp.baseAddress! + (c * ph + y + g.padH) * pw + g.padW).update(from: x + (c * g.height + y) * g.width, count: g.width)
+/// `planes` planes of `rows` x `cols` values (`src` rows `srcStride` apart) in a zero canvas of
+/// `canvasRows` x `canvasStride` per plane, at row `top`, column `left`.
+private func canvas(_ src: UnsafePointer<Float>, planes: Int, rows: Int, cols: Int, srcStride: Int, top: Int, left: Int,
+                    canvasRows: Int, canvasStride: Int) -> [Float] {
+    var c = [Float](repeating: 0, count: planes * canvasRows * canvasStride)
+    c.withUnsafeMutableBufferPointer { cp in
+        for p in 0..<planes { for y in 0..<rows {
+            (cp.baseAddress! + (p * canvasRows + y + top) * canvasStride + left).update(from: src + (p * rows + y) * srcStride, count: cols)
         } }
-        return body(UnsafePointer(cp.baseAddress!), pw, ph * pw)
     }
+    return c
 }
+
+/// Widths are computed in whole 16-column vectors: `roundUp16(n)` columns, the rest zeros.
+@inline(__always) private func roundUp16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
 
 /// Splits `0..<n` over both cores when `work` is large.
 func splitRange(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
@@ -79,21 +81,38 @@ func splitRange(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
     }
 }
 
-/// conv2d through `tr_correlate` / `tr_correlate_wgrad` (stride 1, dilation 1, kW <= 8).
+/// conv2d through `tr_correlate` / `tr_correlate_wgrad` (stride 1, dilation 1, kW <= 8). Rows
+/// are computed in whole 16-column vectors: inputs are copied into zero canvases wide enough
+/// (unless the image already fits: no padding and a width multiple of 16), results cropped.
 func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
-    let N = x.shape[0], C = g.channels, O = weight.shape[0]
-    let kh = g.kernelH, kw = g.kernelW, oh = g.outH, ow = g.outW, P = oh * ow, chw = C * g.height * g.width
+    let N = x.shape[0], C = g.channels, O = weight.shape[0], H = g.height, W = g.width
+    let kh = g.kernelH, kw = g.kernelW, oh = g.outH, ow = g.outW, P = oh * ow, chw = C * H * W
+    let wr = roundUp16(ow)                                  // output row width computed
+    let fits = g.padH == 0 && g.padW == 0 && wr == ow       // x itself is a valid canvas
+    let ch = oh + kh - 1, cs = fits ? W : wr + kw - 1        // input canvas rows and row stride
+    /// The input canvas of image n (C, ch, cs): x[n] zero-padded.
+    func inputCanvas<R>(_ xp: UnsafePointer<Float>, _ n: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+        if fits { return body(xp + n * chw) }
+        let c = canvas(xp + n * chw, planes: C, rows: H, cols: W, srcStride: W, top: g.padH, left: g.padW,
+                       canvasRows: ch, canvasStride: cs)
+        return c.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
     GEMMCounter.count(m: O, n: P * N, k: g.colRows)
     var out = uninitializedFloats(N * O * P)
+    var wide = fits ? [] : uninitializedFloats(O * oh * wr)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
-                for n in 0..<N {
-                    paddedPlanes(xp.baseAddress! + n * chw, g) { src, stride, plane in
-                        let dst = op.baseAddress! + n * O * P
-                        splitRange(oh, work: O * P * g.colRows) { y0, y1 in
-                            tr_correlate(src, C, stride, plane, wp.baseAddress!, O, kh, kw,
-                                         dst, ow, ow, P, y0, y1, 0)
+                wide.withUnsafeMutableBufferPointer { wd in
+                    for n in 0..<N {
+                        inputCanvas(xp.baseAddress!, n) { src in
+                            let dst = fits ? op.baseAddress! + n * O * P : wd.baseAddress!
+                            splitRange(oh, work: O * P * g.colRows) { y0, y1 in
+                                tr_correlate(src, C, cs, ch * cs, wp.baseAddress!, O, kh, kw, dst, wr, wr, oh * wr, y0, y1, 0)
+                            }
+                        }
+                        if !fits {
+                            for r in 0..<(O * oh) { (op.baseAddress! + n * O * P + r * ow).update(from: wd.baseAddress! + r * wr, count: ow) }
                         }
                     }
                 }
@@ -101,6 +120,7 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
             }
         }
     }
+    wide = []
     let result = Tensor(uncheckedShape: [N, O, oh, ow], data: out)
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     record(result, inputs) { gout in
@@ -110,10 +130,16 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
             weight.withGradForOverwrite { dw, fresh in
                 x.data.withUnsafeBufferPointer { xp in
                     for n in 0..<N {
-                        paddedPlanes(xp.baseAddress! + n * chw, g) { src, stride, plane in
-                            splitRange(C, work: O * P * g.colRows) { c0, c1 in
-                                tr_correlate_wgrad(src, C, stride, plane, go + n * O * P, O, ow, P, oh, ow,
-                                                   dw.baseAddress!, kh, kw, c0, c1, fresh && n == 0 ? 0 : 1)
+                        // The output gradient with zero columns up to the computed width.
+                        let gw = fits ? [] : canvas(go + n * O * P, planes: O, rows: oh, cols: ow, srcStride: ow, top: 0, left: 0,
+                                                    canvasRows: oh, canvasStride: wr)
+                        gw.withUnsafeBufferPointer { gwp in
+                            let gsrc = fits ? go + n * O * P : gwp.baseAddress!
+                            inputCanvas(xp.baseAddress!, n) { src in
+                                splitRange(C, work: O * P * g.colRows) { c0, c1 in
+                                    tr_correlate_wgrad(src, C, cs, ch * cs, gsrc, O, wr, oh * wr, oh, wr,
+                                                       dw.baseAddress!, kh, kw, c0, c1, fresh && n == 0 ? 0 : 1)
+                                }
                             }
                         }
                     }
@@ -131,39 +157,28 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
                     flipped[((c * O + o) * kh + i) * kw + j] = wp[((o * C + c) * kh + kh - 1 - i) * kw + kw - 1 - j]
                 } } } }
             }
-            let gh = oh + 2 * (kh - 1), gw = ow + 2 * (kw - 1)
-            let ph = g.height + 2 * g.padH, pw = g.width + 2 * g.padW
-            let padded = g.padH > 0 || g.padW > 0
-            var gz = [Float](repeating: 0, count: O * gh * gw)
-            var canvas = padded ? uninitializedFloats(C * ph * pw) : []
+            let ph = H + 2 * g.padH, pw = W + 2 * g.padW, pr = roundUp16(pw)   // padded input, computed width
+            let gh = oh + 2 * (kh - 1), gs = pr + kw - 1
+            let direct = g.padH == 0 && g.padW == 0 && pr == W      // write into dx itself
+            var wideDx = direct ? [] : uninitializedFloats(C * ph * pr)
             x.withGradForOverwrite { dx, fresh in
-                gz.withUnsafeMutableBufferPointer { gzp in
-                    flipped.withUnsafeBufferPointer { fp in
-                        canvas.withUnsafeMutableBufferPointer { cp in
-                            for n in 0..<N {
-                                for o in 0..<O { for y in 0..<oh {
-                                    (gzp.baseAddress! + (o * gh + y + kh - 1) * gw + kw - 1)
-                                        .update(from: go + n * O * P + (o * oh + y) * ow, count: ow)
-                                } }
-                                let src = UnsafePointer(gzp.baseAddress!)
-                                if padded {
-                                    splitRange(ph, work: O * P * g.colRows) { y0, y1 in
-                                        tr_correlate(src, O, gw, gh * gw, fp.baseAddress!, C, kh, kw,
-                                                     cp.baseAddress!, pw, pw, ph * pw, y0, y1, 0)
-                                    }
-                                    let d = dx.baseAddress! + n * chw
-                                    for c in 0..<C { for y in 0..<g.height {
-                                        let s = cp.baseAddress! + (c * ph + y + g.padH) * pw + g.padW
-                                        let r = d + (c * g.height + y) * g.width
-                                        if fresh { r.update(from: s, count: g.width) } else { for v in 0..<g.width { r[v] += s[v] } }
-                                    } }
-                                } else {
-                                    splitRange(g.height, work: O * P * g.colRows) { y0, y1 in
-                                        tr_correlate(src, O, gw, gh * gw, fp.baseAddress!, C, kh, kw,
-                                                     dx.baseAddress! + n * chw, g.width, g.width, g.height * g.width,
-                                                     y0, y1, fresh ? 0 : 1)
-                                    }
+                flipped.withUnsafeBufferPointer { fp in
+                    wideDx.withUnsafeMutableBufferPointer { cp in
+                        for n in 0..<N {
+                            let gz = canvas(go + n * O * P, planes: O, rows: oh, cols: ow, srcStride: ow, top: kh - 1, left: kw - 1,
+                                            canvasRows: gh, canvasStride: gs)
+                            gz.withUnsafeBufferPointer { gzp in
+                                let d = dx.baseAddress! + n * chw
+                                splitRange(ph, work: O * P * g.colRows) { y0, y1 in
+                                    tr_correlate(gzp.baseAddress!, O, gs, gh * gs, fp.baseAddress!, C, kh, kw,
+                                                 direct ? d : cp.baseAddress!, pr, pr, ph * pr, y0, y1, direct && !fresh ? 1 : 0)
                                 }
+                                if direct { return }
+                                for c in 0..<C { for y in 0..<H {
+                                    let s = cp.baseAddress! + (c * ph + y + g.padH) * pr + g.padW
+                                    let r = d + (c * H + y) * W
+                                    if fresh { r.update(from: s, count: W) } else { for v in 0..<W { r[v] += s[v] } }
+                                } }
                             }
                         }
                     }
