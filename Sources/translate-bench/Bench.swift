@@ -21,11 +21,12 @@ struct Row { var name: String; var seconds: Double; var gflop: Double }
 enum BenchCommand {
     static let usage = """
     usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
-           translate-bench compare|steps [--size N] [--iters N] [--torch-python PATH]   whole steps and inference vs PyTorch
+           translate-bench compare|steps [--size N] [--iters N] [--rounds R] [--torch-python PATH]   whole steps and inference vs PyTorch
            translate-bench scaling [--iters N] [--torch-python PATH]            pix2pix step vs size and batch
            translate-bench workload NAME [--size N] [--iters N]                 one of them, in this process
       --iters N            timed repetitions per measurement (median is reported; default 7)
       --quick              fewer and smaller measurements (a smoke run)
+      --rounds R           compare: R rounds alternating PyTorch and ours; medians, and the median of the per-round ratios
       --torch-python PATH  a Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio
       --json FILE          also write the results as JSON
     Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 disables).
@@ -143,46 +144,70 @@ enum BenchCommand {
 
     /// `steps`: every workload in its own process, and PyTorch's reference script if given.
     static func runSteps(_ args: [String]) -> Int32 {
-        var size = 256, iters = 3, torchPython: String?
+        var size = 256, iters = 3, rounds = 1, torchPython: String?
         var i = 0
         while i < args.count {
             guard i + 1 < args.count else { return fail("\(args[i]) needs a value") }
             switch args[i] {
             case "--size": guard let v = Int(args[i + 1]), v > 0 else { return fail("--size needs a positive number") }; size = v
             case "--iters": guard let v = Int(args[i + 1]), v > 0 else { return fail("--iters needs a positive number") }; iters = v
+            case "--rounds": guard let v = Int(args[i + 1]), v > 0 else { return fail("--rounds needs a positive number") }; rounds = v
             case "--torch-python": torchPython = args[i + 1]
             default: return fail("unknown option '\(args[i])'")
             }
             i += 2
         }
         do {
-            var torch: [String: Any] = [:]
-            if let py = torchPython {
-                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
-                torch = try runPython(py, script: script, args: ["\(size)", "\(iters)"])
+            // Rounds alternate PyTorch and ours, so that a slow spell of this shared machine
+            // falls on both; each round's ratio is taken within the round, then the median.
+            var torchRounds: [[String: Any]] = [], oursRounds: [[String: [String: Any]]] = []
+            var rates: [Double] = []
+            for _ in 0..<rounds {
+                if let py = torchPython {
+                    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
+                    torchRounds.append(try runPython(py, script: script, args: ["\(size)", "\(iters)"]))
+                }
+                // The sgemm rate of this round, after PyTorch and before our workloads.
+                rates.append(sgemmRate(n: 2048, iters: 3).gflops)
+                var ours: [String: [String: Any]] = [:]
+                for name in Workloads.names { ours[name] = try Workloads.spawn(name, size: size, iters: iters) }
+                oursRounds.append(ours)
             }
-            // The sgemm rate of this run, after PyTorch and before our workloads.
-            let (rate, _) = sgemmRate(n: 2048, iters: 3)
-            print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters); sgemm 2048^3 \(Int(rate)) GFLOP/s")
+            let rate = medianOf(rates)
+            print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters) per round, "
+                  + "\(rounds) round(s); sgemm 2048^3 \(Int(rate)) GFLOP/s (median of rounds: \(rates.map { String(Int($0)) }.joined(separator: ", ")))")
             print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   GEMM GFLOP  ours GFLOP/s  share of sgemm  our peak RSS MB")
             let torchKeys = ["pix2pix-step": "pix2pix_train_step_s", "cyclegan-step": "cyclegan_train_step_s", "unet-infer-b8": "unet_infer_batch8_s"]
             for name in Workloads.names {
-                let r = try Workloads.spawn(name, size: size, iters: iters)
-                let ours = r["seconds"] as? Double ?? .nan
-                let ref = torch[torchKeys[name]!] as? Double
-                let refText = ref.map { String(format: "%9.3f", $0) } ?? "        -"
-                let ratio = ref.map { String(format: "%8.2fx", $0 / ours) } ?? "        -"
-                let gf = r["gemm_gflop"] as? Double ?? .nan
+                let oursTimes = oursRounds.map { $0[name]?["seconds"] as? Double ?? .nan }
+                let refTimes = torchRounds.compactMap { $0[torchKeys[name]!] as? Double }
+                let ours = medianOf(oursTimes)
+                let refText = refTimes.isEmpty ? "        -" : String(format: "%9.3f", medianOf(refTimes))
+                let ratios = zip(refTimes, oursTimes).map { $0 / $1 }
+                let ratio = ratios.isEmpty ? "        -" : String(format: "%8.2fx", medianOf(ratios))
+                let last = oursRounds.last?[name] ?? [:]
+                let gf = last["gemm_gflop"] as? Double ?? .nan
+                let rss = oursRounds.map { $0[name]?["peak_rss_mb"] as? Double ?? 0 }.max() ?? .nan
                 print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %9.3f   ", ours) + refText + "   " + ratio
-                      + String(format: "           %9.1f  %12.1f  %13.0f%%  %15.0f", gf, gf / ours, 100 * gf / ours / rate, r["peak_rss_mb"] as? Double ?? .nan))
+                      + String(format: "           %9.1f  %12.1f  %13.0f%%  %15.0f", gf, gf / ours, 100 * gf / ours / rate, rss))
+                if rounds > 1 {
+                    print("  per round: ours " + oursTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")
+                          + (refTimes.isEmpty ? "" : ", PyTorch " + refTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+                }
             }
-            if !torch.isEmpty { print("PyTorch \(torch["torch"] ?? "?"), \(torch["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py)") }
+            if let t = torchRounds.first { print("PyTorch \(t["torch"] ?? "?"), \(t["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py)") }
             return 0
         } catch {
             FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
             return 1
         }
+    }
+
+    static func medianOf(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return .nan }
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     static func runPython(_ python: String, script: URL, args: [String]) throws -> [String: Any] {
