@@ -378,3 +378,41 @@ CLONES void tr_col2im_k4s2p1(const float *cols, long ld, long H, long W, long oh
         }
     }
 }
+
+/* ---- few-column products, column-invariant ---- */
+
+#define FEW_TILE(IT, NV)                                                                    \
+    do {                                                                                    \
+        v16 acc[IT][NV];                                                                    \
+        for (int a = 0; a < IT; a++)                                                        \
+            for (int v = 0; v < NV; v++) acc[a][v] = SPLAT(0);                              \
+        for (long k = 0; k < K; k++) {                                                      \
+            const float *brow = B + k * ldb + j;                                            \
+            v16 bv[NV];                                                                     \
+            for (int v = 0; v < NV; v++) bv[v] = LD(brow + 16 * v);                         \
+            for (int a = 0; a < IT; a++) {                                                  \
+                v16 av = SPLAT(transA ? A[k * lda + i + a] : A[(i + a) * lda + k]);         \
+                for (int v = 0; v < NV; v++) acc[a][v] += av * bv[v];                       \
+            }                                                                               \
+        }                                                                                   \
+        for (int a = 0; a < IT; a++)                                                        \
+            for (int v = 0; v < NV; v++) *(v16 *)(C + (i + a) * ldc + j + 16 * v) = acc[a][v]; \
+    } while (0)
+
+#define FEW_ROWS(NV)                                                                        \
+    do {                                                                                    \
+        long i = i0;                                                                        \
+        for (; i + 4 <= i1; i += 4) FEW_TILE(4, NV);                                        \
+        for (; i < i1; i++) FEW_TILE(1, NV);                                                \
+    } while (0)
+
+CLONES void tr_gemm_fewcols(const float *A, long lda, int transA, const float *B, long ldb, float *C, long ldc,
+                            long n, long K, long i0, long i1) {
+    for (long j = 0; j < n; j += 64) {
+        long nv = (n - j + 15) / 16;
+        if (nv >= 4) FEW_ROWS(4);
+        else if (nv == 3) FEW_ROWS(3);
+        else if (nv == 2) FEW_ROWS(2);
+        else FEW_ROWS(1);
+    }
+}

@@ -226,3 +226,56 @@ final class K4S2P1UnfoldTests: XCTestCase {
         }
     }
 }
+
+/// Small planes (<= `fewColumnsMaxPositions` positions) without gradients: all images of a
+/// batch through the weights at once (`tr_gemm_fewcols`). Against the per-image OpenBLAS
+/// path, and batch invariance: an image's output has the same bits alone, in any batch, at
+/// any position. With gradients recorded, the OpenBLAS path is kept.
+final class FewColumnsTests: XCTestCase {
+    var rng = RNG(seed: 31)
+
+    override func tearDown() { ConvAlgorithm.fewColumnsMaxPositions = 16 }
+
+    func testMatchesPerImageProductsAndIsBatchInvariant() throws {
+        // conv 4x4 s2 p1 to 1x1, 2x2, 4x4 planes (U-Net's innermost layers), and a 3x3 one
+        for (c, h, o, k, s, p) in [(40, 2, 36, 4, 2, 1), (24, 4, 20, 4, 2, 1), (20, 8, 33, 4, 2, 1), (17, 3, 9, 3, 1, 1)] {
+            let w = Tensor.randn([o, c, k, k], std: 0.1, rng: &rng)
+            let b = Tensor.randn([o], rng: &rng)
+            let imgs = (0..<3).map { _ in Tensor.randn([1, c, h, h], rng: &rng) }
+            let conv = { (x: Tensor) in try conv2d(x, weight: w, bias: b, stride: Size2(s, s), padding: Size2(p, p)) }
+            try checkInvariance(imgs, conv, "conv c\(c) h\(h) o\(o)")
+        }
+        // transposed 4x4 s2 p1 from 1x1, 2x2, 4x4 planes
+        for (c, h, o) in [(40, 1, 36), (24, 2, 20), (20, 4, 17)] {
+            let w = Tensor.randn([c, o, 4, 4], std: 0.1, rng: &rng)
+            let b = Tensor.randn([o], rng: &rng)
+            let imgs = (0..<3).map { _ in Tensor.randn([1, c, h, h], rng: &rng) }
+            let convT = { (x: Tensor) in try convTranspose2d(x, weight: w, bias: b, stride: 2, padding: 1) }
+            try checkInvariance(imgs, convT, "convT c\(c) h\(h) o\(o)")
+        }
+    }
+
+    func checkInvariance(_ imgs: [Tensor], _ f: (Tensor) throws -> Tensor, _ what: String) throws {
+        let before = ConvAlgorithm.fewColumnsProducts
+        let singles = try imgs.map { x in try withNoGrad { try f(x) } }
+        XCTAssertEqual(ConvAlgorithm.fewColumnsProducts, before + imgs.count, "\(what): the few-column path is taken")
+        // batches: all three, a repeated image, and a different order
+        for order in [[0, 1, 2], [1, 1, 1, 1, 1], [2, 0, 1, 0]] {
+            let y = try withNoGrad { try f(try cat(order.map { imgs[$0] }, dim: 0)) }
+            let per = y.count / order.count
+            for (slot, i) in order.enumerated() {
+                XCTAssertEqual(Array(y.data[(slot * per)..<((slot + 1) * per)]), singles[i].data,
+                               "\(what): image \(i) at position \(slot) of \(order.count) differs from its single-image result")
+            }
+        }
+        // against the per-image OpenBLAS products, which a forward pass recording gradients uses
+        for (i, x) in imgs.enumerated() {
+            x.requiresGrad = true
+            defer { x.requiresGrad = false }
+            assertClose(singles[i].data, try f(x).data, rtol: 1e-5, atol: 1e-5, "\(what) image \(i) vs OpenBLAS")
+        }
+        ConvAlgorithm.fewColumnsMaxPositions = 0
+        defer { ConvAlgorithm.fewColumnsMaxPositions = 16 }
+        XCTAssertEqual(try withNoGrad { try f(imgs[0]) }.data, try f(imgs[0]).data, "\(what): switched off, no-grad and grad paths agree")
+    }
+}

@@ -50,3 +50,11 @@ void tr_im2col_k4s2p1(const float *x, long H, long W, long oh, long ow, float *c
                       long y0, long y1, long c0, long c1, float *scratch);
 void tr_col2im_k4s2p1(const float *cols, long ld, long H, long W, long oh, long ow, float *x,
                       long c0, long c1, float *scratch);
+
+/* C (M x n) = op(A) (M x K) * B (K x n) for few columns n (one image's plane, or a batch of
+ * small planes): op(A)[i][k] = A[i*lda + k], or A[k*lda + i] when transA. B and C rows hold
+ * at least roundup(n, 16) readable/writable values (B's padding zero); rows i in [i0, i1).
+ * Every element is one multiply-add chain over k = 0..K-1 in order, the same for any n and
+ * any column position: a column's result does not depend on the other columns. */
+void tr_gemm_fewcols(const float *A, long lda, int transA, const float *B, long ldb, float *C, long ldc,
+                     long n, long K, long i0, long i1);

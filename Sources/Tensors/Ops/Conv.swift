@@ -26,7 +26,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let chunk = ConvAlgorithm.chunkRows(g)
     // Both are written in full (GEMM with beta 0, im2col), so no zero fill.
     var out = uninitializedFloats(N * O * P)
-    var cols = direct || Winograd.applies(g, outputs: O) ? [] : uninitializedFloats(K * chunk * g.outW)
+    let few = ConvAlgorithm.fewColumns(positions: P, inputs: [x, weight, bias])
+    var cols = direct || Winograd.applies(g, outputs: O) || few ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
@@ -37,6 +38,24 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                         for n in 0..<N {
                             Winograd.forward(xp.baseAddress! + n * chw, g, u: u, outputs: O, out: op.baseAddress! + n * O * P,
                                              accumulate: false)
+                        }
+                        return
+                    }
+                    if !direct && few {
+                        // out[., o, .] (O, N*P) = W (O, K) * [cols(x[0]) ... cols(x[N-1])] (K, N*P)
+                        let np = N * P, ld = fewColumnsStride(np)
+                        var bcols = [Float](repeating: 0, count: K * ld), prod = uninitializedFloats(O * ld)
+                        bcols.withUnsafeMutableBufferPointer { bc in
+                            for n in 0..<N {
+                                im2col(xp.baseAddress! + n * chw, g, bc.baseAddress! + n * P, outRows: 0..<g.outH, rowStride: ld)
+                            }
+                            prod.withUnsafeMutableBufferPointer { pp in
+                                fewColumnsGEMM(a: wp.baseAddress!, lda: K, transA: false, b: bc.baseAddress!, ldb: ld,
+                                               c: pp.baseAddress!, m: O, n: np, k: K)
+                                for n in 0..<N { for o in 0..<O {
+                                    (op.baseAddress! + (n * O + o) * P).update(from: pp.baseAddress! + o * ld + n * P, count: P)
+                                } }
+                            }
                         }
                         return
                     }
@@ -204,11 +223,28 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     assert(g.outH == Hin && g.outW == Win)
     let K = g.colRows, P = Hin * Win, outPlane = Cout * Hout * Wout
     var out = [Float](repeating: 0, count: N * outPlane)   // col2im adds into it
-    var cols = uninitializedFloats(K * P)
+    let few = ConvAlgorithm.fewColumns(positions: P, inputs: [x, weight, bias])
+    let ld = few ? fewColumnsStride(N * P) : P
+    var cols = uninitializedFloats(K * ld)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
                 cols.withUnsafeMutableBufferPointer { cp in
+                    if few {
+                        // cols (K, N*P) = W^T (K, Cin) * [x[0] ... x[N-1]] (Cin, N*P); out[n] = col2im(its columns)
+                        var xb = [Float](repeating: 0, count: Cin * ld)
+                        xb.withUnsafeMutableBufferPointer { bp in
+                            for n in 0..<N { for c in 0..<Cin {
+                                (bp.baseAddress! + c * ld + n * P).update(from: xp.baseAddress! + (n * Cin + c) * P, count: P)
+                            } }
+                            fewColumnsGEMM(a: wp.baseAddress!, lda: K, transA: true, b: bp.baseAddress!, ldb: ld,
+                                           c: cp.baseAddress!, m: K, n: N * P, k: Cin)
+                        }
+                        for n in 0..<N {
+                            col2im(UnsafePointer(cp.baseAddress! + n * P), g, op.baseAddress! + n * outPlane, rowStride: ld)
+                        }
+                        return
+                    }
                     for n in 0..<N {
                         // cols (K, P) = W^T (K, Cin) * x[n] (Cin, P); out[n] = col2im(cols)
                         sgemm(transA: true, m: K, n: P, k: Cin, a: wp.baseAddress!, lda: K,

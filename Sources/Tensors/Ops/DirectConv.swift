@@ -35,6 +35,26 @@ public enum ConvAlgorithm {
     nonisolated(unsafe) public static var winogradEnabled = getenv("TRANSLATE_WINOGRAD").map { String(cString: $0) != "0" } ?? true
     nonisolated(unsafe) public static var winogradMinChannels = 32
 
+    /// Convolutions run without gradients whose output plane (conv) or input plane
+    /// (transposed conv) has at most this many positions (the U-Net's innermost layers: 1x1
+    /// to 4x4 planes, 512-1024 channels) are computed for all images of a batch in one pass
+    /// over the weights
+    /// (`tr_gemm_fewcols`) instead of one OpenBLAS product per image, each of which re-packs
+    /// 16-32 MB of weights for 1-16 columns. The kernel's arithmetic for a column does not
+    /// depend on the other columns, and the choice depends on the plane only, so an image's
+    /// result is the same in any batch. 0 turns it off.
+    nonisolated(unsafe) public static var fewColumnsMaxPositions = 16
+    /// Products computed on the few-column path so far (tests check that it is taken).
+    nonisolated(unsafe) static var fewColumnsProducts = 0
+
+    /// Whether a convolution with `positions` plane positions takes the few-column path: only
+    /// when no gradient is recorded (inference, evaluation, sampling), so that training
+    /// steps keep OpenBLAS's arithmetic, which the PyTorch training-step fixtures check.
+    static func fewColumns(positions: Int, inputs: [Tensor?]) -> Bool {
+        positions <= fewColumnsMaxPositions
+            && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
+    }
+
     /// Tests switch this off to compare with folding the column gradient (col2im).
     nonisolated(unsafe) public static var inputGradientAsConvEnabled = true
 
@@ -189,3 +209,17 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
     }
     return result
 }
+
+/// C (M, ldb) = op(A) (M, K) * B (K, ldb) through `tr_gemm_fewcols`, rows split over both cores;
+/// `n` real columns, B's and C's rows `ldb` = roundUp16(n) apart.
+func fewColumnsGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePointer<Float>, ldb: Int,
+                    c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
+    GEMMCounter.count(m: m, n: n, k: k)
+    ConvAlgorithm.fewColumnsProducts += 1
+    splitRange(m, work: m * k * ldb) { i0, i1 in
+        tr_gemm_fewcols(a, lda, transA ? 1 : 0, b, ldb, c, ldb, n, k, i0, i1)
+    }
+}
+
+/// Columns of a few-column product: `n` rounded up to whole 16-column vectors.
+@inline(__always) func fewColumnsStride(_ n: Int) -> Int { (n + 15) / 16 * 16 }
