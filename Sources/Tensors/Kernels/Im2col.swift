@@ -43,9 +43,10 @@ func parallelFor(_ n: Int, work: Int, _ body: (Int) -> Void) {
     }
 }
 
-/// Runs `body(lo, hi)` over 0..<n in contiguous chunks, on both cores when n is large.
-public func parallelChunks(_ n: Int, minimum: Int = 1 << 16, _ body: (Int, Int) -> Void) {
-    if n >= minimum {
+/// Runs `body(lo, hi)` over 0..<n in two contiguous halves on both cores when the work (by
+/// default n itself) reaches `minimumWork`, else once over 0..<n.
+public func parallelChunks(_ n: Int, work: Int? = nil, minimumWork: Int = 1 << 16, _ body: (Int, Int) -> Void) {
+    if n >= 2 && (work ?? n) >= minimumWork {
         DispatchQueue.concurrentPerform(iterations: 2) { c in body(n * c / 2, n * (c + 1) / 2) }
     } else if n > 0 {
         body(0, n)
@@ -64,7 +65,7 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeM
     let oh = outRows.count, ow = g.outW, rows = g.colRows, y0 = outRows.lowerBound
     let ld = rowStride ?? oh * ow
     if g.isK4S2P1 {
-        splitRange(g.channels, work: rows * oh * ow) { c0, c1 in
+        parallelChunks(g.channels, work: rows * oh * ow, minimumWork: 1 << 18) { c0, c1 in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * (ow + 2)) { scratch in
                 tr_im2col_k4s2p1(x, g.height, g.width, g.outH, ow, cols, ld, y0, y0 + oh, c0, c1, scratch.baseAddress!)
             }
@@ -108,7 +109,7 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeM
 public func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     let oh = g.outH, ow = g.outW, kk = g.kernelH * g.kernelW, ld = rowStride ?? oh * ow
     if g.isK4S2P1 {
-        splitRange(g.channels, work: g.colRows * oh * ow) { c0, c1 in
+        parallelChunks(g.channels, work: g.colRows * oh * ow, minimumWork: 1 << 18) { c0, c1 in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * (ow + 2)) { scratch in
                 tr_col2im_k4s2p1(cols, ld, g.height, g.width, oh, ow, x, c0, c1, scratch.baseAddress!)
             }

@@ -1,5 +1,5 @@
-/// conv2d and convTranspose2d: im2col/col2im + one GEMM per image; forward and backward
-/// side by side. Weight layouts as PyTorch: conv (O, C, kH, kW), transposed (Cin, Cout, kH, kW).
+/// conv2d and convTranspose2d, forward and backward side by side; which algorithm runs is
+/// `ConvAlgorithm`'s choice. Weight layouts as PyTorch: conv (O, C, kH, kW), transposed (Cin, Cout, kH, kW).
 
 /// 2-D convolution. x (N, C, H, W), weight (O, C, kH, kW), bias (O) -> (N, O, outH, outW).
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,

@@ -1,80 +1,4 @@
 import CKernels
-import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Which algorithm `conv2d` uses for convolutions with few output channels.
-///
-/// A convolution with O output channels is, per image, a matrix product (O x C*kH*kW) by
-/// (C*kH*kW x H*W). With O <= 4 (the ResNet generator's last layer: 64 -> 3 channels, 7x7 on
-/// 256 x 256, a 3136 x 65536 column matrix of 822 MB) that product is a few dot products
-/// per pixel: OpenBLAS runs it at under 20 GFLOP/s and the unfolded matrix costs more than the
-/// arithmetic. Those layers run as direct correlations over the (padded) image planes
-/// instead, forward and both gradients, without any column matrix.
-public enum ConvAlgorithm {
-    /// Tests switch this off to compare the direct kernels with the GEMM path.
-    nonisolated(unsafe) public static var directEnabled = true
-    /// Largest output-channel count that takes the direct path.
-    public static let directMaxOutputs = 4
-
-    /// Bytes of column matrix per chunk of output rows (`chunkRows`): small enough to stay in
-    /// the 32 MB last-level cache between im2col and the GEMM, large enough for full-speed GEMMs.
-    nonisolated(unsafe) public static var chunkBytes = 8 << 20
-
-    /// Output rows per column-matrix chunk for a convolution.
-    static func chunkRows(_ g: ConvGeometry) -> Int {
-        let perRow = max(1, g.colRows * g.outW * MemoryLayout<Float>.size)
-        return max(1, min(g.outH, chunkBytes / perRow))
-    }
-
-    /// Whether stride-1 3x3 convolutions with at least `winogradMinChannels` input and output
-    /// channels use Winograd F(2x2, 3x3) (`Winograd`); tests switch it off or lower the bound.
-    /// `TRANSLATE_WINOGRAD=0` in the environment turns it off (direct sums, as PyTorch's CPU
-    /// convolutions, at about 1.3x the CycleGAN step time).
-    nonisolated(unsafe) public static var winogradEnabled = getenv("TRANSLATE_WINOGRAD").map { String(cString: $0) != "0" } ?? true
-    nonisolated(unsafe) public static var winogradMinChannels = 32
-
-    /// Convolutions run without gradients whose output plane (conv) or input plane
-    /// (transposed conv) has at most this many positions (the U-Net's innermost layers: 1x1
-    /// to 4x4 planes, 512-1024 channels) are computed for all images of a batch in one pass
-    /// over the weights
-    /// (`tr_gemm_fewcols`) instead of one OpenBLAS product per image, each of which re-packs
-    /// 16-32 MB of weights for 1-16 columns. The kernel's arithmetic for a column does not
-    /// depend on the other columns, and the choice depends on the plane only, so an image's
-    /// result is the same in any batch. 0 turns it off.
-    nonisolated(unsafe) public static var fewColumnsMaxPositions = 16
-    /// Products computed on the few-column path so far (tests check that it is taken).
-    nonisolated(unsafe) static var fewColumnsProducts = 0
-
-    /// Whether a convolution with `positions` plane positions takes the few-column path: only
-    /// when no gradient is recorded (inference, evaluation, sampling), so that training
-    /// steps keep OpenBLAS's arithmetic, which the PyTorch training-step fixtures check.
-    static func fewColumns(positions: Int, inputs: [Tensor?]) -> Bool {
-        positions <= fewColumnsMaxPositions
-            && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
-    }
-
-    /// Tests switch this off to compare with folding the column gradient (col2im).
-    nonisolated(unsafe) public static var inputGradientAsConvEnabled = true
-
-    /// For a stride-1, dilation-1 convolution with padding below the kernel size, the geometry
-    /// of the convolution over the output gradient that yields the input gradient (its
-    /// outputs are the C input channels); nil otherwise.
-    static func inputGradientAsConv(_ g: ConvGeometry, outputs: Int) -> ConvGeometry? {
-        guard inputGradientAsConvEnabled, g.strideH == 1, g.strideW == 1, g.dilationH == 1, g.dilationW == 1,
-              g.padH < g.kernelH, g.padW < g.kernelW else { return nil }
-        let t = ConvGeometry(channels: outputs, height: g.outH, width: g.outW, kernelH: g.kernelH, kernelW: g.kernelW,
-                             padH: g.kernelH - 1 - g.padH, padW: g.kernelW - 1 - g.padW)
-        assert(t.outH == g.height && t.outW == g.width)
-        return t
-    }
-
-    static func useDirect(outputs: Int, _ g: ConvGeometry) -> Bool {
-        directEnabled && outputs <= directMaxOutputs && g.strideH == 1 && g.strideW == 1
-            && g.dilationH == 1 && g.dilationW == 1 && g.kernelW <= 8 && g.colRows >= 8
-    }
-}
 
 /// `planes` planes of `rows` x `cols` values (`src` rows `srcStride` apart) in a zero canvas of
 /// `canvasRows` x `canvasStride` per plane, at row `top`, column `left`.
@@ -91,15 +15,6 @@ private func canvas(_ src: UnsafePointer<Float>, planes: Int, rows: Int, cols: I
 
 /// Widths are computed in whole 16-column vectors: `roundUp16(n)` columns, the rest zeros.
 @inline(__always) private func roundUp16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
-
-/// Splits `0..<n` over both cores when `work` is large.
-func splitRange(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
-    if n >= 2 && work >= 1 << 18 {
-        DispatchQueue.concurrentPerform(iterations: 2) { c in body(n * c / 2, n * (c + 1) / 2) }
-    } else if n > 0 {
-        body(0, n)
-    }
-}
 
 /// conv2d through `tr_correlate` / `tr_correlate_wgrad` (stride 1, dilation 1, kW <= 8). Rows
 /// are computed in whole 16-column vectors: inputs are copied into zero canvases wide enough
@@ -127,7 +42,7 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
                     for n in 0..<N {
                         inputCanvas(xp.baseAddress!, n) { src in
                             let dst = fits ? op.baseAddress! + n * O * P : wd.baseAddress!
-                            splitRange(oh, work: O * P * g.colRows) { y0, y1 in
+                            parallelChunks(oh, work: O * P * g.colRows, minimumWork: 1 << 18) { y0, y1 in
                                 tr_correlate(src, C, cs, ch * cs, wp.baseAddress!, O, kh, kw, dst, wr, wr, oh * wr, y0, y1, 0)
                             }
                         }
@@ -156,7 +71,7 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
                         gw.withUnsafeBufferPointer { gwp in
                             let gsrc = fits ? go + n * O * P : gwp.baseAddress!
                             inputCanvas(xp.baseAddress!, n) { src in
-                                splitRange(C, work: O * P * g.colRows) { c0, c1 in
+                                parallelChunks(C, work: O * P * g.colRows, minimumWork: 1 << 18) { c0, c1 in
                                     tr_correlate_wgrad(src, C, cs, ch * cs, gsrc, O, wr, oh * wr, oh, wr,
                                                        dw.baseAddress!, kh, kw, c0, c1, fresh && n == 0 ? 0 : 1)
                                 }
@@ -189,7 +104,7 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
                                             canvasRows: gh, canvasStride: gs)
                             gz.withUnsafeBufferPointer { gzp in
                                 let d = dx.baseAddress! + n * chw
-                                splitRange(ph, work: O * P * g.colRows) { y0, y1 in
+                                parallelChunks(ph, work: O * P * g.colRows, minimumWork: 1 << 18) { y0, y1 in
                                     tr_correlate(gzp.baseAddress!, O, gs, gh * gs, fp.baseAddress!, C, kh, kw,
                                                  direct ? d : cp.baseAddress!, pr, pr, ph * pr, y0, y1, direct && !fresh ? 1 : 0)
                                 }
@@ -209,17 +124,3 @@ func conv2dDirect(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry)
     }
     return result
 }
-
-/// C (M, ldb) = op(A) (M, K) * B (K, ldb) through `tr_gemm_fewcols`, rows split over both cores;
-/// `n` real columns, B's and C's rows `ldb` = roundUp16(n) apart.
-func fewColumnsGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePointer<Float>, ldb: Int,
-                    c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
-    GEMMCounter.count(m: m, n: n, k: k)
-    ConvAlgorithm.fewColumnsProducts += 1
-    splitRange(m, work: m * k * ldb) { i0, i1 in
-        tr_gemm_fewcols(a, lda, transA ? 1 : 0, b, ldb, c, ldb, n, k, i0, i1)
-    }
-}
-
-/// Columns of a few-column product: `n` rounded up to whole 16-column vectors.
-@inline(__always) func fewColumnsStride(_ n: Int) -> Int { (n + 15) / 16 * 16 }

@@ -26,7 +26,7 @@ enum Winograd {
     static func filter(_ w: UnsafePointer<Float>, outputs O: Int, channels C: Int) -> [Float] {
         var u = uninitializedFloats(16 * O * C)
         u.withUnsafeMutableBufferPointer { up in
-            splitRange(O * C, work: O * C * 64) { lo, hi in tr_wino_filter(w, O, C, up.baseAddress!, lo, hi) }
+            parallelChunks(O * C, work: O * C * 64, minimumWork: 1 << 18) { lo, hi in tr_wino_filter(w, O, C, up.baseAddress!, lo, hi) }
         }
         return u
     }
@@ -35,7 +35,7 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into v: UnsafeMutablePointer<Float>,
                                scratch: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(g), C = g.channels
-        splitRange(C, work: C * th * tw * 16) { lo, hi in
+        parallelChunks(C, work: C * th * tw * 16, minimumWork: 1 << 18) { lo, hi in
             tr_wino_input(x, C, g.height, g.width, g.padH, th, tw, v, lo, hi, scratch + (lo == 0 ? 0 : 32 * (tw + 1)))
         }
     }
@@ -54,7 +54,7 @@ enum Winograd {
                         sgemm(m: O, n: T, k: C, a: u + xi * O * C, lda: C, b: vp.baseAddress! + xi * C * T, ldb: T,
                               c: mp.baseAddress! + xi * O * T, ldc: T)
                     }
-                    splitRange(O, work: O * T * 16) { lo, hi in
+                    parallelChunks(O, work: O * T * 16, minimumWork: 1 << 18) { lo, hi in
                         tr_wino_output(mp.baseAddress!, O, th, tw, out, g.outH, g.outW, accumulate ? 1 : 0, lo, hi,
                                        sp.baseAddress! + (lo == 0 ? 0 : 32 * (tw + 1)))
                     }
@@ -77,7 +77,7 @@ enum Winograd {
                     scratch.withUnsafeMutableBufferPointer { sp in
                         for n in 0..<images {
                             transformInput(x + n * chw, g, into: vp.baseAddress!, scratch: sp.baseAddress!)
-                            splitRange(O, work: O * T * 16) { lo, hi in
+                            parallelChunks(O, work: O * T * 16, minimumWork: 1 << 18) { lo, hi in
                                 tr_wino_gout(gout + n * ohw, O, g.outH, g.outW, th, tw, gp.baseAddress!, lo, hi,
                                              sp.baseAddress! + (lo == 0 ? 0 : 32 * (tw + 1)))
                             }
@@ -87,7 +87,7 @@ enum Winograd {
                                       c: hp.baseAddress! + xi * O * C, ldc: C)
                             }
                         }
-                        splitRange(O * C, work: O * C * 64) { lo, hi in
+                        parallelChunks(O * C, work: O * C * 64, minimumWork: 1 << 18) { lo, hi in
                             tr_wino_wgrad_output(hp.baseAddress!, O, C, dw, accumulate ? 1 : 0, lo, hi)
                         }
                     }
