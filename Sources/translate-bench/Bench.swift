@@ -29,7 +29,8 @@ enum BenchCommand {
       --rounds R           compare: R rounds alternating PyTorch and ours; medians, and the median of the per-round ratios
       --torch-python PATH  a Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio
       --json FILE          also write the results as JSON
-    Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 disables).
+    Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 disables);
+    \(ConvAlgorithm.winogradVariable)=0 runs 3x3 convolutions without Winograd.
     """
 
     static func run(_ args: [String]) -> Int32 {

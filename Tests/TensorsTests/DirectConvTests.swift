@@ -141,6 +141,12 @@ final class WinogradTests: XCTestCase {
         ConvAlgorithm.winogradMinChannels = 32
     }
 
+    func testEnvironmentSwitch() {
+        XCTAssertTrue(ConvAlgorithm.winogradSetting(nil))
+        XCTAssertTrue(ConvAlgorithm.winogradSetting("1"))
+        for off in ["0", "off", "False", " no "] { XCTAssertFalse(ConvAlgorithm.winogradSetting(off), off) }
+    }
+
     func testAppliesOnlyToStrideOne3x3WithManyChannels() {
         let g = ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3)
         XCTAssertTrue(Winograd.applies(g, outputs: 256))

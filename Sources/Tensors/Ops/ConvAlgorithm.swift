@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +37,14 @@ public enum ConvAlgorithm {
     /// channels use Winograd F(2x2, 3x3) (`Winograd`); tests switch it off or lower the bound.
     /// `TRANSLATE_WINOGRAD=0` in the environment turns it off (direct sums, as PyTorch's CPU
     /// convolutions, at about 1.3x the CycleGAN step time).
-    nonisolated(unsafe) public static var winogradEnabled = getenv("TRANSLATE_WINOGRAD").map { String(cString: $0) != "0" } ?? true
+    nonisolated(unsafe) public static var winogradEnabled = winogradSetting(getenv(winogradVariable).map { String(cString: $0) })
+    public static let winogradVariable = "TRANSLATE_WINOGRAD"
+
+    /// Winograd is on unless the variable says 0 (or off / false / no).
+    static func winogradSetting(_ value: String?) -> Bool {
+        guard let v = value?.trimmingCharacters(in: .whitespaces).lowercased() else { return true }
+        return !["0", "off", "false", "no"].contains(v)
+    }
     nonisolated(unsafe) public static var winogradMinChannels = 32
 
     /// Convolutions run without gradients whose output plane (conv) or input plane
