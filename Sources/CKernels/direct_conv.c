@@ -1,20 +1,5 @@
 #include "direct_conv.h"
-
-/* Register tiles are written with clang/GCC vector extensions; `target_clones` builds an
- * AVX-512 copy (16 lanes per register, fused multiply-adds) and a baseline copy, chosen
- * once by the dynamic loader. The arithmetic is the same sums in the same order in both;
- * only FMA contraction may differ between the two copies. */
-
-typedef float v16 __attribute__((vector_size(64), aligned(4)));
-#define LD(p) (*(const v16 *)(p))
-#define SPLAT(s) ((v16){0} + (float)(s))
-
-#if defined(__x86_64__) && defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "default")))
-#else
-#define CLONES
-#endif
-
+#include "vec.h"
 
 /* One tile: OT output channels x XT vectors of 16 columns at (y, x). */
 #define CORR_TILE(OT, XT)                                                                  \

@@ -23,7 +23,8 @@ enum BenchCommand {
     usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
            translate-bench compare|steps [--size N] [--iters N] [--rounds R] [--torch-python PATH]   whole steps and inference vs PyTorch
            translate-bench scaling [--iters N] [--torch-python PATH]            pix2pix step vs size and batch
-           translate-bench workload NAME [--size N] [--iters N]                 one of them, in this process
+           translate-bench workload NAME [--size N] [--iters N] [--batch N]     one of them, in this process
+                                                                                (unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs batched)
       --iters N            timed repetitions per measurement (median is reported; default 7)
       --quick              fewer and smaller measurements (a smoke run)
       --rounds R           compare: R rounds alternating PyTorch and ours; medians, and the median of the per-round ratios
@@ -89,7 +90,7 @@ enum BenchCommand {
 
     /// `workload NAME [--size N] [--iters N]`
     static func runWorkload(_ args: [String]) -> Int32 {
-        guard let name = args.first else { return fail("workload needs a name: \(Workloads.names.joined(separator: ", "))") }
+        guard let name = args.first else { return fail("workload needs a name: \((Workloads.names + Workloads.extraNames).joined(separator: ", "))") }
         var size = 256, iters = 3
         var batch: Int?
         var i = 1

@@ -7,6 +7,8 @@ import Pipelines
 /// peak resident memory is its own (`translate-bench workload NAME`).
 enum Workloads {
     static let names = ["pix2pix-step", "cyclegan-step", "unet-infer-b8"]
+    /// Workloads run only by name (`workload NAME`), not by `compare`.
+    static let extraNames = ["unet-layers"]
 
     /// Peak resident set size of this process in MB.
     static var peakRSSMB: Double {
@@ -56,8 +58,39 @@ enum Workloads {
             try countGEMM { _ = try withNoGrad { try g(x) } }
             result["seconds"] = t
             result["images_per_s"] = Double(m) / t
+        case "unet-layers":
+            // Each inner U-Net layer at batch `batch ?? 8` without gradients: per-image OpenBLAS
+            // products vs the batched path, alternating, medians in ms.
+            let m = batch ?? 8
+            let shapes: [(String, Int, Int, Int, Bool)] = [  // name, in channels, out channels, in size, transposed
+                ("e1", 3, 64, 256, false), ("e2", 64, 128, 128, false), ("e3", 128, 256, 64, false), ("e4", 256, 512, 32, false), ("e5", 512, 512, 16, false),
+                ("e6", 512, 512, 8, false), ("e7", 512, 512, 4, false), ("d2", 1024, 512, 2, true), ("d3", 1024, 512, 4, true), ("d4", 1024, 512, 8, true),
+                ("d5", 1024, 256, 16, true), ("d6", 512, 128, 32, true), ("d7", 256, 64, 64, true), ("d8", 128, 3, 128, true)]
+            let saved = (ConvAlgorithm.batchedMaxPositions, ConvAlgorithm.winogradS2Enabled, ConvAlgorithm.fewColumnsMaxPositions)
+            defer { (ConvAlgorithm.batchedMaxPositions, ConvAlgorithm.winogradS2Enabled, ConvAlgorithm.fewColumnsMaxPositions) = saved }
+            print("layer (batch \(m))   per-image OpenBLAS   batched   batched, packed kernel only   Winograd s2 (else batched)   ms, GFLOP/s of the direct sums")
+            for (nm, ci, co, h, t) in shapes {
+                let x = Tensor.rand([m, ci, h, h], low: -1, high: 1, rng: &rng)
+                let w = Tensor.randn(t ? [ci, co, 4, 4] : [co, ci, 4, 4], std: 0.02, rng: &rng)
+                let f = { _ = try withNoGrad { t ? try convTranspose2d(x, weight: w, stride: 2, padding: 1)
+                                                 : try conv2d(x, weight: w, stride: 2, padding: 1) } }
+                let variants = [(0, false, saved.2), (saved.0, false, saved.2), (saved.0, false, 0), (saved.0, true, saved.2)]
+                var times = [[Double]](repeating: [], count: variants.count)
+                for _ in 0..<iters {   // alternating, so that load from elsewhere hits all alike
+                    for (i, v) in variants.enumerated() {
+                        (ConvAlgorithm.batchedMaxPositions, ConvAlgorithm.winogradS2Enabled, ConvAlgorithm.fewColumnsMaxPositions) = v
+                        times[i].append(try median(1, f))
+                    }
+                }
+                let gf = 2.0 * Double(m * ci * co * 16) * Double(t ? h * h : h * h / 4) / 1e9
+                let cells = times.map { ts -> String in
+                    let md = ts.sorted()[ts.count / 2]
+                    return String(format: "%8.2f ms %4.0f", md * 1e3, gf / md)
+                }
+                print(nm.padding(toLength: 6, withPad: " ", startingAt: 0), cells.joined(separator: "   "))
+            }
         default:
-            throw TensorError.invalidArgument("unknown workload '\(name)' (known: \(names.joined(separator: ", ")))")
+            throw TensorError.invalidArgument("unknown workload '\(name)' (known: \((names + extraNames).joined(separator: ", ")))")
         }
         result["peak_rss_mb"] = peakRSSMB
         result["gemm_gflop"] = gemmGFLOP

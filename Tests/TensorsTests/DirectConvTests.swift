@@ -233,26 +233,59 @@ final class K4S2P1UnfoldTests: XCTestCase {
     }
 }
 
-/// Small planes (<= `fewColumnsMaxPositions` positions) without gradients: all images of a
-/// batch through the weights at once (`tr_gemm_fewcols`). Against the per-image OpenBLAS
-/// path, and batch invariance: an image's output has the same bits alone, in any batch, at
-/// any position. With gradients recorded, the OpenBLAS path is kept.
-final class FewColumnsTests: XCTestCase {
+/// Convolutions without gradients on planes of <= `batchedMaxPositions` positions: all images
+/// of a batch through the weights at once, by the few-column kernel (`tr_gemm_fewcols`) on the
+/// smallest planes and the packed kernel (`tr_gemm_packed`) above. Against the per-image
+/// OpenBLAS path, and batch invariance: an image's output has the same bits alone, in any
+/// batch, at any position. With gradients recorded, the OpenBLAS path is kept.
+final class BatchedConvTests: XCTestCase {
     var rng = RNG(seed: 31)
 
-    override func tearDown() { ConvAlgorithm.fewColumnsMaxPositions = 16 }
+    override func tearDown() {
+        ConvAlgorithm.fewColumnsMaxPositions = 4
+        ConvAlgorithm.batchedMaxPositions = 256
+        ConvAlgorithm.batchedGroupBytes = 16 << 20
+    }
+
+    /// The packed product against a double-precision one: rows not a multiple of the 12-row
+    /// panel, columns not a multiple of 32, a depth over the 256-deep blocking, both layouts of A.
+    func testPackedProductMatchesNaive() {
+        ConvAlgorithm.fewColumnsMaxPositions = 0
+        for (m, n, k, transA) in [(29, 70, 300, false), (29, 70, 300, true), (12, 32, 5, false), (1, 1, 1, true), (50, 200, 257, false)] {
+            let ld = batchedStride(n)
+            let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+            var b = [Float](repeating: 0, count: k * ld)
+            for r in 0..<k { for j in 0..<n { b[r * ld + j] = rng.nextFloat() - 0.5 } }
+            var c = [Float](repeating: .nan, count: m * ld)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                batchedGEMM(a: ap.baseAddress!, lda: transA ? m : k, transA: transA, b: bp.baseAddress!, ldb: ld,
+                            c: cp.baseAddress!, m: m, n: n, k: k, positions: 1000)
+            } } }
+            var worst = 0.0
+            for i in 0..<m { for j in 0..<n {
+                var s = 0.0
+                for r in 0..<k { s += Double(transA ? a[r * m + i] : a[i * k + r]) * Double(b[r * ld + j]) }
+                worst = max(worst, abs(s - Double(c[i * ld + j])))
+            } }
+            XCTAssertLessThan(worst, 1e-4, "packed product m\(m) n\(n) k\(k) transA \(transA)")
+        }
+    }
 
     func testMatchesPerImageProductsAndIsBatchInvariant() throws {
-        // conv 4x4 s2 p1 to 1x1, 2x2, 4x4 planes (U-Net's innermost layers), and a 3x3 one
-        for (c, h, o, k, s, p) in [(40, 2, 36, 4, 2, 1), (24, 4, 20, 4, 2, 1), (20, 8, 33, 4, 2, 1), (17, 3, 9, 3, 1, 1)] {
+        // conv 4x4 s2 p1 to 1x1 and 2x2 planes (few-column kernel), to 4x4, 8x8 and 16x16
+        // (packed, unfolded straight into panels), to 6x6 (packed, side by side), and a 3x3
+        // one on a 2x2 plane (few-column)
+        for (c, h, o, k, s, p) in [(40, 2, 36, 4, 2, 1), (24, 4, 20, 4, 2, 1), (20, 8, 33, 4, 2, 1), (17, 2, 9, 3, 1, 1),
+                                   (9, 16, 14, 4, 2, 1), (5, 32, 13, 4, 2, 1), (7, 12, 11, 4, 2, 1)] {
             let w = Tensor.randn([o, c, k, k], std: 0.1, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
             let imgs = (0..<3).map { _ in Tensor.randn([1, c, h, h], rng: &rng) }
             let conv = { (x: Tensor) in try conv2d(x, weight: w, bias: b, stride: Size2(s, s), padding: Size2(p, p)) }
-            try checkInvariance(imgs, conv, "conv c\(c) h\(h) o\(o)")
+            try checkInvariance(imgs, conv, "conv c\(c) h\(h) o\(o) k\(k)")
         }
-        // transposed 4x4 s2 p1 from 1x1, 2x2, 4x4 planes
-        for (c, h, o) in [(40, 1, 36), (24, 2, 20), (20, 4, 17)] {
+        // transposed 4x4 s2 p1 from 1x1, 2x2 (few-column), 4x4, 3x3 and 6x6 (packed, side by
+        // side) and 8x8 (packed straight from the input)
+        for (c, h, o) in [(40, 1, 36), (24, 2, 20), (20, 4, 17), (13, 3, 7), (9, 6, 5), (11, 8, 6)] {
             let w = Tensor.randn([c, o, 4, 4], std: 0.1, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
             let imgs = (0..<3).map { _ in Tensor.randn([1, c, h, h], rng: &rng) }
@@ -261,10 +294,35 @@ final class FewColumnsTests: XCTestCase {
         }
     }
 
+    /// Other geometries on planes above the few-column size keep OpenBLAS without gradients
+    /// too (LPIPS-AlexNet's 11x11/4 and 5x5 layers): the same bits with and without.
+    func testOtherGeometriesKeepOpenBLAS() throws {
+        for (c, h, o, k, s, p) in [(3, 64, 64, 11, 4, 2), (64, 7, 48, 5, 1, 2), (6, 10, 25, 3, 1, 1)] {
+            let w = Tensor.randn([o, c, k, k], std: 0.1, rng: &rng)
+            let x = Tensor.randn([2, c, h, h], rng: &rng)
+            let before = ConvAlgorithm.batchedProducts
+            let y = try withNoGrad { try conv2d(x, weight: w, stride: Size2(s, s), padding: Size2(p, p)) }
+            XCTAssertEqual(ConvAlgorithm.batchedProducts, before, "k\(k) s\(s) on \(h)x\(h): not batched")
+            x.requiresGrad = true
+            XCTAssertEqual(y.data, try conv2d(x, weight: w, stride: Size2(s, s), padding: Size2(p, p)).data)
+        }
+    }
+
+    /// Groups of images packed a few at a time give the same bits as all at once.
+    func testGroupingDoesNotChangeResults() throws {
+        let w = Tensor.randn([10, 6, 4, 4], std: 0.1, rng: &rng), wt = Tensor.randn([6, 5, 4, 4], std: 0.1, rng: &rng)
+        let x = Tensor.randn([5, 6, 16, 16], rng: &rng), xt = Tensor.randn([5, 6, 8, 8], rng: &rng)
+        let whole = try withNoGrad { (try conv2d(x, weight: w, stride: 2, padding: 1), try convTranspose2d(xt, weight: wt, stride: 2, padding: 1)) }
+        ConvAlgorithm.batchedGroupBytes = 1   // one image per group
+        let grouped = try withNoGrad { (try conv2d(x, weight: w, stride: 2, padding: 1), try convTranspose2d(xt, weight: wt, stride: 2, padding: 1)) }
+        XCTAssertEqual(whole.0.data, grouped.0.data)
+        XCTAssertEqual(whole.1.data, grouped.1.data)
+    }
+
     func checkInvariance(_ imgs: [Tensor], _ f: (Tensor) throws -> Tensor, _ what: String) throws {
-        let before = ConvAlgorithm.fewColumnsProducts
+        let before = ConvAlgorithm.batchedProducts
         let singles = try imgs.map { x in try withNoGrad { try f(x) } }
-        XCTAssertEqual(ConvAlgorithm.fewColumnsProducts, before + imgs.count, "\(what): the few-column path is taken")
+        XCTAssertGreaterThanOrEqual(ConvAlgorithm.batchedProducts, before + imgs.count, "\(what): the batched path is taken")
         // batches: all three, a repeated image, and a different order
         for order in [[0, 1, 2], [1, 1, 1, 1, 1], [2, 0, 1, 0]] {
             let y = try withNoGrad { try f(try cat(order.map { imgs[$0] }, dim: 0)) }
@@ -280,8 +338,120 @@ final class FewColumnsTests: XCTestCase {
             defer { x.requiresGrad = false }
             assertClose(singles[i].data, try f(x).data, rtol: 1e-5, atol: 1e-5, "\(what) image \(i) vs OpenBLAS")
         }
-        ConvAlgorithm.fewColumnsMaxPositions = 0
-        defer { ConvAlgorithm.fewColumnsMaxPositions = 16 }
+        ConvAlgorithm.batchedMaxPositions = 0
+        defer { ConvAlgorithm.batchedMaxPositions = 256 }
         XCTAssertEqual(try withNoGrad { try f(imgs[0]) }.data, try f(imgs[0]).data, "\(what): switched off, no-grad and grad paths agree")
+    }
+}
+
+/// Winograd F(2x2, 2x2) over phase images for 4x4 stride-2 padding-1 convolutions and
+/// transposed convolutions without gradients (`WinogradS2`): against the naive
+/// double-precision sums and the OpenBLAS path on awkward shapes (non-square, odd channel
+/// counts, one tile row, batches), batch invariance, and the choice of path.
+final class WinogradS2Tests: XCTestCase {
+    var rng = RNG(seed: 23)
+
+    override func tearDown() {
+        ConvAlgorithm.winogradS2Enabled = true
+        ConvAlgorithm.winogradMinChannels = 32
+        ConvAlgorithm.winogradS2MinTiles = 64
+        ConvAlgorithm.winogradS2PerImageTiles = 256
+    }
+
+    func testAppliesOnlyWithoutGradientsToEvenTiledPlanes() {
+        let g = ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        let x = Tensor(repeating: 0, shape: [1, 64, 128, 128]), w = Tensor(repeating: 0, shape: [128, 64, 4, 4])
+        XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
+        w.requiresGrad = true
+        XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training keeps the direct sums")
+        XCTAssertTrue(withNoGrad { WinogradS2.applies(g, outputs: 128, inputs: [x, w]) })
+        w.requiresGrad = false
+        XCTAssertFalse(WinogradS2.applies(g, outputs: 3, inputs: [x, w]), "few output channels")
+        // an odd output plane (tiles would straddle it), an odd input side, a small plane, stride 1
+        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 34, width: 34, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 129, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 16, width: 16, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        ConvAlgorithm.winogradS2Enabled = false
+        XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
+    }
+
+    /// Both ways of running the products: each image through OpenBLAS, and all images side
+    /// by side through the packed kernel.
+    func testConvolutionMatchesNaiveAndOpenBLAS() throws {
+        for perImage in [1, 1 << 30] {
+            ConvAlgorithm.winogradS2PerImageTiles = perImage
+            try checkConvolution()
+        }
+    }
+
+    func testTransposedConvolutionMatchesNaiveAndOpenBLAS() throws {
+        for perImage in [1, 1 << 30] {
+            ConvAlgorithm.winogradS2PerImageTiles = perImage
+            try checkTransposedConvolution()
+        }
+    }
+
+    func checkConvolution() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2MinTiles = 1
+        // (n, c, h, w, o): output planes 2x2 (one tile), 4x6, 6x2, 8x8; odd channel counts
+        for (n, c, h, w, o) in [(1, 1, 4, 4, 1), (2, 3, 8, 12, 5), (1, 7, 12, 4, 2), (3, 9, 16, 16, 11), (1, 33, 8, 8, 17)] {
+            let x = Tensor.randn([n, c, h, w], rng: &rng)
+            let wt = Tensor.randn([o, c, 4, 4], std: 0.3, rng: &rng)
+            let b = Tensor.randn([o], rng: &rng)
+            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+            XCTAssertTrue(WinogradS2.applies(g, outputs: o, inputs: [x, wt, b]))
+            let y = try withNoGrad { try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
+            let ref = conv2dNaive(x: x.data, n: n, g: g, weight: wt.data, outChannels: o, bias: b.data)
+            assertClose(y.data, ref, rtol: 1e-5, atol: 1e-5, "Winograd s2 conv vs naive \(g) per-image from \(ConvAlgorithm.winogradS2PerImageTiles) tiles")
+            ConvAlgorithm.winogradS2Enabled = false
+            let blas = try withNoGrad { try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
+            ConvAlgorithm.winogradS2Enabled = true
+            assertClose(y.data, blas.data, rtol: 1e-5, atol: 1e-5, "Winograd s2 conv vs OpenBLAS \(g)")
+            try checkBatchInvariance(x) { try conv2d($0, weight: wt, bias: b, stride: 2, padding: 1) }
+        }
+    }
+
+    func checkTransposedConvolution() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2MinTiles = 1
+        // (n, cin, h, w, cout): input planes 2x2, 4x6, 6x2, 8x8
+        for (n, ci, h, w, co) in [(1, 1, 2, 2, 1), (2, 5, 4, 6, 3), (1, 2, 6, 2, 7), (3, 11, 8, 8, 9), (1, 17, 4, 4, 33)] {
+            let x = Tensor.randn([n, ci, h, w], rng: &rng)
+            let wt = Tensor.randn([ci, co, 4, 4], std: 0.3, rng: &rng)
+            let b = Tensor.randn([co], rng: &rng)
+            let g = ConvGeometry(channels: co, height: 2 * h, width: 2 * w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+            XCTAssertTrue(WinogradS2.applies(g, outputs: ci, inputs: [x, wt, b]))
+            let y = try withNoGrad { try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
+            let ref = convTranspose2dNaive(x: x.data, n: n, inChannels: ci, g: g, weight: wt.data, bias: b.data)
+            assertClose(y.data, ref, rtol: 1e-5, atol: 1e-5, "Winograd s2 transposed vs naive \(g) per-image from \(ConvAlgorithm.winogradS2PerImageTiles) tiles")
+            ConvAlgorithm.winogradS2Enabled = false
+            let blas = try withNoGrad { try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
+            ConvAlgorithm.winogradS2Enabled = true
+            assertClose(y.data, blas.data, rtol: 1e-5, atol: 1e-5, "Winograd s2 transposed vs OpenBLAS \(g)")
+            try checkBatchInvariance(x) { try convTranspose2d($0, weight: wt, bias: b, stride: 2, padding: 1) }
+        }
+        // output padding 1 (odd output) is not this geometry: the OpenBLAS path, still right
+        let x = Tensor.randn([1, 4, 4, 4], rng: &rng), wt = Tensor.randn([4, 3, 4, 4], std: 0.3, rng: &rng)
+        let y = try withNoGrad { try convTranspose2d(x, weight: wt, stride: 2, padding: 1, outputPadding: 1) }
+        let g = ConvGeometry(channels: 3, height: 9, width: 9, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        XCTAssertFalse(WinogradS2.applies(g, outputs: 4, inputs: [x, wt]))
+        assertClose(y.data, convTranspose2dNaive(x: x.data, n: 1, inChannels: 4, g: g, weight: wt.data, bias: nil), rtol: 1e-5, atol: 1e-5, "output padding 1 vs naive")
+    }
+
+    /// Each image of a batch gets the bits it gets alone, wherever it sits.
+    func checkBatchInvariance(_ x: Tensor, _ f: (Tensor) throws -> Tensor) throws {
+        let n = x.shape[0]
+        let whole = try withNoGrad { try f(x) }
+        let per = whole.count / n
+        for i in 0..<n {
+            let alone = try withNoGrad { try f(try narrow(x, dim: 0, start: i, length: 1)) }
+            XCTAssertEqual(Array(whole.data[(i * per)..<((i + 1) * per)]), alone.data, "image \(i) of \(n)")
+        }
+        // packed a group of one image at a time
+        ConvAlgorithm.batchedGroupBytes = 1
+        defer { ConvAlgorithm.batchedGroupBytes = 16 << 20 }
+        XCTAssertEqual(try withNoGrad { try f(x) }.data, whole.data, "grouped one image at a time")
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 /// conv2d and convTranspose2d, forward and backward side by side; which algorithm runs is
 /// `ConvAlgorithm`'s choice. Weight layouts as PyTorch: conv (O, C, kH, kW), transposed (Cin, Cout, kH, kW).
 
@@ -26,8 +27,9 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let chunk = ConvAlgorithm.chunkRows(g)
     // Both are written in full (GEMM with beta 0, im2col), so no zero fill.
     var out = uninitializedFloats(N * O * P)
-    let few = ConvAlgorithm.fewColumns(positions: P, inputs: [x, weight, bias])
-    var cols = direct || Winograd.applies(g, outputs: O) || few ? [] : uninitializedFloats(K * chunk * g.outW)
+    let winoS2 = WinogradS2.applies(g, outputs: O, inputs: [x, weight, bias])
+    let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
+    var cols = direct || Winograd.applies(g, outputs: O) || batched || winoS2 ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
@@ -41,22 +43,12 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                         }
                         return
                     }
-                    if !direct && few {
-                        // out[., o, .] (O, N*P) = W (O, K) * [cols(x[0]) ... cols(x[N-1])] (K, N*P)
-                        let np = N * P, ld = fewColumnsStride(np)
-                        var bcols = [Float](repeating: 0, count: K * ld), prod = uninitializedFloats(O * ld)
-                        bcols.withUnsafeMutableBufferPointer { bc in
-                            for n in 0..<N {
-                                im2col(xp.baseAddress! + n * chw, g, bc.baseAddress! + n * P, outRows: 0..<g.outH, rowStride: ld)
-                            }
-                            prod.withUnsafeMutableBufferPointer { pp in
-                                fewColumnsGEMM(a: wp.baseAddress!, lda: K, transA: false, b: bc.baseAddress!, ldb: ld,
-                                               c: pp.baseAddress!, m: O, n: np, k: K)
-                                for n in 0..<N { for o in 0..<O {
-                                    (op.baseAddress! + (n * O + o) * P).update(from: pp.baseAddress! + o * ld + n * P, count: P)
-                                } }
-                            }
-                        }
+                    if winoS2 {
+                        WinogradS2.conv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!)
+                        return
+                    }
+                    if !direct && batched {
+                        batchedConv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!)
                         return
                     }
                     for n in 0..<N {
@@ -222,27 +214,23 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
                          dilationH: dilation.h, dilationW: dilation.w)
     assert(g.outH == Hin && g.outW == Win)
     let K = g.colRows, P = Hin * Win, outPlane = Cout * Hout * Wout
-    var out = [Float](repeating: 0, count: N * outPlane)   // col2im adds into it
-    let few = ConvAlgorithm.fewColumns(positions: P, inputs: [x, weight, bias])
-    let ld = few ? fewColumnsStride(N * P) : P
-    var cols = uninitializedFloats(K * ld)
+    let winoS2 = WinogradS2.applies(g, outputs: Cin, inputs: [x, weight, bias])
+    let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
+    // col2im adds into it; Winograd writes it whole
+    var out = winoS2 ? uninitializedFloats(N * outPlane) : [Float](repeating: 0, count: N * outPlane)
+    var cols = batched || winoS2 ? [] : uninitializedFloats(K * P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
                 cols.withUnsafeMutableBufferPointer { cp in
-                    if few {
-                        // cols (K, N*P) = W^T (K, Cin) * [x[0] ... x[N-1]] (Cin, N*P); out[n] = col2im(its columns)
-                        var xb = [Float](repeating: 0, count: Cin * ld)
-                        xb.withUnsafeMutableBufferPointer { bp in
-                            for n in 0..<N { for c in 0..<Cin {
-                                (bp.baseAddress! + c * ld + n * P).update(from: xp.baseAddress! + (n * Cin + c) * P, count: P)
-                            } }
-                            fewColumnsGEMM(a: wp.baseAddress!, lda: K, transA: true, b: bp.baseAddress!, ldb: ld,
-                                           c: cp.baseAddress!, m: K, n: N * P, k: Cin)
-                        }
-                        for n in 0..<N {
-                            col2im(UnsafePointer(cp.baseAddress! + n * P), g, op.baseAddress! + n * outPlane, rowStride: ld)
-                        }
+                    if winoS2 {
+                        WinogradS2.transposed(xp.baseAddress!, g, images: N, channels: Cin, weight: wp.baseAddress!,
+                                              out: op.baseAddress!)
+                        return
+                    }
+                    if batched {
+                        batchedTransposedConv(xp.baseAddress!, g, images: N, channels: Cin, weight: wp.baseAddress!,
+                                              out: op.baseAddress!)
                         return
                     }
                     for n in 0..<N {

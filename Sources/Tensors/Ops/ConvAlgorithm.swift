@@ -12,6 +12,8 @@ import Glibc
 ///   pixel; OpenBLAS ran the ResNet generator's 64 -> 3 7x7 head at under 20 GFLOP/s through
 ///   an 822 MB column matrix;
 /// - Winograd F(2x2, 3x3) (`Winograd`) for stride-1 3x3 convolutions with many channels;
+/// - Winograd F(2x2, 2x2) over phase images (`WinogradS2`) for the U-Net's 4x4 stride-2
+///   convolutions and transposed convolutions on large planes without gradients;
 /// - few-column products (`tr_gemm_fewcols`) for small planes without gradients;
 /// - otherwise im2col + OpenBLAS, the column matrix built a chunk of output rows at a time,
 ///   and stride-1 input gradients as a convolution of the output gradient.
@@ -47,22 +49,56 @@ public enum ConvAlgorithm {
     }
     nonisolated(unsafe) public static var winogradMinChannels = 32
 
-    /// Convolutions run without gradients whose output plane (conv) or input plane
-    /// (transposed conv) has at most this many positions (the U-Net's innermost layers: 1x1
-    /// to 4x4 planes, 512-1024 channels) are computed for all images of a batch in one pass
-    /// over the weights (`tr_gemm_fewcols`) instead of one OpenBLAS product per image, each of which re-packs
-    /// 16-32 MB of weights for 1-16 columns. The kernel's arithmetic for a column does not
-    /// depend on the other columns, and the choice depends on the plane only, so an image's
-    /// result is the same in any batch. 0 turns it off.
-    nonisolated(unsafe) public static var fewColumnsMaxPositions = 16
-    /// Products computed on the few-column path so far (tests check that it is taken).
-    nonisolated(unsafe) static var fewColumnsProducts = 0
+    /// Whether 4x4 stride-2 padding-1 convolutions and transposed convolutions without
+    /// gradients use Winograd F(2x2, 2x2) over the input's phase images (`WinogradS2`), when
+    /// both channel counts reach `winogradMinChannels` and an image has at least
+    /// `winogradS2MinTiles` 2x2 output tiles (smaller planes take the batched path). Follows
+    /// `TRANSLATE_WINOGRAD` like the 3x3 one.
+    nonisolated(unsafe) public static var winogradS2Enabled = winogradEnabled
+    nonisolated(unsafe) public static var winogradS2MinTiles = 64
+    /// Planes with at least this many 2x2 tiles run each image's Winograd products through
+    /// OpenBLAS; smaller ones run all images of a batch through the packed kernel at once.
+    nonisolated(unsafe) public static var winogradS2PerImageTiles = 256
 
-    /// Whether a convolution with `positions` plane positions takes the few-column path: only
-    /// when no gradient is recorded (inference, evaluation, sampling), so that training
-    /// steps keep OpenBLAS's arithmetic, which the PyTorch training-step fixtures check.
-    static func fewColumns(positions: Int, inputs: [Tensor?]) -> Bool {
+    /// Convolutions run without gradients whose output plane (conv) or input plane
+    /// (transposed conv) has at most this many positions (the U-Net's inner layers: 1x1 to
+    /// 16x16 planes, 256-1024 channels, 2-32 MB of weights) are computed for all images of a
+    /// batch in one product (`batchedGEMM`) instead of one OpenBLAS product per image, each of
+    /// which re-packs all the weights for a few columns. Both kernels used there compute every
+    /// output as one multiply-add chain in a fixed order whatever the other columns are, and the
+    /// choice depends on the plane only, so an image's result is the same in any batch.
+    /// 0 turns it off.
+    nonisolated(unsafe) public static var batchedMaxPositions = 256
+    /// Up to this many positions the batched product uses `tr_gemm_fewcols` (no packing: the
+    /// weights are read once and the few columns stay in registers); above it, the packed
+    /// kernel `tr_gemm_packed`. Measured at batch 8 (`translate-bench workload unet-layers`):
+    /// 512 -> 512 conv to 2x2 planes 2.5 ms vs 5.4 packed, to 4x4 planes 20 vs 10.6 ms;
+    /// transposed from 2x2 7.3 vs 8.8 ms.
+    nonisolated(unsafe) public static var fewColumnsMaxPositions = 4
+
+    /// Whether the batched product of a plane of `positions` uses the few-column kernel.
+    static func fewColumnsKernel(positions: Int, transposed: Bool) -> Bool {
         positions <= fewColumnsMaxPositions
+    }
+    /// Batched products computed so far, and how many of them by the few-column kernel
+    /// (tests check which path is taken).
+    nonisolated(unsafe) static var batchedProducts = 0
+    nonisolated(unsafe) static var fewColumnsProducts = 0
+    /// The batched path packs (a group of) images' columns into at most about this many bytes
+    /// at a time, so that they are still in the last-level cache when the product reads them.
+    nonisolated(unsafe) public static var batchedGroupBytes = 16 << 20
+
+    /// Whether a convolution with geometry `g` (for a transposed one: of the matching
+    /// convolution) and `positions` plane positions takes the batched path: planes of at most
+    /// `fewColumnsMaxPositions` positions of any geometry, and the U-Net's and PatchGAN's 4x4
+    /// stride-2 layers up to `batchedMaxPositions`. Only when no gradient is recorded
+    /// (inference, evaluation, sampling), so that training steps keep OpenBLAS's arithmetic,
+    /// which the PyTorch training-step fixtures check. Other geometries keep OpenBLAS's
+    /// products on larger planes, so that an image gives the same bits with and without
+    /// gradients there (LPIPS-AlexNet's distance of an image to itself is exactly 0 while
+    /// one side records gradients, as in cIMLE training).
+    static func batched(_ g: ConvGeometry, positions: Int, inputs: [Tensor?]) -> Bool {
+        (positions <= min(fewColumnsMaxPositions, batchedMaxPositions) || (g.isK4S2P1 && positions <= batchedMaxPositions))
             && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
     }
 
@@ -86,17 +122,3 @@ public enum ConvAlgorithm {
             && g.dilationH == 1 && g.dilationW == 1 && g.kernelW <= 8 && g.colRows >= 8
     }
 }
-
-/// C (M, ldb) = op(A) (M, K) * B (K, ldb) through `tr_gemm_fewcols`, rows split over both cores;
-/// `n` real columns, B's and C's rows `ldb` = roundUp16(n) apart.
-func fewColumnsGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePointer<Float>, ldb: Int,
-                    c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
-    GEMMCounter.count(m: m, n: n, k: k)
-    ConvAlgorithm.fewColumnsProducts += 1
-    parallelChunks(m, work: m * k * ldb, minimumWork: 1 << 18) { i0, i1 in
-        tr_gemm_fewcols(a, lda, transA ? 1 : 0, b, ldb, c, ldb, n, k, i0, i1)
-    }
-}
-
-/// Columns of a few-column product: `n` rounded up to whole 16-column vectors.
-@inline(__always) func fewColumnsStride(_ n: Int) -> Int { (n + 15) / 16 * 16 }

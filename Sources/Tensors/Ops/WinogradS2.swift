@@ -1,0 +1,132 @@
+import CKernels
+
+/// Winograd F(2x2, 2x2) for the 4x4, stride-2, padding-1 convolutions and transposed
+/// convolutions of the U-Net when no gradient is recorded (inference, evaluation, sampling).
+/// Such a convolution is a stride-1 2x2 correlation over the input's four phase images (every
+/// other row and column), so each 2x2 output tile costs 9 products per channel pair instead
+/// of 16: the layer becomes 9 matrix products (O x 4C) by (4C x tiles) between transforms that
+/// only add and subtract (kernels in CKernels/winograd_s2.c). A transposed convolution is the
+/// adjoint of a convolution in its input, so it runs the same products transposed.
+///
+/// Each image is its own set of products (the same shapes whatever the batch), so an image's
+/// result has the same bits alone or in any batch. Training keeps the direct sums (im2col +
+/// OpenBLAS), whose steps the PyTorch fixtures check; results here differ from those by
+/// rounding only (tests: against the naive double-precision convolution).
+enum WinogradS2 {
+    /// Whether a convolution with geometry `g` and `outputs` channels (for a transposed
+    /// convolution: `g` of the matching convolution, `outputs` its input channels) takes this
+    /// path. The choice depends on the shapes and `ConvAlgorithm`'s switches only.
+    static func applies(_ g: ConvGeometry, outputs: Int, inputs: [Tensor?]) -> Bool {
+        ConvAlgorithm.winogradS2Enabled && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
+            && g.outH % 2 == 0 && g.outW % 2 == 0 && (g.outH / 2) * (g.outW / 2) >= ConvAlgorithm.winogradS2MinTiles
+            && min(g.channels, outputs) >= ConvAlgorithm.winogradMinChannels
+            && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
+    }
+
+    /// The transformed filter U (9, O, 4C) of w (O, C, 4, 4).
+    static func filter(_ w: UnsafePointer<Float>, outputs O: Int, channels C: Int) -> [Float] {
+        var u = uninitializedFloats(9 * O * 4 * C)
+        u.withUnsafeMutableBufferPointer { up in
+            parallelChunks(O * C, work: O * C * 36, minimumWork: 1 << 18) { lo, hi in tr_ws2_filter(w, O, C, up.baseAddress!, lo, hi) }
+        }
+        return u
+    }
+
+    /// out[n] (O, outH, outW) = the convolution of x[n] (C, H, W) by w (O, C, 4, 4), n < images.
+    static func conv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, weight: UnsafePointer<Float>, outputs O: Int,
+                     out: UnsafeMutablePointer<Float>) {
+        let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, chw = C * g.height * g.width
+        let u = filter(weight, outputs: O, channels: C)
+        // V (9, 4C, T) = B^T d B per tile; M[xi] (O, T) = U[xi] (O, 4C) * V[xi] (4C, T); out[n] = A^T M A
+        u.withUnsafeBufferPointer { up in
+            products(images: N, tiles: T, inRows: K4, outRows: O, a: up.baseAddress!, transA: false, lda: K4,
+                     transformIn: { n, v, plane, ld in
+                         parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
+                             tr_ws2_input(x + n * chw, C, oh, ow, v, plane, ld, lo, hi)
+                         }
+                     },
+                     transformOut: { n, m, plane, ld in
+                         parallelChunks(O, work: O * T * 16, minimumWork: 1 << 17) { lo, hi in
+                             tr_ws2_output(m, plane, ld, oh, ow, out + n * O * oh * ow, lo, hi)
+                         }
+                     })
+        }
+    }
+
+    /// out[n] (Cout, 2H, 2W) = the transposed convolution of x[n] (Cin, H, W) by w (Cin, Cout, 4, 4):
+    /// the adjoint of the convolution with geometry `g` (channels Cout, plane 2H x 2W, output H x W).
+    static func transposed(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, channels Cin: Int,
+                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, outPlane = C * g.height * g.width
+        let u = filter(weight, outputs: Cin, channels: C)
+        // Gt (9, Cin, T) = A x A^T per tile; Z[xi] (4C, T) = U[xi]^T (4C, Cin) * Gt[xi] (Cin, T); out[n] = sum of B Z B^T
+        u.withUnsafeBufferPointer { up in
+            products(images: N, tiles: T, inRows: Cin, outRows: K4, a: up.baseAddress!, transA: true, lda: K4,
+                     transformIn: { n, gt, plane, ld in
+                         parallelChunks(Cin, work: Cin * T * 16, minimumWork: 1 << 17) { lo, hi in
+                             tr_ws2_gout(x + n * Cin * oh * ow, oh, ow, gt, plane, ld, lo, hi)
+                         }
+                     },
+                     transformOut: { n, z, plane, ld in
+                         parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
+                             tr_ws2_input_adjoint(z, plane, ld, oh, ow, out + n * outPlane, lo, hi)
+                         }
+                     })
+        }
+    }
+
+    /// The 9 products of every image: out[xi] (outRows, T) = op(A[xi]) * in[xi] (inRows, T),
+    /// A[xi] at a + xi * inRows * outRows. `transformIn(n, in, plane, ld)` writes image n's
+    /// transformed planes, `transformOut(n, out, plane, ld)` consumes its products (planes
+    /// `plane` floats apart, rows `ld` apart, the image's tiles from column 0). Images with
+    /// at least `winogradS2PerImageTiles` tiles each get their own OpenBLAS products; smaller
+    /// ones go through the packed kernel a group at a time, side by side, so that the weights
+    /// are packed once per call, not once per image. Both give an image the same bits in any batch.
+    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, a: UnsafePointer<Float>,
+                                 transA: Bool, lda: Int,
+                                 transformIn: (Int, UnsafeMutablePointer<Float>, Int, Int) -> Void,
+                                 transformOut: (Int, UnsafePointer<Float>, Int, Int) -> Void) {
+        let weightPlane = inRows * outRows
+        if T >= ConvAlgorithm.winogradS2PerImageTiles {
+            var bin = uninitializedFloats(9 * inRows * T), bout = uninitializedFloats(9 * outRows * T)
+            bin.withUnsafeMutableBufferPointer { ip in
+                bout.withUnsafeMutableBufferPointer { op in
+                    let ib = ip.baseAddress!, ob = op.baseAddress!
+                    for n in 0..<N {
+                        transformIn(n, ib, inRows * T, T)
+                        for xi in 0..<9 {
+                            sgemm(transA: transA, m: outRows, n: T, k: inRows, a: a + xi * weightPlane, lda: lda,
+                                  b: ib + xi * inRows * T, ldb: T, c: ob + xi * outRows * T, ldc: T)
+                        }
+                        transformOut(n, UnsafePointer(ob), outRows * T, T)
+                    }
+                }
+            }
+            return
+        }
+        let packed = (0..<9).map { xi in PackedA(a + xi * weightPlane, lda: lda, transA: transA, m: outRows, k: inRows) }
+        let group = max(1, min(N, ConvAlgorithm.batchedGroupBytes / max(1, 9 * max(inRows, outRows) * T * 4)))
+        let ld = group * T
+        var bin = uninitializedFloats(9 * inRows * ld), bout = uninitializedFloats(9 * outRows * ld)
+        var bp = uninitializedFloats(tr_gemm_packed_b_size(ld, inRows))
+        bin.withUnsafeMutableBufferPointer { ip in
+            bout.withUnsafeMutableBufferPointer { op in
+                bp.withUnsafeMutableBufferPointer { pp in
+                    let ib = ip.baseAddress!, ob = op.baseAddress!, pb = pp.baseAddress!
+                    for n0 in stride(from: 0, to: N, by: group) {
+                        let gn = min(group, N - n0), cols = gn * T
+                        for i in 0..<gn { transformIn(n0 + i, ib + i * T, inRows * ld, ld) }
+                        let panels = (cols + Int(TR_GEMM_NR) - 1) / Int(TR_GEMM_NR)
+                        for xi in 0..<9 {
+                            parallelChunks(panels, work: cols * inRows, minimumWork: 1 << 17) { q0, q1 in
+                                tr_gemm_pack_b(ib + xi * inRows * ld, ld, inRows, cols, pb, q0, q1)
+                            }
+                            packed[xi].multiply(packedB: pb, c: ob + xi * outRows * ld, ldc: ld, n: cols)
+                        }
+                        for i in 0..<gn { transformOut(n0 + i, UnsafePointer(ob + i * T), outRows * ld, ld) }
+                    }
+                }
+            }
+        }
+    }
+}
