@@ -7,7 +7,17 @@
 /// inputs' gradients. `backward()` walks those nodes in reverse topological order.
 public final class Tensor {
     public let shape: [Int]
-    public var data: [Float]
+    /// The values. Every write (assignment, an element, an in-place mutation) goes through
+    /// `_modify` and is counted in `version`, in place (no copy).
+    @inlinable public var data: [Float] {
+        _read { yield storage }
+        _modify { _version &+= 1; yield &storage }
+    }
+    @usableFromInline var storage: [Float]
+    @usableFromInline var _version = 0
+    /// Changes with every write to `data`, so that values derived from the data can be kept
+    /// while it is unchanged (`PackedWeights`).
+    public var version: Int { _version }
     /// Accumulated gradient of the same size as `data`, or nil if none yet (or zeroed).
     public var grad: [Float]? {
         get { hasGrad ? gradStorage : nil }
@@ -39,14 +49,14 @@ public final class Tensor {
             throw TensorError.invalidArgument("shape \(shape) holds \(n) values but \(data.count) were given")
         }
         self.shape = shape
-        self.data = data
+        self.storage = data
         self.requiresGrad = requiresGrad
     }
 
     /// Internal unchecked initialiser for op results.
     init(uncheckedShape shape: [Int], data: [Float]) {
         self.shape = shape
-        self.data = data
+        self.storage = data
         self.requiresGrad = false
     }
 

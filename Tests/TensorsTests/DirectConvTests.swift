@@ -242,7 +242,7 @@ final class BatchedConvTests: XCTestCase {
     var rng = RNG(seed: 31)
 
     override func tearDown() {
-        ConvAlgorithm.fewColumnsMaxPositions = 4
+        ConvAlgorithm.fewColumnsMaxPositions = 1
         ConvAlgorithm.batchedMaxPositions = 256
         ConvAlgorithm.batchedGroupBytes = 16 << 20
     }
@@ -272,10 +272,10 @@ final class BatchedConvTests: XCTestCase {
     }
 
     func testMatchesPerImageProductsAndIsBatchInvariant() throws {
-        // conv 4x4 s2 p1 to 1x1 and 2x2 planes (few-column kernel), to 4x4, 8x8 and 16x16
-        // (packed, unfolded straight into panels), to 6x6 (packed, side by side), and a 3x3
-        // one on a 2x2 plane (few-column)
-        for (c, h, o, k, s, p) in [(40, 2, 36, 4, 2, 1), (24, 4, 20, 4, 2, 1), (20, 8, 33, 4, 2, 1), (17, 2, 9, 3, 1, 1),
+        // conv 4x4 s2 p1 to a 1x1 plane (few-column kernel), to 2x2 and 4x4 (packed, side by
+        // side), 8x8 and 16x16 (packed, unfolded straight into panels), 6x6 (packed, side by
+        // side), and a 3x3 one on a 1x1 plane (few-column)
+        for (c, h, o, k, s, p) in [(40, 2, 36, 4, 2, 1), (24, 4, 20, 4, 2, 1), (20, 8, 33, 4, 2, 1), (17, 1, 9, 3, 1, 1),
                                    (9, 16, 14, 4, 2, 1), (5, 32, 13, 4, 2, 1), (7, 12, 11, 4, 2, 1)] {
             let w = Tensor.randn([o, c, k, k], std: 0.1, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
@@ -283,7 +283,7 @@ final class BatchedConvTests: XCTestCase {
             let conv = { (x: Tensor) in try conv2d(x, weight: w, bias: b, stride: Size2(s, s), padding: Size2(p, p)) }
             try checkInvariance(imgs, conv, "conv c\(c) h\(h) o\(o) k\(k)")
         }
-        // transposed 4x4 s2 p1 from 1x1, 2x2 (few-column), 4x4, 3x3 and 6x6 (packed, side by
+        // transposed 4x4 s2 p1 from 1x1 (few-column), 2x2, 4x4, 3x3 and 6x6 (packed, side by
         // side) and 8x8 (packed straight from the input)
         for (c, h, o) in [(40, 1, 36), (24, 2, 20), (20, 4, 17), (13, 3, 7), (9, 6, 5), (11, 8, 6)] {
             let w = Tensor.randn([c, o, 4, 4], std: 0.1, rng: &rng)
@@ -354,7 +354,7 @@ final class WinogradS2Tests: XCTestCase {
     override func tearDown() {
         ConvAlgorithm.winogradS2Enabled = true
         ConvAlgorithm.winogradMinChannels = 32
-        ConvAlgorithm.winogradS2MinTiles = 64
+        ConvAlgorithm.winogradS2MinTiles = 16
         ConvAlgorithm.winogradS2PerImageTiles = 256
     }
 
@@ -370,7 +370,7 @@ final class WinogradS2Tests: XCTestCase {
         // an odd output plane (tiles would straddle it), an odd input side, a small plane, stride 1
         XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 34, width: 34, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
         XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 129, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
-        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 16, width: 16, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
         XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 64, inputs: [x]))
         ConvAlgorithm.winogradS2Enabled = false
         XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
@@ -453,5 +453,51 @@ final class WinogradS2Tests: XCTestCase {
         ConvAlgorithm.batchedGroupBytes = 1
         defer { ConvAlgorithm.batchedGroupBytes = 16 << 20 }
         XCTAssertEqual(try withNoGrad { try f(x) }.data, whole.data, "grouped one image at a time")
+    }
+}
+
+/// Weights derived for the no-gradient paths are kept while the tensor is unchanged, and
+/// re-derived after any write to it.
+final class PackedWeightsTests: XCTestCase {
+    var rng = RNG(seed: 41)
+
+    override func tearDown() {
+        PackedWeights.enabled = true
+        ConvAlgorithm.winogradMinChannels = 32
+    }
+
+    func testReusedWhileUnchangedAndRederivedAfterWrites() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        // batched conv (packed, to 8x8), batched transposed (from 8x8), Winograd s2 conv (per
+        // image, to 32x32) and transposed (packed, from 16x16)
+        let cases: [(Tensor, Tensor, Bool)] = [
+            (Tensor.randn([2, 6, 16, 16], rng: &rng), Tensor.randn([5, 6, 4, 4], std: 0.2, rng: &rng), false),
+            (Tensor.randn([2, 6, 8, 8], rng: &rng), Tensor.randn([6, 5, 4, 4], std: 0.2, rng: &rng), true),
+            (Tensor.randn([1, 4, 64, 64], rng: &rng), Tensor.randn([3, 4, 4, 4], std: 0.2, rng: &rng), false),
+            (Tensor.randn([2, 4, 16, 16], rng: &rng), Tensor.randn([4, 3, 4, 4], std: 0.2, rng: &rng), true),
+        ]
+        for (i, (x, w, transposed)) in cases.enumerated() {
+            let f = { try withNoGrad { transposed ? try convTranspose2d(x, weight: w, stride: 2, padding: 1)
+                                                  : try conv2d(x, weight: w, stride: 2, padding: 1) } }
+            let start = PackedWeights.derivations
+            let first = try f()
+            let before = PackedWeights.derivations
+            XCTAssertGreaterThan(before, start, "case \(i): derived on first use")
+            XCTAssertEqual(try f().data, first.data, "case \(i): same result from the kept weights")
+            XCTAssertEqual(PackedWeights.derivations, before, "case \(i): derived once")
+            w.data[3] += 0.5   // an element write
+            let changed = try f()
+            XCTAssertGreaterThan(PackedWeights.derivations, before, "case \(i): re-derived after a write")
+            PackedWeights.enabled = false
+            XCTAssertEqual(try f().data, changed.data, "case \(i): kept and fresh agree")
+            PackedWeights.enabled = true
+            w.data.withUnsafeMutableBufferPointer { $0[0] -= 1 }   // an in-place write
+            let again = try f()
+            w.requiresGrad = true
+            assertClose(again.data, try (transposed ? convTranspose2d(x, weight: w, stride: 2, padding: 1)
+                                                    : conv2d(x, weight: w, stride: 2, padding: 1)).data,
+                        rtol: 1e-5, atol: 1e-5, "case \(i): after in-place write vs OpenBLAS")
+            w.requiresGrad = false
+        }
     }
 }

@@ -51,8 +51,9 @@ struct PackedA {
 
 /// C (M, ldb) = op(A) (M, K) * B (K, ldb): `n` real columns, B's and C's rows `ldb` apart, B's
 /// padding zero; the kernel is `ConvAlgorithm.fewColumnsKernel`'s choice for the plane.
+/// `weightTensor`: A's tensor, whose packed panels are then kept (`PackedWeights`).
 func batchedGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePointer<Float>, ldb: Int,
-                 c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, positions: Int) {
+                 c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, positions: Int, weightTensor: Tensor? = nil) {
     if ConvAlgorithm.fewColumnsKernel(positions: positions, transposed: transA) {
         GEMMCounter.count(m: m, n: n, k: k)
         ConvAlgorithm.batchedProducts += 1
@@ -68,7 +69,10 @@ func batchedGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePoint
         parallelChunks(panels, work: n * k, minimumWork: 1 << 18) { q0, q1 in
             tr_gemm_pack_b(b, ldb, k, n, bpp.baseAddress!, q0, q1)
         }
-        PackedA(a, lda: lda, transA: transA, m: m, k: k).multiply(packedB: bpp.baseAddress!, c: c, ldc: ldb, n: n)
+        let pa = weightTensor.map { t in
+            PackedWeights.cached(t, kind: transA ? "gemm transposed" : "gemm", floats: m * k) { PackedA(a, lda: lda, transA: transA, m: m, k: k) }
+        } ?? PackedA(a, lda: lda, transA: transA, m: m, k: k)
+        pa.multiply(packedB: bpp.baseAddress!, c: c, ldc: ldb, n: n)
     }
 }
 
@@ -87,13 +91,13 @@ private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 /// 32-column panels are unfolded unit by unit straight into the packed layout and the product
 /// written straight into `out`; other geometries place the images' column matrices side by side.
 func batchedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, weight: UnsafePointer<Float>, outputs O: Int,
-                 out: UnsafeMutablePointer<Float>) {
+                 out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
     let K = g.colRows, P = g.colCols, chw = g.channels * g.height * g.width, ow = g.outW, nr = Int(TR_GEMM_NR)
     let unitRows = nr / gcd(ow, nr)   // output rows per unit: unitRows * ow is a multiple of 32
     if g.isK4S2P1 && !ConvAlgorithm.fewColumnsKernel(positions: P, transposed: false) && g.outH % unitRows == 0 {
         let unitCols = unitRows * ow, unitPanels = unitCols / nr, unitsPerImage = g.outH / unitRows
         let group = groupSize(images: N, bytesPerImage: K * P * 4)
-        let a = PackedA(weight, lda: K, transA: false, m: O, k: K)
+        let a = PackedWeights.cached(weightTensor, kind: "conv", floats: O * K) { PackedA(weight, lda: K, transA: false, m: O, k: K) }
         var bp = uninitializedFloats(K * group * P)
         bp.withUnsafeMutableBufferPointer { bpp in
             let b = bpp.baseAddress!
@@ -131,7 +135,7 @@ func batchedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, we
         }
         prod.withUnsafeMutableBufferPointer { pp in
             batchedGEMM(a: weight, lda: K, transA: false, b: bc.baseAddress!, ldb: ld, c: pp.baseAddress!, m: O, n: np, k: K,
-                        positions: P)
+                        positions: P, weightTensor: weightTensor)
             for n in 0..<N { for o in 0..<O {
                 (out + (n * O + o) * P).update(from: pp.baseAddress! + o * ld + n * P, count: P)
             } }
@@ -144,12 +148,12 @@ func batchedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, we
 /// (its input is the output plane), `out` zero on entry. Planes of whole 32-column panels are
 /// packed straight from x, a group of images at a time, each group folded while in cache.
 func batchedTransposedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, channels Cin: Int,
-                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
     let K = g.colRows, P = g.colCols, outPlane = g.channels * g.height * g.width, nr = Int(TR_GEMM_NR)
     if !ConvAlgorithm.fewColumnsKernel(positions: P, transposed: true) && P % nr == 0 {
         let panelsPerImage = P / nr
         let group = groupSize(images: N, bytesPerImage: max(K, Cin) * P * 4)
-        let a = PackedA(weight, lda: K, transA: true, m: K, k: Cin)
+        let a = PackedWeights.cached(weightTensor, kind: "convT", floats: K * Cin) { PackedA(weight, lda: K, transA: true, m: K, k: Cin) }
         var bp = uninitializedFloats(Cin * group * P), cols = uninitializedFloats(K * group * P)
         bp.withUnsafeMutableBufferPointer { bpp in
             cols.withUnsafeMutableBufferPointer { cp in
@@ -178,10 +182,64 @@ func batchedTransposedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images 
                 (bp.baseAddress! + c * ld + n * P).update(from: x + (n * Cin + c) * P, count: P)
             } }
             batchedGEMM(a: weight, lda: K, transA: true, b: bp.baseAddress!, ldb: ld, c: cp.baseAddress!, m: K, n: N * P, k: Cin,
-                        positions: P)
+                        positions: P, weightTensor: weightTensor)
             for n in 0..<N {
                 col2im(UnsafePointer(cp.baseAddress! + n * P), g, out + n * outPlane, rowStride: ld)
             }
         }
+    }
+}
+
+/// Values derived from weight tensors for the no-gradient paths (packed panels, Winograd
+/// filter transforms), kept between calls while the tensor lives and its `version` is
+/// unchanged: inference runs the same weights batch after batch, and re-deriving them was
+/// ~7% of U-Net inference. Keyed by tensor identity and kind, checked through a weak
+/// reference (a new tensor at a freed one's address never matches); entries of freed tensors
+/// are dropped, and the whole cache when it would exceed `limitFloats`. Any write to the
+/// weights (an optimiser step, loading a checkpoint) changes `version` and so misses.
+public enum PackedWeights {
+    private struct Entry {
+        weak var tensor: Tensor?
+        let version: Int
+        let floats: Int
+        let value: Any
+    }
+    private struct Key: Hashable { let id: ObjectIdentifier; let kind: String }
+    nonisolated(unsafe) private static var entries: [Key: Entry] = [:]
+    nonisolated(unsafe) private static var floats = 0
+    private static let lock = NSLock()
+    /// Whether derived weights are kept (tests switch it off to check the uncached path).
+    nonisolated(unsafe) public static var enabled = true
+    /// At most this many floats are kept (1 GB).
+    nonisolated(unsafe) public static var limitFloats = 256 << 20
+    /// Derivations done so far (tests check reuse and invalidation).
+    nonisolated(unsafe) static var derivations = 0
+
+    /// `make()` (about `floats` floats) for `weight` as it is now, from the cache when the
+    /// same tensor at the same version was derived the same way (`kind`) before.
+    static func cached<T>(_ weight: Tensor, kind: String, floats count: Int, _ make: () -> T) -> T {
+        guard enabled else { derivations += 1; return make() }
+        let key = Key(id: ObjectIdentifier(weight), kind: kind)
+        lock.lock()
+        defer { lock.unlock() }
+        if let e = entries[key], e.tensor === weight, e.version == weight.version, let v = e.value as? T { return v }
+        derivations += 1
+        let v = make()
+        if let old = entries.removeValue(forKey: key) { floats -= old.floats }
+        for (k, e) in entries where e.tensor == nil { entries[k] = nil; floats -= e.floats }
+        if floats + count > limitFloats { entries = [:]; floats = 0 }
+        if count <= limitFloats {
+            entries[key] = Entry(tensor: weight, version: weight.version, floats: count, value: v)
+            floats += count
+        }
+        return v
+    }
+
+    /// Forgets every derived weight.
+    public static func removeAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        entries = [:]
+        floats = 0
     }
 }

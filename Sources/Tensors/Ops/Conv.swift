@@ -44,11 +44,13 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                         return
                     }
                     if winoS2 {
-                        WinogradS2.conv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!)
+                        WinogradS2.conv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!,
+                                        weightTensor: weight)
                         return
                     }
                     if !direct && batched {
-                        batchedConv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!)
+                        batchedConv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!,
+                                    weightTensor: weight)
                         return
                     }
                     for n in 0..<N {
@@ -225,12 +227,12 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
                 cols.withUnsafeMutableBufferPointer { cp in
                     if winoS2 {
                         WinogradS2.transposed(xp.baseAddress!, g, images: N, channels: Cin, weight: wp.baseAddress!,
-                                              out: op.baseAddress!)
+                                              out: op.baseAddress!, weightTensor: weight)
                         return
                     }
                     if batched {
                         batchedTransposedConv(xp.baseAddress!, g, images: N, channels: Cin, weight: wp.baseAddress!,
-                                              out: op.baseAddress!)
+                                              out: op.baseAddress!, weightTensor: weight)
                         return
                     }
                     for n in 0..<N {

@@ -52,10 +52,12 @@ public enum ConvAlgorithm {
     /// Whether 4x4 stride-2 padding-1 convolutions and transposed convolutions without
     /// gradients use Winograd F(2x2, 2x2) over the input's phase images (`WinogradS2`), when
     /// both channel counts reach `winogradMinChannels` and an image has at least
-    /// `winogradS2MinTiles` 2x2 output tiles (smaller planes take the batched path). Follows
+    /// `winogradS2MinTiles` 2x2 output tiles (smaller planes take the batched path; measured
+    /// with kept weights at batch 8: 512 -> 512 to 8x8 18.1 vs 23.7 ms direct, 1024 -> 512
+    /// from 8x8 24.8 vs 34.5 ms). Follows
     /// `TRANSLATE_WINOGRAD` like the 3x3 one.
     nonisolated(unsafe) public static var winogradS2Enabled = winogradEnabled
-    nonisolated(unsafe) public static var winogradS2MinTiles = 64
+    nonisolated(unsafe) public static var winogradS2MinTiles = 16
     /// Planes with at least this many 2x2 tiles run each image's Winograd products through
     /// OpenBLAS; smaller ones run all images of a batch through the packed kernel at once.
     nonisolated(unsafe) public static var winogradS2PerImageTiles = 256
@@ -71,10 +73,11 @@ public enum ConvAlgorithm {
     nonisolated(unsafe) public static var batchedMaxPositions = 256
     /// Up to this many positions the batched product uses `tr_gemm_fewcols` (no packing: the
     /// weights are read once and the few columns stay in registers); above it, the packed
-    /// kernel `tr_gemm_packed`. Measured at batch 8 (`translate-bench workload unet-layers`):
-    /// 512 -> 512 conv to 2x2 planes 2.5 ms vs 5.4 packed, to 4x4 planes 20 vs 10.6 ms;
-    /// transposed from 2x2 7.3 vs 8.8 ms.
-    nonisolated(unsafe) public static var fewColumnsMaxPositions = 4
+    /// kernel `tr_gemm_packed`, whose packed weights are kept between calls (`PackedWeights`).
+    /// Measured at batch 8 (`translate-bench workload unet-layers`) with kept weights:
+    /// 512 -> 512 conv to 2x2 planes 2.35 ms packed vs 2.74 few-column, to 4x4 9.8 vs 10.5;
+    /// transposed 1024 -> 512 from 2x2 3.9 vs 4.6 ms.
+    nonisolated(unsafe) public static var fewColumnsMaxPositions = 1
 
     /// Whether the batched product of a plane of `positions` uses the few-column kernel.
     static func fewColumnsKernel(positions: Int, transposed: Bool) -> Bool {

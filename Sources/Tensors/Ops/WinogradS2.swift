@@ -34,77 +34,81 @@ enum WinogradS2 {
 
     /// out[n] (O, outH, outW) = the convolution of x[n] (C, H, W) by w (O, C, 4, 4), n < images.
     static func conv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, weight: UnsafePointer<Float>, outputs O: Int,
-                     out: UnsafeMutablePointer<Float>) {
+                     out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
         let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, chw = C * g.height * g.width
-        let u = filter(weight, outputs: O, channels: C)
         // V (9, 4C, T) = B^T d B per tile; M[xi] (O, T) = U[xi] (O, 4C) * V[xi] (4C, T); out[n] = A^T M A
-        u.withUnsafeBufferPointer { up in
-            products(images: N, tiles: T, inRows: K4, outRows: O, a: up.baseAddress!, transA: false, lda: K4,
-                     transformIn: { n, v, plane, ld in
-                         parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
-                             tr_ws2_input(x + n * chw, C, oh, ow, v, plane, ld, lo, hi)
-                         }
-                     },
-                     transformOut: { n, m, plane, ld in
-                         parallelChunks(O, work: O * T * 16, minimumWork: 1 << 17) { lo, hi in
-                             tr_ws2_output(m, plane, ld, oh, ow, out + n * O * oh * ow, lo, hi)
-                         }
-                     })
-        }
+        products(images: N, tiles: T, inRows: K4, outRows: O, weightTensor: weightTensor, kind: "winograd-s2 conv",
+                 filter: { filter(weight, outputs: O, channels: C) }, transA: false, lda: K4,
+                 transformIn: { n, v, plane, ld in
+                     parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
+                         tr_ws2_input(x + n * chw, C, oh, ow, v, plane, ld, lo, hi)
+                     }
+                 },
+                 transformOut: { n, m, plane, ld in
+                     parallelChunks(O, work: O * T * 16, minimumWork: 1 << 17) { lo, hi in
+                         tr_ws2_output(m, plane, ld, oh, ow, out + n * O * oh * ow, lo, hi)
+                     }
+                 })
     }
 
     /// out[n] (Cout, 2H, 2W) = the transposed convolution of x[n] (Cin, H, W) by w (Cin, Cout, 4, 4):
     /// the adjoint of the convolution with geometry `g` (channels Cout, plane 2H x 2W, output H x W).
     static func transposed(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, channels Cin: Int,
-                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
         let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, outPlane = C * g.height * g.width
-        let u = filter(weight, outputs: Cin, channels: C)
         // Gt (9, Cin, T) = A x A^T per tile; Z[xi] (4C, T) = U[xi]^T (4C, Cin) * Gt[xi] (Cin, T); out[n] = sum of B Z B^T
-        u.withUnsafeBufferPointer { up in
-            products(images: N, tiles: T, inRows: Cin, outRows: K4, a: up.baseAddress!, transA: true, lda: K4,
-                     transformIn: { n, gt, plane, ld in
-                         parallelChunks(Cin, work: Cin * T * 16, minimumWork: 1 << 17) { lo, hi in
-                             tr_ws2_gout(x + n * Cin * oh * ow, oh, ow, gt, plane, ld, lo, hi)
-                         }
-                     },
-                     transformOut: { n, z, plane, ld in
-                         parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
-                             tr_ws2_input_adjoint(z, plane, ld, oh, ow, out + n * outPlane, lo, hi)
-                         }
-                     })
-        }
+        products(images: N, tiles: T, inRows: Cin, outRows: K4, weightTensor: weightTensor, kind: "winograd-s2 transposed",
+                 filter: { filter(weight, outputs: Cin, channels: C) }, transA: true, lda: K4,
+                 transformIn: { n, gt, plane, ld in
+                     parallelChunks(Cin, work: Cin * T * 16, minimumWork: 1 << 17) { lo, hi in
+                         tr_ws2_gout(x + n * Cin * oh * ow, oh, ow, gt, plane, ld, lo, hi)
+                     }
+                 },
+                 transformOut: { n, z, plane, ld in
+                     parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
+                         tr_ws2_input_adjoint(z, plane, ld, oh, ow, out + n * outPlane, lo, hi)
+                     }
+                 })
     }
 
     /// The 9 products of every image: out[xi] (outRows, T) = op(A[xi]) * in[xi] (inRows, T),
-    /// A[xi] at a + xi * inRows * outRows. `transformIn(n, in, plane, ld)` writes image n's
-    /// transformed planes, `transformOut(n, out, plane, ld)` consumes its products (planes
+    /// A[xi] at xi * inRows * outRows in `filter()`'s result (the transformed weights, derived
+    /// once per weight version through `PackedWeights`, and packed there for the packed kernel).
+    /// `transformIn(n, in, plane, ld)` writes image n's transformed planes, `transformOut(n, out, plane, ld)` consumes its products (planes
     /// `plane` floats apart, rows `ld` apart, the image's tiles from column 0). Images with
     /// at least `winogradS2PerImageTiles` tiles each get their own OpenBLAS products; smaller
     /// ones go through the packed kernel a group at a time, side by side, so that the weights
     /// are packed once per call, not once per image. Both give an image the same bits in any batch.
-    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, a: UnsafePointer<Float>,
-                                 transA: Bool, lda: Int,
+    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, weightTensor: Tensor, kind: String,
+                                 filter: () -> [Float], transA: Bool, lda: Int,
                                  transformIn: (Int, UnsafeMutablePointer<Float>, Int, Int) -> Void,
                                  transformOut: (Int, UnsafePointer<Float>, Int, Int) -> Void) {
         let weightPlane = inRows * outRows
         if T >= ConvAlgorithm.winogradS2PerImageTiles {
+            let u = PackedWeights.cached(weightTensor, kind: kind, floats: 9 * weightPlane, filter)
             var bin = uninitializedFloats(9 * inRows * T), bout = uninitializedFloats(9 * outRows * T)
             bin.withUnsafeMutableBufferPointer { ip in
                 bout.withUnsafeMutableBufferPointer { op in
                     let ib = ip.baseAddress!, ob = op.baseAddress!
-                    for n in 0..<N {
-                        transformIn(n, ib, inRows * T, T)
-                        for xi in 0..<9 {
-                            sgemm(transA: transA, m: outRows, n: T, k: inRows, a: a + xi * weightPlane, lda: lda,
-                                  b: ib + xi * inRows * T, ldb: T, c: ob + xi * outRows * T, ldc: T)
+                    u.withUnsafeBufferPointer { up in
+                        for n in 0..<N {
+                            transformIn(n, ib, inRows * T, T)
+                            for xi in 0..<9 {
+                                sgemm(transA: transA, m: outRows, n: T, k: inRows, a: up.baseAddress! + xi * weightPlane, lda: lda,
+                                      b: ib + xi * inRows * T, ldb: T, c: ob + xi * outRows * T, ldc: T)
+                            }
+                            transformOut(n, UnsafePointer(ob), outRows * T, T)
                         }
-                        transformOut(n, UnsafePointer(ob), outRows * T, T)
                     }
                 }
             }
             return
         }
-        let packed = (0..<9).map { xi in PackedA(a + xi * weightPlane, lda: lda, transA: transA, m: outRows, k: inRows) }
+        let packed = PackedWeights.cached(weightTensor, kind: kind + " packed", floats: 9 * weightPlane) { () -> [PackedA] in
+            filter().withUnsafeBufferPointer { up in
+                (0..<9).map { xi in PackedA(up.baseAddress! + xi * weightPlane, lda: lda, transA: transA, m: outRows, k: inRows) }
+            }
+        }
         let group = max(1, min(N, ConvAlgorithm.batchedGroupBytes / max(1, 9 * max(inRows, outRows) * T * 4)))
         let ld = group * T
         var bin = uninitializedFloats(9 * inRows * ld), bout = uninitializedFloats(9 * outRows * ld)
