@@ -21,13 +21,14 @@ struct Row { var name: String; var seconds: Double; var gflop: Double }
 enum BenchCommand {
     static let usage = """
     usage: translate-bench [--iters N] [--quick] [--torch-python PATH] [--json FILE]
-           translate-bench compare|steps [--size N] [--iters N] [--rounds R] [--torch-python PATH]   whole steps and inference vs PyTorch
+           translate-bench compare|steps [--size N] [--iters N] [--rounds R] [--only A,B] [--torch-python PATH]   whole steps and inference vs PyTorch
            translate-bench scaling [--iters N] [--torch-python PATH]            pix2pix step vs size and batch
            translate-bench workload NAME [--size N] [--iters N] [--batch N]     one of them, in this process
                                                                                 (unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs batched)
       --iters N            timed repetitions per measurement (median is reported; default 7)
       --quick              fewer and smaller measurements (a smoke run)
       --rounds R           compare: R rounds alternating PyTorch and ours; medians, and the median of the per-round ratios
+      --only A,B           compare: only these workloads (pix2pix-step, cyclegan-step, unet-infer-b8), PyTorch's too
       --torch-python PATH  a Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio
       --json FILE          also write the results as JSON
     Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 disables);
@@ -147,10 +148,18 @@ enum BenchCommand {
     /// `steps`: every workload in its own process, and PyTorch's reference script if given.
     static func runSteps(_ args: [String]) -> Int32 {
         var size = 256, iters = 3, rounds = 1, torchPython: String?
+        var names = Workloads.names
         var i = 0
         while i < args.count {
             guard i + 1 < args.count else { return fail("\(args[i]) needs a value") }
             switch args[i] {
+            case "--only":
+                let asked = args[i + 1].split(separator: ",").map(String.init)
+                if let bad = asked.first(where: { !Workloads.names.contains($0) }) {
+                    return fail("--only: unknown workload '\(bad)' (known: \(Workloads.names.joined(separator: ", ")))")
+                }
+                guard !asked.isEmpty else { return fail("--only needs workload names") }
+                names = Workloads.names.filter { asked.contains($0) }
             case "--size": guard let v = Int(args[i + 1]), v > 0 else { return fail("--size needs a positive number") }; size = v
             case "--iters": guard let v = Int(args[i + 1]), v > 0 else { return fail("--iters needs a positive number") }; iters = v
             case "--rounds": guard let v = Int(args[i + 1]), v > 0 else { return fail("--rounds needs a positive number") }; rounds = v
@@ -166,14 +175,21 @@ enum BenchCommand {
             var rates: [Double] = []
             for _ in 0..<rounds {
                 if let py = torchPython {
-                    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
-                    torchRounds.append(try runPython(py, script: script, args: ["\(size)", "\(iters)"]))
+                    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                        .deletingLastPathComponent()
+                    let reference = root.deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
+                    if names == Workloads.names {
+                        torchRounds.append(try runPython(py, script: reference, args: ["\(size)", "\(iters)"]))
+                    } else {
+                        // Only these workloads, timed by the reference script's own code.
+                        torchRounds.append(try runPython(py, script: root.appendingPathComponent("tools/bench_torch_workloads.py"),
+                                                         args: [reference.path, "\(size)", "\(iters)"] + names))
+                    }
                 }
                 // The sgemm rate of this round, after PyTorch and before our workloads.
                 rates.append(sgemmRate(n: 2048, iters: 3).gflops)
                 var ours: [String: [String: Any]] = [:]
-                for name in Workloads.names { ours[name] = try Workloads.spawn(name, size: size, iters: iters) }
+                for name in names { ours[name] = try Workloads.spawn(name, size: size, iters: iters) }
                 oursRounds.append(ours)
             }
             let rate = medianOf(rates)
@@ -181,7 +197,7 @@ enum BenchCommand {
                   + "\(rounds) round(s); sgemm 2048^3 \(Int(rate)) GFLOP/s (median of rounds: \(rates.map { String(Int($0)) }.joined(separator: ", ")))")
             print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   GEMM GFLOP  ours GFLOP/s  share of sgemm  our peak RSS MB")
             let torchKeys = ["pix2pix-step": "pix2pix_train_step_s", "cyclegan-step": "cyclegan_train_step_s", "unet-infer-b8": "unet_infer_batch8_s"]
-            for name in Workloads.names {
+            for name in names {
                 let oursTimes = oursRounds.map { $0[name]?["seconds"] as? Double ?? .nan }
                 let refTimes = torchRounds.compactMap { $0[torchKeys[name]!] as? Double }
                 let ours = medianOf(oursTimes)
@@ -198,7 +214,9 @@ enum BenchCommand {
                           + (refTimes.isEmpty ? "" : ", PyTorch " + refTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")))
                 }
             }
-            if let t = torchRounds.first { print("PyTorch \(t["torch"] ?? "?"), \(t["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py)") }
+            if let t = torchRounds.first {
+                print("PyTorch \(t["torch"] ?? "?"), \(t["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py\(names == Workloads.names ? "" : "'s code, through tools/bench_torch_workloads.py"))")
+            }
             return 0
         } catch {
             FileHandle.standardError.write(Data("translate-bench: error: \(error)\n".utf8))
