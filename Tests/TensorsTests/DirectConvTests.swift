@@ -379,65 +379,63 @@ final class WinogradS2Tests: XCTestCase {
     /// Both ways of running the products: each image through OpenBLAS, and all images side
     /// by side through the packed kernel.
     func testConvolutionMatchesNaiveAndOpenBLAS() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2MinTiles = 1
         for perImage in [1, 1 << 30] {
             ConvAlgorithm.winogradS2PerImageTiles = perImage
-            try checkConvolution()
+            // (n, c, h, w, o): output planes 2x2 (one tile), 4x6, 6x2, 8x8; odd channel counts
+            for (n, c, h, w, o) in [(1, 1, 4, 4, 1), (2, 3, 8, 12, 5), (1, 7, 12, 4, 2), (3, 9, 16, 16, 11), (1, 33, 8, 8, 17)] {
+                let x = Tensor.randn([n, c, h, w], rng: &rng)
+                let wt = Tensor.randn([o, c, 4, 4], std: 0.3, rng: &rng)
+                let b = Tensor.randn([o], rng: &rng)
+                let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+                try check(x, g, outputs: o, inputs: [x, wt, b],
+                          naive: conv2dNaive(x: x.data, n: n, g: g, weight: wt.data, outChannels: o, bias: b.data), "conv") {
+                    try conv2d($0, weight: wt, bias: b, stride: 2, padding: 1)
+                }
+            }
         }
     }
 
     func testTransposedConvolutionMatchesNaiveAndOpenBLAS() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2MinTiles = 1
         for perImage in [1, 1 << 30] {
             ConvAlgorithm.winogradS2PerImageTiles = perImage
-            try checkTransposedConvolution()
-        }
-    }
-
-    func checkConvolution() throws {
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2MinTiles = 1
-        // (n, c, h, w, o): output planes 2x2 (one tile), 4x6, 6x2, 8x8; odd channel counts
-        for (n, c, h, w, o) in [(1, 1, 4, 4, 1), (2, 3, 8, 12, 5), (1, 7, 12, 4, 2), (3, 9, 16, 16, 11), (1, 33, 8, 8, 17)] {
-            let x = Tensor.randn([n, c, h, w], rng: &rng)
-            let wt = Tensor.randn([o, c, 4, 4], std: 0.3, rng: &rng)
-            let b = Tensor.randn([o], rng: &rng)
-            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-            XCTAssertTrue(WinogradS2.applies(g, outputs: o, inputs: [x, wt, b]))
-            let y = try withNoGrad { try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
-            let ref = conv2dNaive(x: x.data, n: n, g: g, weight: wt.data, outChannels: o, bias: b.data)
-            assertClose(y.data, ref, rtol: 1e-5, atol: 1e-5, "Winograd s2 conv vs naive \(g) per-image from \(ConvAlgorithm.winogradS2PerImageTiles) tiles")
-            ConvAlgorithm.winogradS2Enabled = false
-            let blas = try withNoGrad { try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
-            ConvAlgorithm.winogradS2Enabled = true
-            assertClose(y.data, blas.data, rtol: 1e-5, atol: 1e-5, "Winograd s2 conv vs OpenBLAS \(g)")
-            try checkBatchInvariance(x) { try conv2d($0, weight: wt, bias: b, stride: 2, padding: 1) }
-        }
-    }
-
-    func checkTransposedConvolution() throws {
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2MinTiles = 1
-        // (n, cin, h, w, cout): input planes 2x2, 4x6, 6x2, 8x8
-        for (n, ci, h, w, co) in [(1, 1, 2, 2, 1), (2, 5, 4, 6, 3), (1, 2, 6, 2, 7), (3, 11, 8, 8, 9), (1, 17, 4, 4, 33)] {
-            let x = Tensor.randn([n, ci, h, w], rng: &rng)
-            let wt = Tensor.randn([ci, co, 4, 4], std: 0.3, rng: &rng)
-            let b = Tensor.randn([co], rng: &rng)
-            let g = ConvGeometry(channels: co, height: 2 * h, width: 2 * w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-            XCTAssertTrue(WinogradS2.applies(g, outputs: ci, inputs: [x, wt, b]))
-            let y = try withNoGrad { try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
-            let ref = convTranspose2dNaive(x: x.data, n: n, inChannels: ci, g: g, weight: wt.data, bias: b.data)
-            assertClose(y.data, ref, rtol: 1e-5, atol: 1e-5, "Winograd s2 transposed vs naive \(g) per-image from \(ConvAlgorithm.winogradS2PerImageTiles) tiles")
-            ConvAlgorithm.winogradS2Enabled = false
-            let blas = try withNoGrad { try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
-            ConvAlgorithm.winogradS2Enabled = true
-            assertClose(y.data, blas.data, rtol: 1e-5, atol: 1e-5, "Winograd s2 transposed vs OpenBLAS \(g)")
-            try checkBatchInvariance(x) { try convTranspose2d($0, weight: wt, bias: b, stride: 2, padding: 1) }
+            // (n, cin, h, w, cout): input planes 2x2, 4x6, 6x2, 8x8
+            for (n, ci, h, w, co) in [(1, 1, 2, 2, 1), (2, 5, 4, 6, 3), (1, 2, 6, 2, 7), (3, 11, 8, 8, 9), (1, 17, 4, 4, 33)] {
+                let x = Tensor.randn([n, ci, h, w], rng: &rng)
+                let wt = Tensor.randn([ci, co, 4, 4], std: 0.3, rng: &rng)
+                let b = Tensor.randn([co], rng: &rng)
+                let g = ConvGeometry(channels: co, height: 2 * h, width: 2 * w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+                try check(x, g, outputs: ci, inputs: [x, wt, b],
+                          naive: convTranspose2dNaive(x: x.data, n: n, inChannels: ci, g: g, weight: wt.data, bias: b.data), "transposed") {
+                    try convTranspose2d($0, weight: wt, bias: b, stride: 2, padding: 1)
+                }
+            }
         }
         // output padding 1 (odd output) is not this geometry: the OpenBLAS path, still right
         let x = Tensor.randn([1, 4, 4, 4], rng: &rng), wt = Tensor.randn([4, 3, 4, 4], std: 0.3, rng: &rng)
         let y = try withNoGrad { try convTranspose2d(x, weight: wt, stride: 2, padding: 1, outputPadding: 1) }
         let g = ConvGeometry(channels: 3, height: 9, width: 9, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         XCTAssertFalse(WinogradS2.applies(g, outputs: 4, inputs: [x, wt]))
-        assertClose(y.data, convTranspose2dNaive(x: x.data, n: 1, inChannels: 4, g: g, weight: wt.data, bias: nil), rtol: 1e-5, atol: 1e-5, "output padding 1 vs naive")
+        assertClose(y.data, convTranspose2dNaive(x: x.data, n: 1, inChannels: 4, g: g, weight: wt.data, bias: nil), rtol: 1e-5, atol: 1e-5,
+                    "output padding 1 vs naive")
+    }
+
+    /// `f` on x without gradients takes the Winograd path and agrees with the naive
+    /// double-precision sums and with the OpenBLAS path, and is batch-invariant.
+    func check(_ x: Tensor, _ g: ConvGeometry, outputs: Int, inputs: [Tensor], naive: [Float], _ what: String,
+               _ f: (Tensor) throws -> Tensor) throws {
+        XCTAssertTrue(WinogradS2.applies(g, outputs: outputs, inputs: inputs), "\(what) \(g): Winograd s2 applies")
+        let y = try withNoGrad { try f(x) }
+        assertClose(y.data, naive, rtol: 1e-5, atol: 1e-5,
+                    "Winograd s2 \(what) vs naive \(g) per-image from \(ConvAlgorithm.winogradS2PerImageTiles) tiles")
+        ConvAlgorithm.winogradS2Enabled = false
+        let blas = try withNoGrad { try f(x) }
+        ConvAlgorithm.winogradS2Enabled = true
+        assertClose(y.data, blas.data, rtol: 1e-5, atol: 1e-5, "Winograd s2 \(what) vs OpenBLAS \(g)")
+        try checkBatchInvariance(x, f)
     }
 
     /// Each image of a batch gets the bits it gets alone, wherever it sits.
