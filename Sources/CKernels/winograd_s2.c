@@ -144,3 +144,28 @@ CLONES void tr_ws2_input_adjoint(const float *Z, long plane, long ld, long oh, l
     }
     free(ph);
 }
+
+CLONES void tr_ws2_filter_adjoint(const float *dU, long O, long C, float *dw, int accumulate, long lo, long hi) {
+    const long K4 = 4 * C, plane = O * K4;
+    for (long oc = lo; oc < hi; oc++) {
+        const long o = oc / C, c = oc % C;
+        float *g = dw + oc * 16;
+        for (int p = 0; p < 2; p++) {
+            for (int q = 0; q < 2; q++) {
+                const float *u = dU + o * K4 + c * 4 + p * 2 + q;
+                float m[3][3];
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++) m[i][j] = u[(i * 3 + j) * plane];
+                /* dg[a][b] = sum of m[i][j] over i in {a, a+1}, j in {b, b+1} (G^T m G) */
+                const float r0[3] = {m[0][0] + m[1][0], m[0][1] + m[1][1], m[0][2] + m[1][2]};
+                const float r1[3] = {m[1][0] + m[2][0], m[1][1] + m[2][1], m[1][2] + m[2][2]};
+                const float d[2][2] = {{r0[0] + r0[1], r0[1] + r0[2]}, {r1[0] + r1[1], r1[1] + r1[2]}};
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 2; b++) {
+                        float *t = g + (2 * a + p) * 4 + 2 * b + q;
+                        *t = accumulate ? *t + d[a][b] : d[a][b];
+                    }
+            }
+        }
+    }
+}

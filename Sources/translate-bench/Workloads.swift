@@ -8,7 +8,7 @@ import Pipelines
 enum Workloads {
     static let names = ["pix2pix-step", "cyclegan-step", "unet-infer-b8"]
     /// Workloads run only by name (`workload NAME`), not by `compare`.
-    static let extraNames = ["unet-layers"]
+    static let extraNames = ["unet-layers", "train-layers"]
 
     /// Peak resident set size of this process in MB.
     static var peakRSSMB: Double {
@@ -89,6 +89,58 @@ enum Workloads {
                 }
                 print(nm.padding(toLength: 6, withPad: " ", startingAt: 0), cells.joined(separator: "   "))
             }
+        case "train-layers":
+            // Each convolution of a pix2pix step (U-Net-256 and the PatchGAN) at batch
+            // `batch ?? 1` with gradients: forward, and backward (input and weight gradients)
+            // from a random output gradient; medians in ms and GFLOP/s of the direct sums.
+            let m = batch ?? 1
+            // name, in channels, out channels, in size, kernel, stride, transposed, input needs a gradient
+            let shapes: [(String, Int, Int, Int, Int, Int, Bool, Bool)] = [
+                ("e1", 3, 64, 256, 4, 2, false, false), ("e2", 64, 128, 128, 4, 2, false, true), ("e3", 128, 256, 64, 4, 2, false, true),
+                ("e4", 256, 512, 32, 4, 2, false, true), ("e5", 512, 512, 16, 4, 2, false, true), ("e6", 512, 512, 8, 4, 2, false, true),
+                ("e7", 512, 512, 4, 4, 2, false, true), ("e8", 512, 512, 2, 4, 2, false, true),
+                ("d1", 512, 512, 1, 4, 2, true, true), ("d2", 1024, 512, 2, 4, 2, true, true), ("d3", 1024, 512, 4, 4, 2, true, true),
+                ("d4", 1024, 512, 8, 4, 2, true, true), ("d5", 1024, 256, 16, 4, 2, true, true), ("d6", 512, 128, 32, 4, 2, true, true),
+                ("d7", 256, 64, 64, 4, 2, true, true), ("d8", 128, 3, 128, 4, 2, true, true),
+                ("D1", 6, 64, 256, 4, 2, false, true), ("D2", 64, 128, 128, 4, 2, false, true), ("D3", 128, 256, 64, 4, 2, false, true),
+                ("D4", 256, 512, 32, 4, 1, false, true), ("D5", 512, 1, 31, 4, 1, false, true)]
+            print("layer (batch \(m))   forward ms (GFLOP/s of the direct sums)    backward ms      [direct sums | Winograd s2 where it applies]")
+            // Winograd s2 on every plane it could take without gradients, to see where it pays.
+            let saved = (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradS2TrainMinTiles)
+            defer { (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
+            ConvAlgorithm.winogradS2TrainMinTiles = ConvAlgorithm.winogradS2MinTiles
+            var totals = [0.0, 0.0, 0.0, 0.0]
+            for (nm, ci, co, h, k, s, t, needsDX) in shapes {
+                let x = Tensor.rand([m, ci, h, h], low: -1, high: 1, rng: &rng, requiresGrad: needsDX)
+                let w = Tensor.randn(t ? [ci, co, k, k] : [co, ci, k, k], std: 0.02, rng: &rng)
+                w.requiresGrad = true
+                let f = { t ? try convTranspose2d(x, weight: w, stride: Size2(s), padding: 1)
+                            : try conv2d(x, weight: w, stride: Size2(s), padding: 1) }
+                let probe = try f()
+                let gout = Tensor.randn(probe.shape, std: 1, rng: &rng)
+                var times = [[Double]](repeating: [], count: 4)   // forward, backward; direct, Winograd
+                for _ in 0..<iters {   // alternating, so that load from elsewhere hits both alike
+                    for (v, wino) in [false, true].enumerated() {
+                        ConvAlgorithm.winogradS2TrainingEnabled = wino
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        let y = try f()
+                        let t1 = DispatchTime.now().uptimeNanoseconds
+                        try y.backward(gradient: gout)
+                        let t2 = DispatchTime.now().uptimeNanoseconds
+                        times[v].append(Double(t1 - t0) / 1e9); times[2 + v].append(Double(t2 - t1) / 1e9)
+                        x.zeroGrad(); w.zeroGrad()
+                    }
+                }
+                let outPlane = probe.shape[2] * probe.shape[3], inPlane = h * h
+                let gf = 2.0 * Double(m * ci * co * k * k) * Double(t ? inPlane : outPlane) / 1e9
+                let md = times.map { $0.sorted()[$0.count / 2] }
+                for i in 0..<4 { totals[i] += md[i] }
+                print(nm.padding(toLength: 18, withPad: " ", startingAt: 0),
+                      String(format: "%8.2f (%4.0f) | %8.2f (%4.0f)     %8.2f (%4.0f) | %8.2f (%4.0f)", md[0] * 1e3, gf / md[0], md[1] * 1e3, gf / md[1],
+                             md[2] * 1e3, gf * (needsDX ? 2 : 1) / md[2], md[3] * 1e3, gf * (needsDX ? 2 : 1) / md[3]))
+            }
+            print(String(format: "total              %8.2f        | %8.2f            %8.2f        | %8.2f", totals[0] * 1e3, totals[1] * 1e3,
+                         totals[2] * 1e3, totals[3] * 1e3))
         default:
             throw TensorError.invalidArgument("unknown workload '\(name)' (known: \((names + extraNames).joined(separator: ", ")))")
         }

@@ -48,6 +48,23 @@ final class Pix2PixStepTests: XCTestCase {
     func testVanilla() throws { try check(.vanilla) }
     func testLSGAN() throws { try check(.lsgan) }
 
+    /// The same three steps with Winograd F(2x2, 2x2) on every 4x4 stride-2 layer it can take
+    /// (forward, input and weight gradients; thresholds lowered to reach this tiny network:
+    /// 4 channels, planes from 4 tiles, where the default is 32 channels and 256 tiles),
+    /// against the same PyTorch fixtures and tolerances. (From a single tile - 2x2 planes
+    /// of a batch of 2 before a BatchNorm - Adam turns rounding differences in near-zero
+    /// gradients into moves of about lr in one weight, as with any other summation order.)
+    func testWinogradS2Training() throws {
+        let saved = (ConvAlgorithm.winogradMinChannels, ConvAlgorithm.winogradS2TrainMinTiles)
+        defer { (ConvAlgorithm.winogradMinChannels, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2TrainMinTiles = 4
+        let before = ConvAlgorithm.winogradS2TrainingForwards
+        try check(.lsgan)
+        XCTAssertGreaterThan(ConvAlgorithm.winogradS2TrainingForwards - before, 3 * 10, "Winograd s2 ran in training")
+        try check(.vanilla)
+    }
+
     func testGANLossValues() throws {
         let p = try Tensor(shape: [2], data: [0, 2])
         XCTAssertEqual(try ganLoss(p, targetIsReal: true, mode: .lsgan).item, (1 + 1) / 2, accuracy: 1e-6)

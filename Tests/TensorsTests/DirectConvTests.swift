@@ -356,15 +356,24 @@ final class WinogradS2Tests: XCTestCase {
         ConvAlgorithm.winogradMinChannels = 32
         ConvAlgorithm.winogradS2MinTiles = 16
         ConvAlgorithm.winogradS2PerImageTiles = 256
+        ConvAlgorithm.winogradS2TrainingEnabled = true
+        ConvAlgorithm.winogradS2TrainMinTiles = 256
     }
 
-    func testAppliesOnlyWithoutGradientsToEvenTiledPlanes() {
+    func testAppliesToEvenTiledPlanes() {
         let g = ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         let x = Tensor(repeating: 0, shape: [1, 64, 128, 128]), w = Tensor(repeating: 0, shape: [128, 64, 4, 4])
         XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
         w.requiresGrad = true
-        XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training keeps the direct sums")
+        XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training, 1024 tiles")
+        ConvAlgorithm.winogradS2TrainingEnabled = false
+        XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training switched off")
         XCTAssertTrue(withNoGrad { WinogradS2.applies(g, outputs: 128, inputs: [x, w]) })
+        ConvAlgorithm.winogradS2TrainingEnabled = true
+        // 64 tiles: enough without gradients, too few for training's threshold
+        let g16 = ConvGeometry(channels: 64, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        XCTAssertFalse(WinogradS2.applies(g16, outputs: 128, inputs: [x, w]), "training, 64 tiles")
+        XCTAssertTrue(withNoGrad { WinogradS2.applies(g16, outputs: 128, inputs: [x, w]) })
         w.requiresGrad = false
         XCTAssertFalse(WinogradS2.applies(g, outputs: 3, inputs: [x, w]), "few output channels")
         // an odd output plane (tiles would straddle it), an odd input side, a small plane, stride 1
@@ -421,6 +430,67 @@ final class WinogradS2Tests: XCTestCase {
         XCTAssertFalse(WinogradS2.applies(g, outputs: 4, inputs: [x, wt]))
         assertClose(y.data, convTranspose2dNaive(x: x.data, n: 1, inChannels: 4, g: g, weight: wt.data, bias: nil), rtol: 1e-5, atol: 1e-5,
                     "output padding 1 vs naive")
+    }
+
+    /// Training through Winograd s2: the output and the gradients of x, weight and bias for
+    /// random upstream gradients agree with the direct sums (im2col + OpenBLAS), once with
+    /// fresh gradients and once with x and the weight used twice (gradients accumulate),
+    /// for convolutions and transposed convolutions, per-image and packed products.
+    func testTrainingMatchesDirectSums() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2TrainMinTiles = 1
+        for perImage in [1, 1 << 30] {
+            ConvAlgorithm.winogradS2PerImageTiles = perImage
+            // (transposed, n, cin, cout, input side h, w)
+            for (t, n, ci, co, h, w) in [(false, 1, 3, 5, 8, 12), (false, 2, 9, 4, 16, 16), (false, 1, 33, 17, 4, 4),
+                                         (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2)] {
+                let x = Tensor.randn([n, ci, h, w], rng: &rng)
+                let wt = Tensor.randn(t ? [ci, co, 4, 4] : [co, ci, 4, 4], std: 0.3, rng: &rng)
+                let b = Tensor.randn([co], rng: &rng)
+                let f = { (x: Tensor) in t ? try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1)
+                                           : try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
+                let outShape = try withNoGrad { try f(x) }.shape
+                let r1 = Tensor.randn(outShape, rng: &rng), r2 = Tensor.randn(outShape, rng: &rng)
+                let g = t ? ConvGeometry(channels: co, height: 2 * h, width: 2 * w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+                          : ConvGeometry(channels: ci, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+                for twice in [false, true] {
+                    var results: [[[Float]]] = []
+                    for wino in [true, false] {
+                        ConvAlgorithm.winogradS2TrainingEnabled = wino
+                        for v in [x, wt, b] { v.requiresGrad = true; v.zeroGrad() }
+                        XCTAssertEqual(WinogradS2.applies(g, outputs: t ? ci : co, inputs: [x, wt, b]), wino)
+                        let y = try f(x)
+                        var loss = try sum(y * r1)
+                        if twice { loss = try loss + sum(try f(x) * r2) }
+                        try loss.backward()
+                        results.append([y.data, x.grad!, wt.grad!, b.grad!])
+                    }
+                    ConvAlgorithm.winogradS2TrainingEnabled = true
+                    for (i, name) in ["y", "dx", "dw", "db"].enumerated() {
+                        assertClose(results[0][i], results[1][i], rtol: 1e-5, atol: 1e-4,
+                                    "\(t ? "transposed" : "conv") \(name) twice \(twice) \(g) per-image from \(perImage)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testTrainingFiniteDifferences() throws {
+        ConvAlgorithm.winogradMinChannels = 1
+        ConvAlgorithm.winogradS2TrainMinTiles = 1
+        let g = ConvGeometry(channels: 3, height: 8, width: 12, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        let x = Tensor.randn([2, 3, 8, 12], rng: &rng), w = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
+        w.requiresGrad = true
+        XCTAssertTrue(WinogradS2.applies(g, outputs: 2, inputs: [x, w]))
+        try gradCheck([x, w, Tensor.randn([2], rng: &rng)], "Winograd s2 conv2d training") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+        }
+        let xt = Tensor.randn([2, 2, 4, 6], rng: &rng), wt = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
+        wt.requiresGrad = true
+        XCTAssertTrue(WinogradS2.applies(g, outputs: 2, inputs: [xt, wt]))
+        try gradCheck([xt, wt, Tensor.randn([3], rng: &rng)], "Winograd s2 convTranspose2d training") {
+            try convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+        }
     }
 
     /// `f` on x without gradients takes the Winograd path and agrees with the naive

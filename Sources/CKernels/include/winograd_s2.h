@@ -28,5 +28,9 @@ void tr_ws2_gout(const float *g, long oh, long ow, float *Gt, long plane, long l
 /* x[c] (2oh, 2ow) = the phase images' sums of B Z B^T over the tiles of Z[xi][k][t] (written,
  * not added), c in [c0, c1). */
 void tr_ws2_input_adjoint(const float *Z, long plane, long ld, long oh, long ow, float *x, long c0, long c1);
+/* dw[o][c] (4, 4) = (or += if accumulate) G^T dU[.][o][k] G of each sub-kernel: the adjoint of
+ * tr_ws2_filter, for weight gradients (dU (9, O, 4C) = sum over tiles of Gt V^T); rows
+ * oc = o*C + c in [lo, hi). */
+void tr_ws2_filter_adjoint(const float *dU, long O, long C, float *dw, int accumulate, long lo, long hi);
 
 #endif

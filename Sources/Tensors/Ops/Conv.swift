@@ -28,6 +28,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     // Both are written in full (GEMM with beta 0, im2col), so no zero fill.
     var out = uninitializedFloats(N * O * P)
     let winoS2 = WinogradS2.applies(g, outputs: O, inputs: [x, weight, bias])
+    let keep = !WinogradS2.recordsGradient([x, weight, bias])
+    if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
     var cols = direct || Winograd.applies(g, outputs: O) || batched || winoS2 ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
@@ -45,7 +47,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                     }
                     if winoS2 {
                         WinogradS2.conv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!,
-                                        weightTensor: weight)
+                                        weightTensor: weight, keep: keep)
                         return
                     }
                     if !direct && batched {
@@ -75,6 +77,28 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     record(result, inputs) { gout in
         // gout (N, O, P)
         let go = gout.baseAddress!
+        if winoS2 {
+            if weight.requiresGrad {
+                weight.withGradForOverwrite { dw, fresh in
+                    x.data.withUnsafeBufferPointer { xp in
+                        WinogradS2.weightGradient(xp.baseAddress!, g, images: N, gout: go, outputs: O, dw: dw.baseAddress!,
+                                                  accumulate: !fresh)
+                    }
+                }
+            }
+            if x.requiresGrad {
+                // dx = the transposed convolution of gout: the adjoint
+                x.withGradForOverwrite { dx, fresh in
+                    weight.data.withUnsafeBufferPointer { wp in
+                        writeOrAdd(dx, fresh: fresh) { out in
+                            WinogradS2.transposed(go, g, images: N, channels: O, weight: wp.baseAddress!, out: out,
+                                                  weightTensor: weight, keep: false)
+                        }
+                    }
+                }
+            }
+            return finishBias()
+        }
         if weight.requiresGrad && !direct && Winograd.applies(g, outputs: O) {
             weight.withGradForOverwrite { dw, fresh in
                 x.data.withUnsafeBufferPointer { xp in
@@ -217,6 +241,8 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     assert(g.outH == Hin && g.outW == Win)
     let K = g.colRows, P = Hin * Win, outPlane = Cout * Hout * Wout
     let winoS2 = WinogradS2.applies(g, outputs: Cin, inputs: [x, weight, bias])
+    let keep = !WinogradS2.recordsGradient([x, weight, bias])
+    if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
     // col2im adds into it; Winograd writes it whole
     var out = winoS2 ? uninitializedFloats(N * outPlane) : [Float](repeating: 0, count: N * outPlane)
@@ -227,7 +253,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
                 cols.withUnsafeMutableBufferPointer { cp in
                     if winoS2 {
                         WinogradS2.transposed(xp.baseAddress!, g, images: N, channels: Cin, weight: wp.baseAddress!,
-                                              out: op.baseAddress!, weightTensor: weight)
+                                              out: op.baseAddress!, weightTensor: weight, keep: keep)
                         return
                     }
                     if batched {
@@ -250,6 +276,32 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     record(result, inputs) { gout in
         let go = gout.baseAddress!
+        if winoS2 {
+            if x.requiresGrad {
+                // dx = the convolution of gout by the same weights (Cin outputs)
+                x.withGradForOverwrite { dx, fresh in
+                    weight.data.withUnsafeBufferPointer { wp in
+                        writeOrAdd(dx, fresh: fresh) { out in
+                            WinogradS2.conv(go, g, images: N, weight: wp.baseAddress!, outputs: Cin, out: out,
+                                            weightTensor: weight, keep: false)
+                        }
+                    }
+                }
+            }
+            if weight.requiresGrad {
+                // dW: the weight gradient of that convolution, whose output gradient is x
+                weight.withGradForOverwrite { dw, fresh in
+                    x.data.withUnsafeBufferPointer { xp in
+                        WinogradS2.weightGradient(go, g, images: N, gout: xp.baseAddress!, outputs: Cin, dw: dw.baseAddress!,
+                                                  accumulate: !fresh)
+                    }
+                }
+            }
+            if let b = bias, b.requiresGrad {
+                b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: Cout, plane: Hout * Wout) }
+            }
+            return
+        }
         var dcols = uninitializedFloats(K * P)
         let xFresh = x.requiresGrad && x.grad == nil, wFresh = weight.requiresGrad && weight.grad == nil
         dcols.withUnsafeMutableBufferPointer { dc in
@@ -281,6 +333,18 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
         }
     }
     return result
+}
+
+/// Runs `body`, which writes a whole buffer the size of `dst`, straight into `dst` when it
+/// is `fresh`, else into a scratch buffer added to `dst`.
+@inline(__always)
+func writeOrAdd(_ dst: UnsafeMutableBufferPointer<Float>, fresh: Bool, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+    if fresh { return body(dst.baseAddress!) }
+    var tmp = uninitializedFloats(dst.count)
+    tmp.withUnsafeMutableBufferPointer { tp in
+        body(tp.baseAddress!)
+        for i in 0..<dst.count { dst[i] += tp[i] }
+    }
 }
 
 /// out[n, c, :] += bias[c]

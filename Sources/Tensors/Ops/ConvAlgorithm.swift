@@ -61,6 +61,13 @@ public enum ConvAlgorithm {
     /// Planes with at least this many 2x2 tiles run each image's Winograd products through
     /// OpenBLAS; smaller ones run all images of a batch through the packed kernel at once.
     nonisolated(unsafe) public static var winogradS2PerImageTiles = 256
+    /// Whether training (gradients recorded) uses it too, on planes of at least
+    /// `winogradS2TrainMinTiles` tiles (measured at batch 1, `translate-bench workload
+    /// train-layers`); the transformed filters are derived afresh on every call there.
+    nonisolated(unsafe) public static var winogradS2TrainingEnabled = true
+    nonisolated(unsafe) public static var winogradS2TrainMinTiles = 256
+    /// Forward passes run through Winograd s2 with gradients recorded so far (tests check the path).
+    nonisolated(unsafe) public static var winogradS2TrainingForwards = 0
 
     /// Convolutions run without gradients whose output plane (conv) or input plane
     /// (transposed conv) has at most this many positions (the U-Net's inner layers: 1x1 to

@@ -9,18 +9,64 @@ import CKernels
 /// adjoint of a convolution in its input, so it runs the same products transposed.
 ///
 /// Each image is its own set of products (the same shapes whatever the batch), so an image's
-/// result has the same bits alone or in any batch. Training keeps the direct sums (im2col +
-/// OpenBLAS), whose steps the PyTorch fixtures check; results here differ from those by
+/// result has the same bits alone or in any batch. Results differ from the direct sums by
 /// rounding only (tests: against the naive double-precision convolution).
+///
+/// Training (gradients recorded) uses it on planes of at least `winogradS2TrainMinTiles`
+/// tiles: the forward pass as above, the input gradient through the adjoint (a convolution's
+/// is a transposed convolution of the output gradient and vice versa), and the weight
+/// gradient as 9 products (O x T) by (T x 4C) of the transformed output gradient and input,
+/// folded back by the adjoint of the filter transform (`weightGradient`). Nothing is kept
+/// between calls there (the weights change every step, and the transformed filters would
+/// take 2.25x the weights' memory).
 enum WinogradS2 {
     /// Whether a convolution with geometry `g` and `outputs` channels (for a transposed
     /// convolution: `g` of the matching convolution, `outputs` its input channels) takes this
-    /// path. The choice depends on the shapes and `ConvAlgorithm`'s switches only.
+    /// path. The choice depends on the shapes, whether gradients are recorded and
+    /// `ConvAlgorithm`'s switches only.
     static func applies(_ g: ConvGeometry, outputs: Int, inputs: [Tensor?]) -> Bool {
-        ConvAlgorithm.winogradS2Enabled && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
-            && g.outH % 2 == 0 && g.outW % 2 == 0 && (g.outH / 2) * (g.outW / 2) >= ConvAlgorithm.winogradS2MinTiles
-            && min(g.channels, outputs) >= ConvAlgorithm.winogradMinChannels
-            && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
+        guard ConvAlgorithm.winogradS2Enabled && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
+            && g.outH % 2 == 0 && g.outW % 2 == 0 && min(g.channels, outputs) >= ConvAlgorithm.winogradMinChannels else { return false }
+        let tiles = (g.outH / 2) * (g.outW / 2)
+        if recordsGradient(inputs) {
+            return ConvAlgorithm.winogradS2TrainingEnabled && tiles >= ConvAlgorithm.winogradS2TrainMinTiles
+        }
+        return tiles >= ConvAlgorithm.winogradS2MinTiles
+    }
+
+    static func recordsGradient(_ inputs: [Tensor?]) -> Bool {
+        GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true }
+    }
+
+    /// dw (O, C, 4, 4) = (or += when `accumulate`) the weight gradient of the convolution of
+    /// x[n] (C, 2oh, 2ow) giving an output whose gradient is gout[n] (O, oh, ow), n < images:
+    /// dU[xi] (O, 4C) = sum over images of Gt[xi] (O, T) * V[xi]^T (T, 4C), then G^T dU G.
+    static func weightGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, gout: UnsafePointer<Float>, outputs O: Int,
+                               dw: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, chw = C * g.height * g.width
+        var v = uninitializedFloats(9 * K4 * T), gt = uninitializedFloats(9 * O * T), du = uninitializedFloats(9 * O * K4)
+        v.withUnsafeMutableBufferPointer { vp in
+            gt.withUnsafeMutableBufferPointer { gp in
+                du.withUnsafeMutableBufferPointer { dp in
+                    let vb = vp.baseAddress!, gb = gp.baseAddress!, db = dp.baseAddress!
+                    for n in 0..<N {
+                        parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
+                            tr_ws2_input(x + n * chw, C, oh, ow, vb, K4 * T, T, lo, hi)
+                        }
+                        parallelChunks(O, work: O * T * 16, minimumWork: 1 << 17) { lo, hi in
+                            tr_ws2_gout(gout + n * O * oh * ow, oh, ow, gb, O * T, T, lo, hi)
+                        }
+                        for xi in 0..<9 {
+                            sgemm(transB: true, m: O, n: K4, k: T, a: gb + xi * O * T, lda: T, b: vb + xi * K4 * T, ldb: T,
+                                  beta: n == 0 ? 0 : 1, c: db + xi * O * K4, ldc: K4)
+                        }
+                    }
+                    parallelChunks(O * C, work: O * C * 36, minimumWork: 1 << 18) { lo, hi in
+                        tr_ws2_filter_adjoint(db, O, C, dw, accumulate ? 1 : 0, lo, hi)
+                    }
+                }
+            }
+        }
     }
 
     /// The transformed filter U (9, O, 4C) of w (O, C, 4, 4).
@@ -34,10 +80,10 @@ enum WinogradS2 {
 
     /// out[n] (O, outH, outW) = the convolution of x[n] (C, H, W) by w (O, C, 4, 4), n < images.
     static func conv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, weight: UnsafePointer<Float>, outputs O: Int,
-                     out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
+                     out: UnsafeMutablePointer<Float>, weightTensor: Tensor, keep: Bool = true) {
         let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, chw = C * g.height * g.width
         // V (9, 4C, T) = B^T d B per tile; M[xi] (O, T) = U[xi] (O, 4C) * V[xi] (4C, T); out[n] = A^T M A
-        products(images: N, tiles: T, inRows: K4, outRows: O, weightTensor: weightTensor, kind: "winograd-s2 conv",
+        products(images: N, tiles: T, inRows: K4, outRows: O, weightTensor: weightTensor, keep: keep, kind: "winograd-s2 conv",
                  filter: { filter(weight, outputs: O, channels: C) }, transA: false, lda: K4,
                  transformIn: { n, v, plane, ld in
                      parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
@@ -54,10 +100,10 @@ enum WinogradS2 {
     /// out[n] (Cout, 2H, 2W) = the transposed convolution of x[n] (Cin, H, W) by w (Cin, Cout, 4, 4):
     /// the adjoint of the convolution with geometry `g` (channels Cout, plane 2H x 2W, output H x W).
     static func transposed(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, channels Cin: Int,
-                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
+                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor, keep: Bool = true) {
         let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, outPlane = C * g.height * g.width
         // Gt (9, Cin, T) = A x A^T per tile; Z[xi] (4C, T) = U[xi]^T (4C, Cin) * Gt[xi] (Cin, T); out[n] = sum of B Z B^T
-        products(images: N, tiles: T, inRows: Cin, outRows: K4, weightTensor: weightTensor, kind: "winograd-s2 transposed",
+        products(images: N, tiles: T, inRows: Cin, outRows: K4, weightTensor: weightTensor, keep: keep, kind: "winograd-s2 transposed",
                  filter: { filter(weight, outputs: Cin, channels: C) }, transA: true, lda: K4,
                  transformIn: { n, gt, plane, ld in
                      parallelChunks(Cin, work: Cin * T * 16, minimumWork: 1 << 17) { lo, hi in
@@ -73,19 +119,19 @@ enum WinogradS2 {
 
     /// The 9 products of every image: out[xi] (outRows, T) = op(A[xi]) * in[xi] (inRows, T),
     /// A[xi] at xi * inRows * outRows in `filter()`'s result (the transformed weights, derived
-    /// once per weight version through `PackedWeights`, and packed there for the packed kernel).
+    /// once per weight version through `PackedWeights` unless `keep` is false, and packed there for the packed kernel).
     /// `transformIn(n, in, plane, ld)` writes image n's transformed planes, `transformOut(n, out, plane, ld)` consumes its products (planes
     /// `plane` floats apart, rows `ld` apart, the image's tiles from column 0). Images with
     /// at least `winogradS2PerImageTiles` tiles each get their own OpenBLAS products; smaller
     /// ones go through the packed kernel a group at a time, side by side, so that the weights
     /// are packed once per call, not once per image. Both give an image the same bits in any batch.
-    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, weightTensor: Tensor, kind: String,
+    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, weightTensor: Tensor, keep: Bool, kind: String,
                                  filter: () -> [Float], transA: Bool, lda: Int,
                                  transformIn: (Int, UnsafeMutablePointer<Float>, Int, Int) -> Void,
                                  transformOut: (Int, UnsafePointer<Float>, Int, Int) -> Void) {
         let weightPlane = inRows * outRows
         if T >= ConvAlgorithm.winogradS2PerImageTiles {
-            let u = PackedWeights.cached(weightTensor, kind: kind, floats: 9 * weightPlane, filter)
+            let u = keep ? PackedWeights.cached(weightTensor, kind: kind, floats: 9 * weightPlane, filter) : filter()
             var bin = uninitializedFloats(9 * inRows * T), bout = uninitializedFloats(9 * outRows * T)
             bin.withUnsafeMutableBufferPointer { ip in
                 bout.withUnsafeMutableBufferPointer { op in
@@ -104,11 +150,12 @@ enum WinogradS2 {
             }
             return
         }
-        let packed = PackedWeights.cached(weightTensor, kind: kind + " packed", floats: 9 * weightPlane) { () -> [PackedA] in
+        func pack() -> [PackedA] {
             filter().withUnsafeBufferPointer { up in
                 (0..<9).map { xi in PackedA(up.baseAddress! + xi * weightPlane, lda: lda, transA: transA, m: outRows, k: inRows) }
             }
         }
+        let packed = keep ? PackedWeights.cached(weightTensor, kind: kind + " packed", floats: 9 * weightPlane) { pack() } : pack()
         let group = max(1, min(N, ConvAlgorithm.batchedGroupBytes / max(1, 9 * max(inRows, outRows) * T * 4)))
         let ld = group * T
         var bin = uninitializedFloats(9 * inRows * ld), bout = uninitializedFloats(9 * outRows * ld)
