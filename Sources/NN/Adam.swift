@@ -47,7 +47,13 @@ public final class Adam {
         }
     }
 
-    public func zeroGrad() { for (_, p) in params { p.zeroGrad() } }
+    /// Clears the gradients. `setToNone` also frees their buffers (PyTorch's
+    /// `zero_grad(set_to_none=True)`): a training step that calls it right after `step()`
+    /// does not hold one network's gradients while it runs the other's passes (pix2pix's
+    /// generator gradients, 218 MB for U-Net-256, during the discriminator update).
+    public func zeroGrad(setToNone: Bool = false) {
+        for (_, p) in params { if setToNone { p.releaseGradBuffer() } else { p.zeroGrad() } }
+    }
 
     /// Moments as tensors `<prefix><param>.exp_avg` / `.exp_avg_sq`; steps and
     /// hyper-parameters go in `metadata`.

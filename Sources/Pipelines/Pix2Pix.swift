@@ -99,13 +99,15 @@ public final class Pix2Pix {
         // D update: fake pairs (G's output detached) and real pairs.
         netD.requiresGrad(true)
         optD.zeroGrad()
-        let predFake = try netD(try cat([input, fake.detach()], dim: 1))
-        let lossDFake = try ganLoss(predFake, targetIsReal: false, mode: config.ganMode)
-        let predReal = try netD(try cat([input, target], dim: 1))
-        let lossDReal = try ganLoss(predReal, targetIsReal: true, mode: config.ganMode)
-        let lossD = try (lossDFake + lossDReal) * 0.5
-        try lossD.backward()
+        // The loss is 0.5 * (fake + real); each half is back-propagated as soon as it is
+        // computed, so that only one of D's two graphs is alive at a time. The gradients are
+        // the same bits: D's parameters get one term from each half, and a + b == b + a.
+        let lossDFake = try ganLoss(try netD(try cat([input, fake.detach()], dim: 1)), targetIsReal: false, mode: config.ganMode)
+        try (lossDFake * 0.5).backward()
+        let lossDReal = try ganLoss(try netD(try cat([input, target], dim: 1)), targetIsReal: true, mode: config.ganMode)
+        try (lossDReal * 0.5).backward()
         optD.step()
+        optD.zeroGrad(setToNone: true)
         // G update with D frozen: gradients flow through D to G only.
         netD.requiresGrad(false)
         optG.zeroGrad()
@@ -115,6 +117,10 @@ public final class Pix2Pix {
         let lossG = try lossGGAN + lossGL1
         try lossG.backward()
         optG.step()
+        // Free G's gradients now rather than at the next step's zeroGrad: otherwise they
+        // (218 MB for U-Net-256) are held through the next generator forward and D update,
+        // the step's memory peak.
+        optG.zeroGrad(setToNone: true)
         netD.requiresGrad(true)
         return Losses(gGAN: lossGGAN.item, gL1: lossGL1.item, dReal: lossDReal.item, dFake: lossDFake.item)
     }

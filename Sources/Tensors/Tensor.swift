@@ -121,6 +121,9 @@ public final class Tensor {
     /// Drops the gradient and its buffer (intermediate tensors after backward).
     func releaseGrad() { hasGrad = false; gradStorage = [] }
 
+    /// Drops the gradient and frees its buffer (the next backward pass allocates a new one).
+    public func releaseGradBuffer() { releaseGrad() }
+
     /// Adds `g` (same count) into this tensor's gradient.
     @inline(__always)
     public func accumulateGrad(_ g: UnsafeBufferPointer<Float>) {
@@ -145,7 +148,8 @@ public final class Tensor {
     public func withGradForOverwrite<R>(_ body: (UnsafeMutableBufferPointer<Float>, _ fresh: Bool) throws -> R) rethrows -> R {
         let fresh = !hasGrad
         if fresh {
-            if gradStorage.count != count { gradStorage = [Float](repeating: 0, count: count) }
+            // uninitialised: a fresh gradient is written in full (a kept buffer holds stale values anyway)
+            if gradStorage.count != count { gradStorage = [Float](unsafeUninitializedCapacity: count) { _, n in n = count } }
             hasGrad = true
         }
         return try gradStorage.withUnsafeMutableBufferPointer { try body($0, fresh) }

@@ -104,10 +104,10 @@ enum Workloads {
                 ("d7", 256, 64, 64, 4, 2, true, true), ("d8", 128, 3, 128, 4, 2, true, true),
                 ("D1", 6, 64, 256, 4, 2, false, true), ("D2", 64, 128, 128, 4, 2, false, true), ("D3", 128, 256, 64, 4, 2, false, true),
                 ("D4", 256, 512, 32, 4, 1, false, true), ("D5", 512, 1, 31, 4, 1, false, true)]
-            print("layer (batch \(m))   forward ms (GFLOP/s of the direct sums)    backward ms      [direct sums | Winograd s2 where it applies]")
+            print("layer (batch \(m))   forward ms (GFLOP/s of the direct sums)    backward ms      [direct sums | Winograd (4x4 stride 2 or 1) where it applies]")
             // Winograd s2 on every plane it could take without gradients, to see where it pays.
-            let saved = (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradS2TrainMinTiles)
-            defer { (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
+            let saved = (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.winogradS2TrainMinTiles)
+            defer { (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
             ConvAlgorithm.winogradS2TrainMinTiles = ConvAlgorithm.winogradS2MinTiles
             var totals = [0.0, 0.0, 0.0, 0.0]
             for (nm, ci, co, h, k, s, t, needsDX) in shapes {
@@ -121,7 +121,7 @@ enum Workloads {
                 var times = [[Double]](repeating: [], count: 4)   // forward, backward; direct, Winograd
                 for _ in 0..<iters {   // alternating, so that load from elsewhere hits both alike
                     for (v, wino) in [false, true].enumerated() {
-                        ConvAlgorithm.winogradS2TrainingEnabled = wino
+                        (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled) = (wino && saved.0, wino && saved.1)
                         let t0 = DispatchTime.now().uptimeNanoseconds
                         let y = try f()
                         let t1 = DispatchTime.now().uptimeNanoseconds

@@ -34,6 +34,31 @@ final class OptimTests: XCTestCase {
         XCTAssertEqual(a.data[0], 0.9, accuracy: 1e-6)
     }
 
+    /// zeroGrad(setToNone:) frees the buffers; the next backward pass writes fresh gradients
+    /// (nothing stale from the freed or a kept buffer), for a parameter used once and one used
+    /// twice (accumulated), in a convolution (overwriting GEMM) and an elementwise op.
+    func testZeroGradSetToNoneFreesAndNextBackwardIsFresh() throws {
+        var rng = RNG(seed: 5)
+        let w = Tensor.randn([4, 3, 3, 3], rng: &rng), v = Tensor.randn([4, 6, 6], rng: &rng)
+        w.requiresGrad = true; v.requiresGrad = true
+        let x = Tensor.randn([1, 3, 8, 8], rng: &rng)
+        let opt = Adam([("w", w), ("v", v)], lr: 0.1)
+        func loss() throws -> Tensor {
+            let y = try conv2d(x, weight: w)
+            return try sum(y * v) + sum(try conv2d(x * 2, weight: w) * v)
+        }
+        try loss().backward()
+        let first = (w.grad!, v.grad!)
+        opt.zeroGrad(setToNone: true)
+        XCTAssertNil(w.grad); XCTAssertNil(v.grad)
+        for _ in 0..<2 {   // after freeing, then after keeping the buffers
+            try loss().backward()
+            XCTAssertEqual(w.grad!, first.0); XCTAssertEqual(v.grad!, first.1)
+            opt.zeroGrad()
+            XCTAssertNil(w.grad)
+        }
+    }
+
     func testSchedulesMatchPyTorch() throws {
         let data = try Data(contentsOf: fixturesURL.appendingPathComponent("schedules.json"))
         let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])

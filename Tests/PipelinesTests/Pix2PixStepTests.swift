@@ -49,7 +49,8 @@ final class Pix2PixStepTests: XCTestCase {
     func testLSGAN() throws { try check(.lsgan) }
 
     /// The same three steps with Winograd F(2x2, 2x2) on every 4x4 stride-2 layer it can take
-    /// (forward, input and weight gradients; thresholds lowered to reach this tiny network:
+    /// and F(2x2, 4x4) on the PatchGAN's stride-1 one (forward, input and weight gradients;
+    /// thresholds lowered to reach this tiny network:
     /// 4 channels, planes from 4 tiles, where the default is 32 channels and 256 tiles),
     /// against the same PyTorch fixtures and tolerances. (From a single tile - 2x2 planes
     /// of a batch of 2 before a BatchNorm - Adam turns rounding differences in near-zero
@@ -59,9 +60,11 @@ final class Pix2PixStepTests: XCTestCase {
         defer { (ConvAlgorithm.winogradMinChannels, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
         ConvAlgorithm.winogradMinChannels = 1
         ConvAlgorithm.winogradS2TrainMinTiles = 4
-        let before = ConvAlgorithm.winogradS2TrainingForwards
+        let before = (ConvAlgorithm.winogradS2TrainingForwards, ConvAlgorithm.winogradK4Convolutions)
         try check(.lsgan)
-        XCTAssertGreaterThan(ConvAlgorithm.winogradS2TrainingForwards - before, 3 * 10, "Winograd s2 ran in training")
+        XCTAssertGreaterThan(ConvAlgorithm.winogradS2TrainingForwards - before.0, 3 * 10, "Winograd s2 ran in training")
+        // PatchGAN's 4x4 stride-1 layer: 3 forward passes and 2 input gradients per step
+        XCTAssertGreaterThanOrEqual(ConvAlgorithm.winogradK4Convolutions - before.1, 3 * 5, "Winograd 4x4 ran in training")
         try check(.vanilla)
     }
 

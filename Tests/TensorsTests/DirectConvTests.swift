@@ -138,6 +138,7 @@ final class WinogradTests: XCTestCase {
 
     override func tearDown() {
         ConvAlgorithm.winogradEnabled = true
+        ConvAlgorithm.winogradK4Enabled = true
         ConvAlgorithm.winogradMinChannels = 32
     }
 
@@ -147,23 +148,35 @@ final class WinogradTests: XCTestCase {
         for off in ["0", "off", "False", " no "] { XCTAssertFalse(ConvAlgorithm.winogradSetting(off), off) }
     }
 
-    func testAppliesOnlyToStrideOne3x3WithManyChannels() {
+    func testAppliesOnlyToStrideOne3x3And4x4WithManyChannels() {
         let g = ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3)
         XCTAssertTrue(Winograd.applies(g, outputs: 256))
         XCTAssertFalse(Winograd.applies(g, outputs: 16))
         XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2), outputs: 256))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 4, kernelW: 4), outputs: 256))
         XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, padH: 3, padW: 3), outputs: 256))
+        // PatchGAN's 256 -> 512 layer, and its input gradient (padding 2)
+        let k4 = ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, padH: 1, padW: 1)
+        XCTAssertTrue(Winograd.applies(k4, outputs: 512))
+        XCTAssertTrue(Winograd.applies(ConvGeometry(channels: 512, height: 31, width: 31, kernelH: 4, kernelW: 4, padH: 2, padW: 2), outputs: 256))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, padH: 4, padW: 4), outputs: 512))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 512))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 5, kernelW: 5), outputs: 512))
+        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 3), outputs: 512))
+        ConvAlgorithm.winogradK4Enabled = false
+        XCTAssertFalse(Winograd.applies(k4, outputs: 512))
+        XCTAssertTrue(Winograd.applies(g, outputs: 256))
     }
 
     func testMatchesNaiveAndGEMMPath() throws {
         ConvAlgorithm.winogradMinChannels = 1
-        // (n, c, h, w, o, pad)
-        for (n, c, h, w, o, p) in [(1, 3, 9, 11, 5, 0), (2, 4, 8, 8, 6, 1), (1, 5, 7, 10, 3, 2), (1, 6, 13, 6, 7, 1), (2, 40, 12, 20, 36, 1)] {
+        // (n, c, h, w, o, kernel, pad): odd and even planes (a last tile row/column half outside), every padding
+        for (n, c, h, w, o, k, p) in [(1, 3, 9, 11, 5, 3, 0), (2, 4, 8, 8, 6, 3, 1), (1, 5, 7, 10, 3, 3, 2), (1, 6, 13, 6, 7, 3, 1), (2, 40, 12, 20, 36, 3, 1),
+                                      (1, 3, 9, 11, 5, 4, 0), (2, 4, 8, 8, 6, 4, 1), (1, 5, 7, 10, 3, 4, 2), (1, 6, 13, 6, 7, 4, 3),
+                                      (2, 40, 12, 20, 36, 4, 1), (1, 33, 5, 5, 17, 4, 1)] {
             let x = Tensor.randn([n, c, h, w], rng: &rng)
-            let wt = Tensor.randn([o, c, 3, 3], std: 0.3, rng: &rng)
+            let wt = Tensor.randn([o, c, k, k], std: 0.3, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
-            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 3, kernelW: 3, padH: p, padW: p)
+            let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, padH: p, padW: p)
             ConvAlgorithm.winogradEnabled = true
             XCTAssertTrue(Winograd.applies(g, outputs: o))
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
@@ -190,6 +203,14 @@ final class WinogradTests: XCTestCase {
             try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
         }
         try gradCheck([Tensor.randn([1, 2, 6, 9], rng: &rng), Tensor.randn([3, 2, 3, 3], std: 0.5, rng: &rng)], "Winograd conv2d p0") {
+            try conv2d($0[0], weight: $0[1])
+        }
+        XCTAssertTrue(Winograd.applies(ConvGeometry(channels: 3, height: 7, width: 6, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 2))
+        try gradCheck([Tensor.randn([2, 3, 7, 6], rng: &rng), Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng), Tensor.randn([2], rng: &rng)],
+                      "Winograd 4x4 conv2d p1") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
+        }
+        try gradCheck([Tensor.randn([1, 2, 8, 9], rng: &rng), Tensor.randn([3, 2, 4, 4], std: 0.5, rng: &rng)], "Winograd 4x4 conv2d p0") {
             try conv2d($0[0], weight: $0[1])
         }
     }

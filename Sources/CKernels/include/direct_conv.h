@@ -42,6 +42,19 @@ void tr_wino_gout(const float *g, long O, long oh, long ow, long th, long tw,
 /* dw (O, C, 3, 3) (+)= G^T Wh[.][o][c] G, rows oc in [lo, hi). */
 void tr_wino_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi);
 
+/* Winograd F(2x2, 4x4) for stride-1 4x4 convolutions (winograd_k4.c): the same layouts and
+ * arguments as the F(2x2, 3x3) functions above, with 25 planes xi = 5i + j and 5x5 input
+ * patches starting at row 2ty - pad, column 2tx - pad. scratch: 32 * (tw + 1) floats per
+ * concurrent call. */
+void tr_wk4_input(const float *x, long C, long H, long W, long pad, long th, long tw,
+                  float *V, long c0, long c1, float *scratch);
+void tr_wk4_filter(const float *w, long O, long C, float *U, long lo, long hi);
+void tr_wk4_output(const float *M, long O, long th, long tw, float *y, long oh, long ow,
+                   int accumulate, long o0, long o1, float *scratch);
+void tr_wk4_gout(const float *g, long O, long oh, long ow, long th, long tw,
+                 float *Gt, long o0, long o1, float *scratch);
+void tr_wk4_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi);
+
 /* im2col / col2im for the 4x4, stride 2, padding 1 convolutions of the U-Net and PatchGAN
  * (dilation 1): x (C, H, W), column rows r = (c*4 + ki)*4 + kj, `ld` apart, output rows
  * [y0, y1) (im2col writes them from column 0; col2im reads all oh rows). Channels [c0, c1).

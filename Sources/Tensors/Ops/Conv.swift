@@ -38,7 +38,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
             out.withUnsafeMutableBufferPointer { op in
                 cols.withUnsafeMutableBufferPointer { cp in
                     if !direct && Winograd.applies(g, outputs: O) {
-                        let u = Winograd.filter(wp.baseAddress!, outputs: O, channels: C)
+                        let u = Winograd.filter(wp.baseAddress!, g, outputs: O, channels: C)
                         for n in 0..<N {
                             Winograd.forward(xp.baseAddress! + n * chw, g, u: u, outputs: O, out: op.baseAddress! + n * O * P,
                                              accumulate: false)
@@ -145,7 +145,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                     } } }
                 }
                 if Winograd.applies(gt, outputs: C) {
-                    let u = flipped.withUnsafeBufferPointer { Winograd.filter($0.baseAddress!, outputs: C, channels: O) }
+                    let u = flipped.withUnsafeBufferPointer { Winograd.filter($0.baseAddress!, gt, outputs: C, channels: O) }
                     x.withGradForOverwrite { dx, fresh in
                         for n in 0..<N {
                             Winograd.forward(go + n * O * P, gt, u: u, outputs: C, out: dx.baseAddress! + n * chw, accumulate: !fresh)

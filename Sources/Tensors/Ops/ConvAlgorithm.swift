@@ -48,6 +48,11 @@ public enum ConvAlgorithm {
         return !["0", "off", "false", "no"].contains(v)
     }
     nonisolated(unsafe) public static var winogradMinChannels = 32
+    /// Whether stride-1 4x4 convolutions (PatchGAN's 256 -> 512 layer) use Winograd F(2x2, 4x4)
+    /// under the same conditions; follows `TRANSLATE_WINOGRAD` through `winogradEnabled`.
+    nonisolated(unsafe) public static var winogradK4Enabled = true
+    /// Stride-1 4x4 forward passes (and input gradients) run through it so far (tests check the path).
+    nonisolated(unsafe) public static var winogradK4Convolutions = 0
 
     /// Whether 4x4 stride-2 padding-1 convolutions and transposed convolutions without
     /// gradients use Winograd F(2x2, 2x2) over the input's phase images (`WinogradS2`), when
