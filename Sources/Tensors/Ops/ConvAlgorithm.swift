@@ -11,9 +11,11 @@ import Glibc
 ///   per image a product (O x C*kH*kW) by (C*kH*kW x H*W) is then a few dot products per
 ///   pixel; OpenBLAS ran the ResNet generator's 64 -> 3 7x7 head at under 20 GFLOP/s through
 ///   an 822 MB column matrix;
-/// - Winograd F(2x2, 3x3) (`Winograd`) for stride-1 3x3 convolutions with many channels;
-/// - Winograd F(2x2, 2x2) over phase images (`WinogradS2`) for the U-Net's 4x4 stride-2
-///   convolutions and transposed convolutions on large planes without gradients;
+/// - Winograd F(2x2, 3x3) and F(2x2, 4x4) (`Winograd`) for stride-1 3x3 and 4x4
+///   convolutions with many channels (forward, input and weight gradients);
+/// - Winograd F(2x2, 2x2) over phase images (`WinogradS2`) for the U-Net's and PatchGAN's
+///   4x4 stride-2 convolutions and transposed convolutions: without gradients from 16 tiles,
+///   in training from 256 tiles (planes of 32x32 and up);
 /// - few-column products (`tr_gemm_fewcols`) for small planes without gradients;
 /// - otherwise im2col + OpenBLAS, the column matrix built a chunk of output rows at a time,
 ///   and stride-1 input gradients as a convolution of the output gradient.
@@ -107,8 +109,8 @@ public enum ConvAlgorithm {
     /// convolution) and `positions` plane positions takes the batched path: planes of at most
     /// `fewColumnsMaxPositions` positions of any geometry, and the U-Net's and PatchGAN's 4x4
     /// stride-2 layers up to `batchedMaxPositions`. Only when no gradient is recorded
-    /// (inference, evaluation, sampling), so that training steps keep OpenBLAS's arithmetic,
-    /// which the PyTorch training-step fixtures check. Other geometries keep OpenBLAS's
+    /// (inference, evaluation, sampling): a training step's weights change every step, so
+    /// packing them once per call would not pay (measured with `train-layers`). Other geometries keep OpenBLAS's
     /// products on larger planes, so that an image gives the same bits with and without
     /// gradients there (LPIPS-AlexNet's distance of an image to itself is exactly 0 while
     /// one side records gradients, as in cIMLE training).
