@@ -48,13 +48,17 @@ What it makes (relative to the repository root):
    `A1, B1, A2, B2, A3, B3` (1, 3, 24, 24), per step t (computed before that step's
    updates, for debugging) `fake_B<t>, rec_A<t>, fake_A<t>, rec_B<t>, idt_A<t>, idt_B<t>`,
    `losses<t>` = [D_A, G_A, cycle_A, idt_A, D_B, G_B, cycle_B, idt_B] (shape [8]; the
-   reference's loss_names order, each already weighted), and `after.<net>.<key>` for every
-   state entry after step 3.
+   reference's loss_names order, each already weighted), `after.<net>.<key>` for every
+   state entry after step 3, and `grad1.<net>.<param>` for every parameter's gradient as
+   step 1 left it (G's from backward_G, D's from backward_D_A / backward_D_B).
 
 File format, writer, reader and metadata layout are those of make_fixtures.py (imported):
 `op`, `args` (JSON), `torch_version`, `case`, `seed` (0), plus `g_params`, `d_params`,
 `steps`, `note` for cyclegan_steps. Deterministic: single thread, deterministic algorithms;
-a re-run with the same torch version gives byte-identical files. At the end every file is
+a re-run with the same torch version on the same kind of CPU gives byte-identical files
+(PyTorch's CPU kernels round differently per CPU: the files committed on 2026-12-01 come
+from an Intel Xeon; the earlier AMD Zen 5 run differed from them by up to ~2e-6 in the
+step-3 intermediates and parameters, 3e-8 in resnet_small). At the end every file is
 read back and compared with what was written.
 
 The reference `ResnetGenerator` / `ResnetBlock` are re-written here (with the reference's
@@ -328,10 +332,16 @@ def make_cyclegan_steps():
                   for n in ["fake_B", "rec_A", "fake_A", "rec_B", "idt_A", "idt_B"]]
         ls = torch.stack(ls_list).detach().clone()
         losses.append((f"losses{t}", ls))
+        if t == 1:
+            # every parameter's gradient as step 1 left it (G's from backward_G, D's from
+            # backward_D_A / backward_D_B): a check that Adam's sign noise cannot blur
+            grads1 = [(f"grad1.{n}.{k}", p.grad.detach().clone()) for n, net in nets.items()
+                      for k, p in net.named_parameters()]
         print("  step %d: " % t + "  ".join(f"{n} {v:.6f}" for n, v in zip(a["losses"], ls.tolist())))
 
     tensors += data + inter + losses
     tensors += [(f"after.{n}.{k}", v) for n, net in nets.items() for k, v in state(net)]
+    tensors += grads1
     g_params = mf.n_params(G_A)
     d_params = mf.n_params(D_A)
     note = ("CycleGANModel.optimize_parameters x3 (lsgan, lambda_A = lambda_B = 10, "
@@ -368,6 +378,8 @@ def self_check(paths):
     before = [n for n in steps if n.split(".")[0] in ("G_A", "G_B", "D_A", "D_B")]
     after = [n for n in steps if n.startswith("after.")]
     assert after == ["after." + n for n in before]
+    grads1 = [n for n in steps if n.startswith("grad1.")]
+    assert grads1 == ["grad1." + n for n in before if n.endswith((".weight", ".bias"))], grads1
     on_disk = sorted(CYCLEGAN.glob("*.safetensors"))
     assert on_disk == sorted(paths), "stale files in Tests/Fixtures/cyclegan"
     print(f"self-check OK: {len(paths)} files under {CYCLEGAN.relative_to(mf.ROOT)}")

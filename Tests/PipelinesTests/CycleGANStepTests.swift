@@ -34,7 +34,44 @@ final class CycleGANStepTests: XCTestCase {
         try firstStepsMatchPyTorch(steps: 2, compareParameters: false)
     }
 
-    func firstStepsMatchPyTorch(steps: Int, compareParameters: Bool) throws {
+    /// Every parameter's gradient as step 1 leaves it (the generators' from their update, the
+    /// discriminators' from theirs) against PyTorch's: a check of the whole step's backward
+    /// pass that Adam's amplification of rounding cannot blur, so it holds on every OpenBLAS
+    /// kernel family, with and without Winograd in the residual blocks.
+    func testFirstStepGradientsMatchPyTorch() throws {
+        defer { ConvAlgorithm.winogradMinChannels = 32 }
+        for minChannels in [32, 8] {
+            ConvAlgorithm.winogradMinChannels = minChannels
+            let (fx, model, rng) = try loadedModel()
+            var r = rng
+            _ = try model.trainStep(realA: try fx.tensor("A1"), realB: try fx.tensor("B1"), rng: &r)
+            for (name, net) in [("G_A", model.netGA), ("G_B", model.netGB), ("D_A", model.netDA), ("D_B", model.netDB)] {
+                let params = net.namedParameters()
+                XCTAssertFalse(params.isEmpty)
+                let refs = try params.map { try fx.tensor("grad1.\(name).\($0.0)") }
+                let scale = refs.map { $0.data.map(abs).max() ?? 0 }.max() ?? 0
+                let cancelled = biasesCancelledByNorm(net)
+                XCTAssertFalse(cancelled.isEmpty)
+                var worst: Float = 0
+                for ((k, p), ref) in zip(params, refs) {
+                    guard let g = p.grad else { XCTFail("\(name).\(k): no gradient after step 1"); continue }
+                    if cancelled.contains(k) {
+                        // A conv bias feeding a non-affine InstanceNorm has an exact gradient of 0;
+                        // both sides hold rounding noise around it, far below the net's gradients.
+                        XCTAssertLessThanOrEqual(g.map(abs).max() ?? 0, 1e-4 * scale, "grad1.\(name).\(k): cancelled bias")
+                        XCTAssertLessThanOrEqual(ref.data.map(abs).max() ?? 0, 1e-4 * scale, "grad1.\(name).\(k): cancelled bias (PyTorch)")
+                        continue
+                    }
+                    worst = max(worst, maxAbsDiff(g, ref.data).0 / max(scale, 1e-30))
+                    assertClose(g, ref.data, rtol: 1e-4, atol: 1e-6 * scale, "grad1.\(name).\(k) (Winograd from \(minChannels) channels)")
+                }
+                print("  \(name): step-1 gradients, largest diff / largest gradient \(worst) (Winograd from \(minChannels) channels)")
+            }
+        }
+    }
+
+    /// The fixture's four networks loaded into a model built as the test's configuration.
+    func loadedModel() throws -> (Fixture, CycleGAN, RNG) {
         let fx = try Fixture("cyclegan/cyclegan_steps")
         var config = CycleGANConfig()
         config.netG = .resnet9
@@ -47,6 +84,12 @@ final class CycleGANStepTests: XCTestCase {
             for (k, v) in fx.tensors where k.hasPrefix(name + ".") { state[String(k.dropFirst(name.count + 1))] = v }
             try net.loadStateDict(state)
         }
+        return (fx, model, rng)
+    }
+
+    func firstStepsMatchPyTorch(steps: Int, compareParameters: Bool) throws {
+        let (fx, model, rng0) = try loadedModel()
+        var rng = rng0
         print("cyclegan:")
         for t in 1...steps {
             let losses = try model.trainStep(realA: try fx.tensor("A\(t)"), realB: try fx.tensor("B\(t)"), rng: &rng)
@@ -65,7 +108,7 @@ final class CycleGANStepTests: XCTestCase {
                     // cannot change any output. Adam turns the rounding noise of that 0 into steps
                     // of up to lr, in either direction, in both implementations.
                     let (d, _) = maxAbsDiff(t.data, ref.data)
-                    XCTAssertLessThanOrEqual(d, 2 * 3 * config.lr * 1.01, "after.\(name).\(k): moved further than Adam can")
+                    XCTAssertLessThanOrEqual(d, 2 * 3 * model.config.lr * 1.01, "after.\(name).\(k): moved further than Adam can")
                     continue
                 }
                 worst = max(worst, maxAbsDiff(t.data, ref.data).diff)
