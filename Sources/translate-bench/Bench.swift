@@ -25,7 +25,7 @@ enum BenchCommand {
            translate-bench scaling [--iters N] [--torch-python PATH]            pix2pix step vs size and batch
            translate-bench workload NAME [--size N] [--iters N] [--batch N]     one of them, in this process
                                                                                 (unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs batched)
-                                                                                (train-layers: each pix2pix convolution at batch 1 with gradients, direct sums vs Winograd)
+                                                                                (train-layers: each pix2pix convolution with gradients, per-image direct sums vs the defaults)
       --iters N            timed repetitions per measurement (median is reported; default 7)
       --quick              fewer and smaller measurements (a smoke run)
       --rounds R           compare: R rounds alternating PyTorch and ours; medians, and the median of the per-round ratios

@@ -92,7 +92,8 @@ enum Workloads {
         case "train-layers":
             // Each convolution of a pix2pix step (U-Net-256 and the PatchGAN) at batch
             // `batch ?? 1` with gradients: forward, and backward (input and weight gradients)
-            // from a random output gradient; medians in ms and GFLOP/s of the direct sums.
+            // from a random output gradient, per-image direct sums vs the defaults,
+            // alternating; medians in ms and GFLOP/s of the direct sums.
             let m = batch ?? 1
             // name, in channels, out channels, in size, kernel, stride, transposed, input needs a gradient
             let shapes: [(String, Int, Int, Int, Int, Int, Bool, Bool)] = [
@@ -104,11 +105,11 @@ enum Workloads {
                 ("d7", 256, 64, 64, 4, 2, true, true), ("d8", 128, 3, 128, 4, 2, true, true),
                 ("D1", 6, 64, 256, 4, 2, false, true), ("D2", 64, 128, 128, 4, 2, false, true), ("D3", 128, 256, 64, 4, 2, false, true),
                 ("D4", 256, 512, 32, 4, 1, false, true), ("D5", 512, 1, 31, 4, 1, false, true)]
-            print("layer (batch \(m))   forward ms (GFLOP/s of the direct sums)    backward ms      [direct sums | Winograd (4x4 stride 2 or 1) where it applies]")
-            // Winograd s2 on every plane it could take without gradients, to see where it pays.
-            let saved = (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.winogradS2TrainMinTiles)
-            defer { (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
-            ConvAlgorithm.winogradS2TrainMinTiles = ConvAlgorithm.winogradS2MinTiles
+            print("layer (batch \(m))   forward ms (GFLOP/s of the direct sums)    backward ms      [per-image direct sums | defaults: Winograd, batch-wide products on small planes]")
+            // Left: per-image direct sums (no Winograd, no batch-wide products); right: the
+            // defaults (TRANSLATE_WINOGRAD=0 turns Winograd off on both sides).
+            let saved = (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.trainingBatchedMaxPositions)
+            defer { (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.trainingBatchedMaxPositions) = saved }
             var totals = [0.0, 0.0, 0.0, 0.0]
             for (nm, ci, co, h, k, s, t, needsDX) in shapes {
                 let x = Tensor.rand([m, ci, h, h], low: -1, high: 1, rng: &rng, requiresGrad: needsDX)
@@ -121,7 +122,8 @@ enum Workloads {
                 var times = [[Double]](repeating: [], count: 4)   // forward, backward; direct, Winograd
                 for _ in 0..<iters {   // alternating, so that load from elsewhere hits both alike
                     for (v, wino) in [false, true].enumerated() {
-                        (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled) = (wino && saved.0, wino && saved.1)
+                        (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.trainingBatchedMaxPositions)
+                            = (wino && saved.0, wino && saved.1, wino ? saved.2 : 0)
                         let t0 = DispatchTime.now().uptimeNanoseconds
                         let y = try f()
                         let t1 = DispatchTime.now().uptimeNanoseconds

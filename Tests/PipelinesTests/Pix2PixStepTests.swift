@@ -45,7 +45,12 @@ final class Pix2PixStepTests: XCTestCase {
         }
     }
 
-    func testVanilla() throws { try check(.vanilla) }
+    func testVanilla() throws {
+        // batch 2: the inner layers (planes up to 8x8) take the batch-wide products
+        let before = ConvAlgorithm.batchColumnsForwards
+        try check(.vanilla)
+        XCTAssertGreaterThan(ConvAlgorithm.batchColumnsForwards - before, 3 * 4, "batch-wide products ran")
+    }
     func testLSGAN() throws { try check(.lsgan) }
 
     /// The same three steps with Winograd F(2x2, 2x2) on every 4x4 stride-2 layer it can take

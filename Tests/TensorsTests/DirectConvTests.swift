@@ -460,38 +460,15 @@ final class WinogradS2Tests: XCTestCase {
     func testTrainingMatchesDirectSums() throws {
         ConvAlgorithm.winogradMinChannels = 1
         ConvAlgorithm.winogradS2TrainMinTiles = 1
+        defer { ConvAlgorithm.winogradS2TrainingEnabled = true }
         for perImage in [1, 1 << 30] {
             ConvAlgorithm.winogradS2PerImageTiles = perImage
-            // (transposed, n, cin, cout, input side h, w)
-            for (t, n, ci, co, h, w) in [(false, 1, 3, 5, 8, 12), (false, 2, 9, 4, 16, 16), (false, 1, 33, 17, 4, 4),
-                                         (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2)] {
-                let x = Tensor.randn([n, ci, h, w], rng: &rng)
-                let wt = Tensor.randn(t ? [ci, co, 4, 4] : [co, ci, 4, 4], std: 0.3, rng: &rng)
-                let b = Tensor.randn([co], rng: &rng)
-                let f = { (x: Tensor) in t ? try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1)
-                                           : try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
-                let outShape = try withNoGrad { try f(x) }.shape
-                let r1 = Tensor.randn(outShape, rng: &rng), r2 = Tensor.randn(outShape, rng: &rng)
-                let g = t ? ConvGeometry(channels: co, height: 2 * h, width: 2 * w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-                          : ConvGeometry(channels: ci, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-                for twice in [false, true] {
-                    var results: [[[Float]]] = []
-                    for wino in [true, false] {
-                        ConvAlgorithm.winogradS2TrainingEnabled = wino
-                        for v in [x, wt, b] { v.requiresGrad = true; v.zeroGrad() }
-                        XCTAssertEqual(WinogradS2.applies(g, outputs: t ? ci : co, inputs: [x, wt, b]), wino)
-                        let y = try f(x)
-                        var loss = try sum(y * r1)
-                        if twice { loss = try loss + sum(try f(x) * r2) }
-                        try loss.backward()
-                        results.append([y.data, x.grad!, wt.grad!, b.grad!])
-                    }
-                    ConvAlgorithm.winogradS2TrainingEnabled = true
-                    for (i, name) in ["y", "dx", "dw", "db"].enumerated() {
-                        assertClose(results[0][i], results[1][i], rtol: 1e-5, atol: 1e-4,
-                                    "\(t ? "transposed" : "conv") \(name) twice \(twice) \(g) per-image from \(perImage)")
-                    }
-                }
+            try compareStride2TrainingPaths([(false, 1, 3, 5, 8, 12), (false, 2, 9, 4, 16, 16), (false, 1, 33, 17, 4, 4),
+                                             (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2)],
+                                            rng: &rng, "Winograd s2 per-image from \(perImage)", rtol: 1e-5, atol: 1e-4) { wino, g, outputs, inputs, run in
+                ConvAlgorithm.winogradS2TrainingEnabled = wino
+                XCTAssertEqual(WinogradS2.applies(g, outputs: outputs, inputs: inputs), wino)
+                return try run()
             }
         }
     }
@@ -545,6 +522,50 @@ final class WinogradS2Tests: XCTestCase {
     }
 }
 
+/// Training steps with several images on the small planes of 4x4 stride-2 layers: one
+/// product over all images' columns (`BatchColumns`) against the per-image products.
+final class BatchColumnsTests: XCTestCase {
+    var rng = RNG(seed: 57)
+
+    override func tearDown() { ConvAlgorithm.trainingBatchedMaxPositions = 64 }
+
+    func testAppliesOnlyToBatchesWithGradientsOnSmall4x4Stride2Planes() {
+        let g = ConvGeometry(channels: 8, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        let x = Tensor(repeating: 0, shape: [2, 8, 8, 8]), w = Tensor(repeating: 0, shape: [4, 8, 4, 4], requiresGrad: true)
+        XCTAssertTrue(BatchColumns.applies(g, images: 2, positions: 16, inputs: [x, w]))
+        XCTAssertFalse(BatchColumns.applies(g, images: 1, positions: 16, inputs: [x, w]), "one image")
+        XCTAssertFalse(BatchColumns.applies(g, images: 2, positions: 256, inputs: [x, w]), "large plane")
+        XCTAssertFalse(withNoGrad { BatchColumns.applies(g, images: 2, positions: 16, inputs: [x, w]) }, "no gradients")
+        let s1 = ConvGeometry(channels: 8, height: 8, width: 8, kernelH: 3, kernelW: 3, padH: 1, padW: 1)
+        XCTAssertFalse(BatchColumns.applies(s1, images: 2, positions: 16, inputs: [x, w]), "other geometry")
+    }
+
+    /// Output and the gradients of x, weight and bias, once fresh and once with x and the
+    /// weight used twice (accumulating), for convolutions and transposed convolutions.
+    func testMatchesPerImageProducts() throws {
+        try compareStride2TrainingPaths([(false, 2, 3, 5, 8, 12), (false, 3, 16, 9, 2, 2), (false, 4, 7, 6, 16, 16),
+                                         (true, 2, 5, 3, 4, 6), (true, 3, 9, 16, 1, 1), (true, 4, 6, 7, 8, 8)],
+                                        rng: &rng, "batch-wide products", rtol: 1e-5, atol: 1e-5) { fast, _, _, _, run in
+            ConvAlgorithm.trainingBatchedMaxPositions = fast ? 64 : 0
+            let before = ConvAlgorithm.batchColumnsForwards
+            let y = try run()
+            XCTAssertEqual(ConvAlgorithm.batchColumnsForwards > before, fast, "path taken")
+            return y
+        }
+    }
+
+    func testFiniteDifferences() throws {
+        try gradCheck([Tensor.randn([3, 2, 4, 6], rng: &rng), Tensor.randn([3, 2, 4, 4], std: 0.5, rng: &rng), Tensor.randn([3], rng: &rng)],
+                      "batch-wide conv2d") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+        }
+        try gradCheck([Tensor.randn([2, 3, 2, 3], rng: &rng), Tensor.randn([3, 2, 4, 4], std: 0.5, rng: &rng), Tensor.randn([2], rng: &rng)],
+                      "batch-wide convTranspose2d") {
+            try convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+        }
+    }
+}
+
 /// Weights derived for the no-gradient paths are kept while the tensor is unchanged, and
 /// re-derived after any write to it.
 final class PackedWeightsTests: XCTestCase {
@@ -587,6 +608,42 @@ final class PackedWeightsTests: XCTestCase {
                                                     : conv2d(x, weight: w, stride: 2, padding: 1)).data,
                         rtol: 1e-5, atol: 1e-5, "case \(i): after in-place write vs OpenBLAS")
             w.requiresGrad = false
+        }
+    }
+}
+
+/// For 4x4 stride-2 padding-1 convolutions (`transposed` false) and transposed convolutions of
+/// the given shapes (transposed, images, in channels, out channels, input height, width): the
+/// output and the gradients of x, weight and bias for random upstream gradients with a fast
+/// path on (`forward(true, ...)` sets it up and runs the convolution) against it off, once
+/// with fresh gradients and once with x and the weight used twice (gradients accumulate).
+func compareStride2TrainingPaths(_ cases: [(Bool, Int, Int, Int, Int, Int)], rng: inout RNG, _ what: String, rtol: Float, atol: Float,
+                                 forward: (_ fast: Bool, _ g: ConvGeometry, _ outputs: Int, _ inputs: [Tensor],
+                                           _ run: () throws -> Tensor) throws -> Tensor) throws {
+    for (t, n, ci, co, h, w) in cases {
+        let x = Tensor.randn([n, ci, h, w], rng: &rng)
+        let wt = Tensor.randn(t ? [ci, co, 4, 4] : [co, ci, 4, 4], std: 0.3, rng: &rng)
+        let b = Tensor.randn([co], rng: &rng)
+        let f = { (x: Tensor) in t ? try convTranspose2d(x, weight: wt, bias: b, stride: 2, padding: 1)
+                                   : try conv2d(x, weight: wt, bias: b, stride: 2, padding: 1) }
+        let outShape = try withNoGrad { try f(x) }.shape
+        let r1 = Tensor.randn(outShape, rng: &rng), r2 = Tensor.randn(outShape, rng: &rng)
+        let g = t ? ConvGeometry(channels: co, height: 2 * h, width: 2 * w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+                  : ConvGeometry(channels: ci, height: h, width: w, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        for twice in [false, true] {
+            var results: [[[Float]]] = []
+            for fast in [true, false] {
+                for v in [x, wt, b] { v.requiresGrad = true; v.zeroGrad() }
+                let y = try forward(fast, g, t ? ci : co, [x, wt, b]) { try f(x) }
+                var loss = try sum(y * r1)
+                if twice { loss = try loss + sum(try f(x) * r2) }
+                try loss.backward()
+                results.append([y.data, x.grad!, wt.grad!, b.grad!])
+            }
+            for (i, name) in ["y", "dx", "dw", "db"].enumerated() {
+                assertClose(results[0][i], results[1][i], rtol: rtol, atol: atol,
+                            "\(what): \(t ? "transposed" : "conv") \(name) twice \(twice) \(g), \(n) images")
+            }
         }
     }
 }

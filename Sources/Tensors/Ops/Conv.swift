@@ -31,7 +31,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let keep = !WinogradS2.recordsGradient([x, weight, bias])
     if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
-    var cols = direct || Winograd.applies(g, outputs: O) || batched || winoS2 ? [] : uninitializedFloats(K * chunk * g.outW)
+    let batchCols = !winoS2 && BatchColumns.applies(g, images: N, positions: P, inputs: [x, weight, bias])
+    var cols = direct || Winograd.applies(g, outputs: O) || batched || winoS2 || batchCols ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
@@ -53,6 +54,19 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                     if !direct && batched {
                         batchedConv(xp.baseAddress!, g, images: N, weight: wp.baseAddress!, outputs: O, out: op.baseAddress!,
                                     weightTensor: weight)
+                        return
+                    }
+                    if batchCols {
+                        // out (O, N*P) = weight (O, K) * cols of all images (K, N*P)
+                        var all = uninitializedFloats(K * N * P), res = uninitializedFloats(O * N * P)
+                        all.withUnsafeMutableBufferPointer { ap in
+                            res.withUnsafeMutableBufferPointer { rp in
+                                BatchColumns.im2colAll(xp.baseAddress!, g, images: N, into: ap.baseAddress!)
+                                sgemm(m: O, n: N * P, k: K, a: wp.baseAddress!, lda: K, b: ap.baseAddress!, ldb: N * P,
+                                      c: rp.baseAddress!, ldc: N * P)
+                                BatchColumns.scatter(rp.baseAddress!, rows: O, images: N, positions: P, into: op.baseAddress!, add: false)
+                            }
+                        }
                         return
                     }
                     for n in 0..<N {
@@ -93,6 +107,39 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
                         writeOrAdd(dx, fresh: fresh) { out in
                             WinogradS2.transposed(go, g, images: N, channels: O, weight: wp.baseAddress!, out: out,
                                                   weightTensor: weight, keep: false)
+                        }
+                    }
+                }
+            }
+            return finishBias()
+        }
+        if batchCols {
+            let NP = N * P
+            var goAll = uninitializedFloats(O * NP)
+            goAll.withUnsafeMutableBufferPointer { gp in
+                BatchColumns.gather(go, rows: O, images: N, positions: P, into: gp.baseAddress!)
+                if weight.requiresGrad {
+                    // dW (O, K) = gout of all images (O, N*P) * their cols^T (N*P, K)
+                    var all = uninitializedFloats(K * NP)
+                    all.withUnsafeMutableBufferPointer { ap in
+                        x.data.withUnsafeBufferPointer { xp in BatchColumns.im2colAll(xp.baseAddress!, g, images: N, into: ap.baseAddress!) }
+                        weight.withGradForOverwrite { dw, fresh in
+                            sgemm(transB: true, m: O, n: K, k: NP, a: gp.baseAddress!, lda: NP, b: ap.baseAddress!, ldb: NP,
+                                  beta: fresh ? 0 : 1, c: dw.baseAddress!, ldc: K)
+                        }
+                    }
+                }
+                if x.requiresGrad {
+                    // dcols (K, N*P) = W^T (K, O) * gout of all images; dx[n] += col2im(block n)
+                    var dcols = uninitializedFloats(K * NP)
+                    dcols.withUnsafeMutableBufferPointer { dc in
+                        weight.data.withUnsafeBufferPointer { wp in
+                            sgemm(transA: true, m: K, n: NP, k: O, a: wp.baseAddress!, lda: K, b: gp.baseAddress!, ldb: NP,
+                                  c: dc.baseAddress!, ldc: NP)
+                        }
+                        x.withGradForOverwrite { dx, fresh in
+                            if fresh { dx.update(repeating: 0) }
+                            BatchColumns.col2imAll(dc.baseAddress!, g, images: N, into: dx.baseAddress!)
                         }
                     }
                 }
@@ -244,9 +291,10 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     let keep = !WinogradS2.recordsGradient([x, weight, bias])
     if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
+    let batchCols = !winoS2 && BatchColumns.applies(g, images: N, positions: P, inputs: [x, weight, bias])
     // col2im adds into it; Winograd writes it whole
     var out = winoS2 ? uninitializedFloats(N * outPlane) : [Float](repeating: 0, count: N * outPlane)
-    var cols = batched || winoS2 ? [] : uninitializedFloats(K * P)
+    var cols = batched || winoS2 || batchCols ? [] : uninitializedFloats(K * P)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
@@ -259,6 +307,19 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
                     if batched {
                         batchedTransposedConv(xp.baseAddress!, g, images: N, channels: Cin, weight: wp.baseAddress!,
                                               out: op.baseAddress!, weightTensor: weight)
+                        return
+                    }
+                    if batchCols {
+                        // cols (K, N*P) = W^T (K, Cin) * x of all images (Cin, N*P); out[n] = col2im(block n)
+                        var xAll = uninitializedFloats(Cin * N * P), all = uninitializedFloats(K * N * P)
+                        xAll.withUnsafeMutableBufferPointer { xa in
+                            all.withUnsafeMutableBufferPointer { ap in
+                                BatchColumns.gather(xp.baseAddress!, rows: Cin, images: N, positions: P, into: xa.baseAddress!)
+                                sgemm(transA: true, m: K, n: N * P, k: Cin, a: wp.baseAddress!, lda: K, b: xa.baseAddress!, ldb: N * P,
+                                      c: ap.baseAddress!, ldc: N * P)
+                                BatchColumns.col2imAll(ap.baseAddress!, g, images: N, into: op.baseAddress!)
+                            }
+                        }
                         return
                     }
                     for n in 0..<N {
@@ -294,6 +355,42 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
                     x.data.withUnsafeBufferPointer { xp in
                         WinogradS2.weightGradient(go, g, images: N, gout: xp.baseAddress!, outputs: Cin, dw: dw.baseAddress!,
                                                   accumulate: !fresh)
+                    }
+                }
+            }
+            if let b = bias, b.requiresGrad {
+                b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: Cout, plane: Hout * Wout) }
+            }
+            return
+        }
+        if batchCols {
+            let NP = N * P
+            var dcols = uninitializedFloats(K * NP)
+            dcols.withUnsafeMutableBufferPointer { dc in
+                BatchColumns.im2colAll(go, g, images: N, into: dc.baseAddress!)
+                if x.requiresGrad {
+                    // dx of all images (Cin, N*P) = W (Cin, K) * dcols (K, N*P)
+                    var dxAll = uninitializedFloats(Cin * NP)
+                    dxAll.withUnsafeMutableBufferPointer { dp in
+                        weight.data.withUnsafeBufferPointer { wp in
+                            sgemm(m: Cin, n: NP, k: K, a: wp.baseAddress!, lda: K, b: dc.baseAddress!, ldb: NP, c: dp.baseAddress!, ldc: NP)
+                        }
+                        x.withGradForOverwrite { dx, fresh in
+                            BatchColumns.scatter(dp.baseAddress!, rows: Cin, images: N, positions: P, into: dx.baseAddress!, add: !fresh)
+                        }
+                    }
+                }
+                if weight.requiresGrad {
+                    // dW (Cin, K) = x of all images (Cin, N*P) * dcols^T (N*P, K)
+                    var xAll = uninitializedFloats(Cin * NP)
+                    xAll.withUnsafeMutableBufferPointer { xa in
+                        x.data.withUnsafeBufferPointer { xp in
+                            BatchColumns.gather(xp.baseAddress!, rows: Cin, images: N, positions: P, into: xa.baseAddress!)
+                        }
+                        weight.withGradForOverwrite { dw, fresh in
+                            sgemm(transB: true, m: Cin, n: K, k: NP, a: xa.baseAddress!, lda: NP, b: dc.baseAddress!, ldb: NP,
+                                  beta: fresh ? 0 : 1, c: dw.baseAddress!, ldc: K)
+                        }
                     }
                 }
             }

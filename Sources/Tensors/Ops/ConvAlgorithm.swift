@@ -119,6 +119,15 @@ public enum ConvAlgorithm {
             && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
     }
 
+    /// Training steps with two or more images run the 4x4 stride-2 layers whose (conv) output
+    /// or (transposed) input plane has at most this many positions as one product over all
+    /// images (`BatchColumns`); 0 turns it off. Measured at batch 4 (`translate-bench workload
+    /// train-layers --batch 4`, fwd ms): e7 (4 positions) 8.4 -> 2.6, d2 22.7 -> 8.4, e5 (64)
+    /// 19.4 -> 16.4; at 256 positions (e4, d5) no gain for twice the column memory.
+    nonisolated(unsafe) public static var trainingBatchedMaxPositions = 64
+    /// Forward passes run that way so far (tests check the path).
+    nonisolated(unsafe) public static var batchColumnsForwards = 0
+
     /// Tests switch this off to compare with folding the column gradient (col2im).
     nonisolated(unsafe) public static var inputGradientAsConvEnabled = true
 
