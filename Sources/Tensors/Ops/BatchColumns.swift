@@ -6,9 +6,7 @@
 /// layers keep the per-image products, e.g. LPIPS's), and only for batches of two or more.
 enum BatchColumns {
     static func applies(_ g: ConvGeometry, images N: Int, positions P: Int, inputs: [Tensor?]) -> Bool {
-        let yes = N > 1 && g.isK4S2P1 && P <= ConvAlgorithm.trainingBatchedMaxPositions && WinogradS2.recordsGradient(inputs)
-        if yes { ConvAlgorithm.batchColumnsForwards += 1 }
-        return yes
+        N > 1 && g.isK4S2P1 && P <= ConvAlgorithm.trainingBatchedMaxPositions && WinogradS2.recordsGradient(inputs)
     }
 
     /// dst (R, N*P): column block n = src[n] (R, P).

@@ -32,6 +32,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
     let batchCols = !winoS2 && BatchColumns.applies(g, images: N, positions: P, inputs: [x, weight, bias])
+    if batchCols { ConvAlgorithm.batchColumnsForwards += 1 }
     var cols = direct || Winograd.applies(g, outputs: O) || batched || winoS2 || batchCols ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
@@ -292,6 +293,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
     let batchCols = !winoS2 && BatchColumns.applies(g, images: N, positions: P, inputs: [x, weight, bias])
+    if batchCols { ConvAlgorithm.batchColumnsForwards += 1 }
     // col2im adds into it; Winograd writes it whole
     var out = winoS2 ? uninitializedFloats(N * outPlane) : [Float](repeating: 0, count: N * outPlane)
     var cols = batched || winoS2 || batchCols ? [] : uninitializedFloats(K * P)
