@@ -63,6 +63,9 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// Several roots are concatenated (per domain, for unaligned).
     public init(roots: [URL], options: DataOptions) throws {
         try options.validate()
+        guard options.mode != .auto else {
+            throw DatasetError.invalidOptions("internal: dataset mode auto must be resolved with DatasetLayout first")
+        }
         guard !roots.isEmpty else { throw DatasetError.invalidOptions("no dataset folder or file given") }
         self.options = options
         var items: [Item] = []
@@ -86,7 +89,12 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
                 }
                 items += try Self.pairs(in: root, skipped: &skipped)
             } else if isDir.boolValue {
-                items += try Self.listImages(root, skipped: &skipped).map { Item(relative: $0.0, a: $0.1, b: nil) }
+                // Single mode searches folders recursively; aligned mode reads only the split
+                // folder's own images (no descent into unrelated subfolders). With several
+                // roots, each folder's name is kept in front of its files' relative paths.
+                let prefix = roots.count > 1 ? root.standardizedFileURL.lastPathComponent + "/" : ""
+                let listed = try Self.listImages(root, recursive: options.mode == .single, skipped: &skipped)
+                items += listed.map { Item(relative: prefix + $0.0, a: $0.1, b: nil) }
             } else {
                 guard ImageFile.isImage(root) else { throw DatasetError.notAnImage(path: root.path) }
                 items.append(Item(relative: root.lastPathComponent, a: root, b: nil))
@@ -98,6 +106,13 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         if let m = options.maxItems {
             items = Array(items.prefix(m))
             itemsB = Array(itemsB.prefix(m))
+        }
+        // Outputs are named by relative path: two items with one name would overwrite each other.
+        var seen: [String: URL] = [:]
+        for it in items where options.mode != .unaligned {
+            if let other = seen.updateValue(it.a, forKey: it.relative) {
+                throw DatasetError.nameCollision(first: other.path, second: it.a.path, output: it.relative)
+            }
         }
         self.items = items
         self.itemsB = itemsB
@@ -223,6 +238,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
             b = nil
         case .aligned:
             let ab = try read(it.a)
+            try DatasetLayout.checkAligned(path: pathA, width: ab.width, height: ab.height)
             guard ab.width % 2 == 0 else { throw DatasetError.oddWidth(path: pathA, width: ab.width) }
             let half = ab.width / 2
             a = try ab.cropped(x: 0, y: 0, width: half, height: ab.height)
@@ -238,7 +254,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
                                                     pathB: bURL.path, widthB: bi.width, heightB: bi.height)
             }
             b = bi
-        case .unaligned:
+        case .unaligned, .auto:
             throw DatasetError.invalidOptions("internal: unaligned item decoded as a pair")
         }
         return (a, b, pathA, pathB)
@@ -331,9 +347,10 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
 
     // MARK: - Listing
 
-    /// Image files under `root`, recursively (following symbolic links, each real folder once),
+    /// Image files under `root`, recursively unless `recursive` is false (following symbolic
+    /// links, each real folder once),
     /// as (relative path, URL), sorted bytewise by relative path.
-    static func listImages(_ root: URL, skipped: inout [String]) throws -> [(String, URL)] {
+    static func listImages(_ root: URL, recursive: Bool = true, skipped: inout [String]) throws -> [(String, URL)] {
         var found: [(String, URL)] = []
         var visited = Set<String>()
         func walk(_ dir: URL, _ rel: String) throws {
@@ -350,7 +367,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
                     skipped.append(url.path)  // a broken symbolic link
                     continue
                 }
-                if isDir.boolValue { try walk(url, r) } else if ImageFile.isImage(url) { found.append((r, url)) } else { skipped.append(url.path) }
+                if isDir.boolValue { if recursive { try walk(url, r) } else { skipped.append(url.path + "/") } } else if ImageFile.isImage(url) { found.append((r, url)) } else { skipped.append(url.path) }
             }
         }
         try walk(root, "")

@@ -33,7 +33,10 @@ public final class EpochLoader {
     private let state: LoaderState
     private let thread: Thread
 
-    public init(dataset: ImageDataset, batchSize: Int, shuffle: Bool, seed: UInt64, epoch: Int, dropLast: Bool = false) {
+    /// `startBatch`: skip the epoch's first batches (resuming a mid-epoch checkpoint); they are
+    /// not loaded, and `batchCount` still counts the whole epoch.
+    public init(dataset: ImageDataset, batchSize: Int, shuffle: Bool, seed: UInt64, epoch: Int, dropLast: Bool = false,
+                startBatch: Int = 0) {
         precondition(batchSize >= 1, "EpochLoader: batchSize must be positive, got \(batchSize)")
         let order = Self.order(count: dataset.count, shuffle: shuffle, seed: seed, epoch: epoch)
         var batches: [[Int]] = stride(from: 0, to: order.count, by: batchSize).map {
@@ -41,7 +44,7 @@ public final class EpochLoader {
         }
         if dropLast, let last = batches.last, last.count < batchSize { batches.removeLast() }
         batchCount = batches.count
-        let work = batches
+        let work = Array(batches.dropFirst(max(0, startBatch)))
         let state = LoaderState(capacity: Self.prefetch)
         self.state = state
         thread = Thread {

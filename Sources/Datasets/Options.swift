@@ -2,8 +2,11 @@ import Foundation
 import ImageIO
 
 /// How files make pairs.
-/// - aligned: one file holds `[A | B]` side by side; it is split at half its width
-///   (an odd width is an error, see `DatasetError.oddWidth`).
+/// - auto: found from the folders (`DatasetLayout`); resolved before a dataset is built, so
+///   checkpoints always record one of the others.
+/// - aligned: one file holds `[A | B]` side by side, about twice as wide as high; it is split
+///   at half its width (an odd width is an error, see `DatasetError.oddWidth`). Only the
+///   images directly in the folder are read.
 /// - paired: the root holds `A/` and `B/` with the same relative paths (the extension may
 ///   differ: `A/x.jpg` pairs with `B/x.png`).
 /// - single: images only, no targets: a folder (searched recursively) or files.
@@ -12,7 +15,7 @@ import ImageIO
 ///   An epoch has max(|A|, |B|) items; item i is A[i % |A|] with a B image drawn at random
 ///   (or B[i % |B|] with `serialB`), and A and B get independent crops and flips.
 public enum DatasetMode: String, CaseIterable, Codable {
-    case aligned, paired, single, unaligned
+    case auto, aligned, paired, single, unaligned
 }
 
 /// Which side is the network's input: A for a-to-b, B for b-to-a.
@@ -122,6 +125,12 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case pairSizeMismatch(pathA: String, widthA: Int, heightA: Int, pathB: String, widthB: Int, heightB: Int)
     case tooSmall(path: String, width: Int, height: Int, cropSize: Int)
     case oddWidth(path: String, width: Int)
+    /// An aligned image that is not about 2:1.
+    case notSideBySide(path: String, width: Int, height: Int)
+    /// The folders do not make the layout this command needs.
+    case wrongLayout(path: String, reason: String)
+    /// Two inputs would be written to the same output name.
+    case nameCollision(first: String, second: String, output: String)
     /// Images of one batch ended up with different sizes (e.g. scale-width with batch size > 1).
     case mixedSizes(pathA: String, shapeA: [Int], pathB: String, shapeB: [Int])
     /// Decoding failed; keeps the ImageIOError (and its message, which starts with the path).
@@ -157,6 +166,12 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             return "\(path): image is \(w) x \(h), smaller than --crop-size \(crop)"
         case let .oddWidth(path, w):
             return "\(path): an aligned image holds [A | B] side by side, so its width must be even; it is \(w)"
+        case let .notSideBySide(path, w, h):
+            return "\(path): image is \(w) x \(h); an aligned image holds [A | B] side by side, so it must be about twice as wide as high. For inputs and targets in separate files use A/ and B/ folders with matching names"
+        case let .wrongLayout(path, reason):
+            return "\(path): \(reason)"
+        case let .nameCollision(a, b, out):
+            return "\(a) and \(b) would both be written as \(out); give them in separate runs or rename one"
         case let .mixedSizes(pa, sa, pb, sb):
             return "\(pa): batch mixes image sizes, \(sa) here and \(sb) for \(pb); use --batch-size 1 or a preprocess that crops to a fixed size"
         case let .image(e):

@@ -18,6 +18,8 @@ public struct LoadedGenerator {
     public let defaultTestMode: TestMode
     /// The data direction the model was trained with (pix2pix datasets).
     public let trainedDirection: Direction
+    /// How the training pairs were stored (aligned or paired), when the file records it.
+    public let trainedDataMode: DatasetMode?
     public let metadata: [String: String]
 
     /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
@@ -48,6 +50,7 @@ public struct LoadedGenerator {
             prefix = wantB ? "netG_B." : "netG_A."
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction
+            trainedDataMode = o.data.mode
         } else {
             guard let o = try? decoder.decode(Pix2PixTrainOptions.self, from: text) else {
                 throw CLIError.badModel(path: url.path, reason: "no pix2pix or CycleGAN configuration in the file's metadata (not a translate model?)")
@@ -58,6 +61,7 @@ public struct LoadedGenerator {
             prefix = "netG."
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction
+            trainedDataMode = o.data.mode
         }
         self.kind = kind
         do { try netG.loadStateDict(file.byName, prefix: prefix, strict: false) } catch let e as ModuleError {
@@ -86,6 +90,8 @@ public final class ApplyJob {
     public let loadSize: Int?
     public var quiet = false
     var rng: RNG
+    /// What was found at --dataroot (nil for --input).
+    var layoutLine: String?
 
     public struct Result {
         public var translated: Int
@@ -95,7 +101,10 @@ public final class ApplyJob {
         public var seconds: Double
     }
 
-    public init(modelPath: String, inputs: [String], dataroot: String?, datasetMode: DatasetMode, direction: Direction?,
+    /// `dataroot`: a paired dataset, read from its `phase` split (or the folder itself when it
+    /// is a split), laid out as `datasetMode` says or as detected; at most `numTest` pairs.
+    public init(modelPath: String, inputs: [String], dataroot: String?, datasetMode: DatasetMode = .auto, phase: String = "test",
+                numTest: Int? = nil, direction: Direction?,
                 output: String, batchSize: Int, testMode: TestMode?, seed: UInt64, loadSize: Int?) throws {
         generator = try LoadedGenerator(path: modelPath, direction: direction)
         let g = generator
@@ -105,9 +114,15 @@ public final class ApplyJob {
             if g.kind.hasPrefix("cyclegan") {
                 throw CLIError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
             }
-            data = DataOptions(mode: datasetMode, direction: direction ?? g.trainedDirection, preprocess: .none, flip: false,
-                               inputNc: g.inputNc, outputNc: g.outputNc)
-            roots = [URL(fileURLWithPath: root)]
+            let layout = try DatasetLayout.paired(root: URL(fileURLWithPath: root), phase: phase, mode: datasetMode,
+                                                  cycleGANCommand: "a CycleGAN model with translate apply")
+            if layout.detected, let trained = g.trainedDataMode, trained != layout.mode, [.aligned, .paired].contains(trained) {
+                stderrLine("note: the model was trained on \(trained.rawValue) data; \(layout)")
+            }
+            data = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.trainedDirection),
+                               preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc, maxItems: numTest)
+            roots = [layout.folder]
+            layoutLine = "\(layout)"
         } else {
             data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
                                inputNc: g.inputNc, outputNc: g.outputNc)
@@ -117,6 +132,7 @@ public final class ApplyJob {
             throw CLIError.notFound(path: r.path, what: dataroot == nil ? "--input" : "--dataroot")
         }
         dataset = try ImageDataset(roots: roots, options: data)
+        if let l = layoutLine, !quiet { stderrLine("dataset: \(l): \(dataset.count) pairs, \(data.direction.rawValue)") }
         self.output = URL(fileURLWithPath: output)
         self.batchSize = batchSize
         self.testMode = testMode ?? g.defaultTestMode
@@ -173,17 +189,17 @@ public final class ApplyJob {
                 let rel = dataset.relativePath(i)
                 var cells: [String?] = [nil, rel]
                 if hasTargets || dataset.options.mode == .single {
-                    let inURL = assets.appendingPathComponent("input").appendingPathComponent(rel + ".png")
+                    let inURL = assets.appendingPathComponent("input").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: inURL.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(try Image(tensor: sample.input), to: inURL)
-                    cells[0] = "index_files/input/" + rel + ".png"
+                    cells[0] = "index_files/input/" + pageImageName(rel)
                 }
                 if let t = sample.target {
                     let timg = try Image(tensor: t)
-                    let tURL = assets.appendingPathComponent("target").appendingPathComponent(rel + ".png")
+                    let tURL = assets.appendingPathComponent("target").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: tURL.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(timg, to: tURL)
-                    cells.append("index_files/target/" + rel + ".png")
+                    cells.append("index_files/target/" + pageImageName(rel))
                     scores.append(Self.psnr(img, timg))
                 }
                 rows.append((rel, cells))
@@ -222,4 +238,14 @@ public final class ApplyJob {
     func resizeTensor(_ t: Tensor, to s: Int) throws -> Tensor {
         try Image(tensor: t).resized(width: s, height: s, filter: .bicubic).tensor()
     }
+}
+
+/// The direction to use on a paired model: the given one, with a warning when it contradicts
+/// the training direction, or the training direction.
+func resolvedDirection(_ given: Direction?, trained: Direction) throws -> Direction {
+    guard let given else { return trained }
+    if given != trained {
+        stderrLine("warning: --direction \(given.rawValue) contradicts the model's training direction \(trained.rawValue): the \(given == .aToB ? "A" : "B") side is fed to a generator trained on the \(trained == .aToB ? "A" : "B") side")
+    }
+    return given
 }

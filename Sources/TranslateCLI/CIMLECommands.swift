@@ -84,15 +84,13 @@ public struct CIMLEFlags: ParsableArguments {
         o.model = m
     }
 
-    func run(_ o: CIMLETrainOptions, what: String) throws {
+    /// `command`: the subcommand after `translate train` (for the line that continues a stopped run).
+    func run(_ o: CIMLETrainOptions, what: String, command: String) throws {
         let t = try CIMLETrainer(options: o, resume: resume)
         if resume { try t.extend(toEpochs: rounds) }
-        t.progressEnabled = !quiet
-        if resume { stderrLine("resuming \(t.runDir.path) after round \(t.startEpoch) of \(t.options.totalEpochs)") }
         let m = t.options.model
-        stderrLine("training cIMLE \(what) on \(t.dataset.count) images; G \(t.model.cimle.netG.parameterCount) parameters, \(m.levels) levels, \(m.noiseChannels) noise channels per level; distance \(m.l1Weight) x L1 + \(m.lpipsWeight) x LPIPS; \(m.selection.rawValue) selection")
-        try t.run()
-        print("done: \(t.runDir.path)/index.html")
+        try runTraining(t, quiet: quiet, resume: resume, saveLatestFreq: 0, command: command, unit: "round",
+                        describe: "training cIMLE \(what) on \(t.dataset.count) images; G \(t.model.cimle.netG.parameterCount) parameters, \(m.levels) levels, \(m.noiseChannels) noise channels per level; distance \(m.l1Weight) x L1 + \(m.lpipsWeight) x LPIPS; \(m.selection.rawValue) selection")
     }
 }
 
@@ -131,7 +129,7 @@ public struct TrainCIMLESR: ParsableCommand {
         }
     }
 
-    public func run() throws { try common.run(try trainOptions, what: "x\(scale) super-resolution") }
+    public func run() throws { try common.run(try trainOptions, what: "x\(scale) super-resolution", command: Self.configuration.commandName ?? "") }
 }
 
 public struct TrainCIMLELayout: ParsableCommand {
@@ -191,6 +189,6 @@ public struct TrainCIMLELayout: ParsableCommand {
             o.cimleData.palette = try LayoutCodec.fitPalette(imgs, numClasses: o.cimleData.numClasses, rng: &rng)
             stderrLine("palette fitted on \(imgs.count) label maps: \(o.cimleData.palette.map { "#" + $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: " "))")
         }
-        try common.run(o, what: "layout-to-image")
+        try common.run(o, what: "layout-to-image", command: Self.configuration.commandName ?? "")
     }
 }

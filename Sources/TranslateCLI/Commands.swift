@@ -43,7 +43,7 @@ public struct TrainPix2Pix: ParsableCommand {
     public init() {}
 
     @OptionGroup var common: TrainingFlags
-    @Option(help: "How pairs are stored.") var datasetMode = DatasetMode.aligned
+    @Option(help: "How pairs are stored: auto detects A/ + B/ folders (paired) or [A | B] images about twice as wide as high (aligned).") var datasetMode = DatasetMode.auto
     @Option(help: "Generator.") var netG = GeneratorArch.unet256
     @Option(help: "Normalisation layers.") var norm = Norm.batch
     @Flag(help: "No dropout in the generator.") var noDropout = false
@@ -52,8 +52,8 @@ public struct TrainPix2Pix: ParsableCommand {
     @Option(help: "Test-time behaviour for the samples: paper (batch statistics, dropout on) or eval.") var testMode = TestMode.paper
 
     public func validate() throws {
-        if ![.aligned, .paired].contains(datasetMode) {
-            throw ValidationError("--dataset-mode must be aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue)")
+        if ![.auto, .aligned, .paired].contains(datasetMode) {
+            throw ValidationError("--dataset-mode must be auto, aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue); unpaired data trains with translate train cyclegan")
         }
     }
 
@@ -68,19 +68,48 @@ public struct TrainPix2Pix: ParsableCommand {
     }
 
     public func run() throws {
-        try train(Pix2PixTrainer(options: trainOptions, resume: common.resume), common) { t in
-            "training pix2pix on \(t.dataset.count) pairs; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)"
-        }
+        let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
+        let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "pix2pix",
+                        describe: "training pix2pix on \(t.dataset.count) pairs (\(t.options.data.direction.rawValue)); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
 
-/// Runs a trainer with the shared flags' progress and resume reporting.
-func train<M: TrainableModel>(_ trainer: GANTrainer<M>, _ common: TrainingFlags, _ describe: (GANTrainer<M>) -> String) throws {
-    trainer.progressEnabled = !common.quiet
-    if common.resume { stderrLine("resuming \(trainer.runDir.path) after epoch \(trainer.startEpoch) of \(trainer.options.totalEpochs)") }
-    stderrLine(describe(trainer))
-    try trainer.run()
+/// Runs a trainer for a command: resume and dataset lines, SIGINT/SIGTERM handling (a
+/// checkpoint of the current step, the command that continues, exit status 128 + signal).
+/// `command` is the subcommand after `translate train` (e.g. `pix2pix`); `unit` "epoch" or "round".
+func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resume: Bool, saveLatestFreq: Int,
+                                    command: String, unit: String = "epoch", describe: String) throws {
+    trainer.progressEnabled = !quiet
+    trainer.saveLatestFreq = saveLatestFreq
+    let o = trainer.options
+    if resume {
+        for n in trainer.resumeNotes { stderrLine("resume: changed \(n)") }
+        if trainer.isFinished {
+            print("\(trainer.runDir.path) has finished all \(o.totalEpochs) \(unit)s already; nothing to do. To train longer, resume with a larger \(unit == "round" ? "--rounds" : "--epochs or --epochs-decay")")
+            return
+        }
+        let at = trainer.startBatch > 0 ? "at \(unit) \(trainer.startEpoch + 1), batch \(trainer.startBatch)" : "after \(unit) \(trainer.startEpoch)"
+        stderrLine("resuming \(trainer.runDir.path) \(at) of \(o.totalEpochs)")
+    }
+    stderrLine("dataset: \(trainer.layout.datasetSummary(trainer.dataset))")
+    stderrLine(describe)
+    let stop = StopRequest()
+    stop.installSignalHandlers()
+    defer { stop.uninstall() }
+    trainer.stop = stop
+    do { try trainer.run() } catch let e as TrainingInterrupted {
+        stderrLine(e.description)
+        stderrLine("continue with: translate train \(command) --dataroot \(shellQuoted(o.dataroot)) --name \(shellQuoted(o.name)) --checkpoints-dir \(shellQuoted(o.checkpointsDir)) --resume")
+        throw ExitCode(e.exitCode)
+    }
     print("done: \(trainer.runDir.path)/index.html")
+}
+
+/// `s` as one shell word.
+func shellQuoted(_ s: String) -> String {
+    let plain = s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+    return plain && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 public struct Apply: ParsableCommand {
@@ -96,7 +125,10 @@ public struct Apply: ParsableCommand {
     @Option(help: "A checkpoint or exported model (.safetensors), or a run folder (uses its latest.safetensors).") var model: String
     @Option(parsing: .upToNextOption, help: "Image files or folders to translate.") var input: [String] = []
     @Option(help: "pix2pix: a paired dataset (aligned or A/ B/ folders) to translate and score against its targets. CycleGAN: a folder with testA/ and testB/ to translate both ways and score the cycle reconstruction.") var dataroot: String?
-    @Option(help: "How pairs are stored in --dataroot.") var datasetMode = DatasetMode.aligned
+    @Option(help: "How pairs are stored in --dataroot: auto detects A/ + B/ folders (paired) or [A | B] images (aligned).") var datasetMode = DatasetMode.auto
+    @Option(help: "The split of --dataroot to translate (the folder itself when it is a split).") var phase = "test"
+    @Option(help: "Translate at most this many pairs of --dataroot (default: all).") var numTest: Int?
+    @Option(help: "With a run folder as --model: the checkpoint to use, latest or an epoch number (epoch_N.safetensors).") var epoch: String?
     @Option(help: "CycleGAN: a-to-b runs G_A, b-to-a runs G_B. pix2pix with --dataroot: which side is the input (default: as trained).") var direction: Direction?
     @Option(help: "Folder for the results.") var output: String
     @Option(help: "Images per forward pass (images of the same size are batched).") var batchSize = 4
@@ -108,9 +140,11 @@ public struct Apply: ParsableCommand {
 
     public func validate() throws {
         if input.isEmpty && dataroot == nil { throw ValidationError("give --input FILE_OR_DIR... or --dataroot DIR") }
-        if ![.aligned, .paired].contains(datasetMode) {
-            throw ValidationError("--dataset-mode must be aligned or paired (a CycleGAN model with --dataroot reads testA/ and testB/ by itself), got \(datasetMode.rawValue)")
+        if ![.auto, .aligned, .paired].contains(datasetMode) {
+            throw ValidationError("--dataset-mode must be auto, aligned or paired (a CycleGAN model with --dataroot reads testA/ and testB/ by itself), got \(datasetMode.rawValue)")
         }
+        if let n = numTest, n < 1 { throw ValidationError("--num-test must be at least 1, got \(n)") }
+        if numTest != nil && dataroot == nil { throw ValidationError("--num-test goes with --dataroot") }
         if !input.isEmpty && dataroot != nil { throw ValidationError("--input and --dataroot cannot be combined") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let s = loadSize, s < 1 { throw ValidationError("--load-size must be positive, got \(s)") }
@@ -118,6 +152,7 @@ public struct Apply: ParsableCommand {
     }
 
     public func run() throws {
+        let model = try checkpointPath(model: self.model, epoch: epoch)
         if let c = try LoadedCIMLE.load(path: model) {
             guard dataroot == nil else {
                 throw CLIError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
@@ -134,15 +169,16 @@ public struct Apply: ParsableCommand {
             throw CLIError.invalidFlag(flag: "--samples", reason: "only cIMLE models draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
         }
         if let root = dataroot, let g = try? LoadedGenerator(path: model), g.kind == "cyclegan" {
-            let job = try CycleEvalJob(modelPath: model, dataroot: root, output: output, loadSize: loadSize, testMode: testMode)
+            let job = try CycleEvalJob(modelPath: model, dataroot: root, phase: phase, output: output, loadSize: loadSize,
+                                       testMode: testMode, maxItems: numTest)
             let r = try job.run()
             print(String(format: "cycle L1 (0-1 scale): A->B->A %.4f over %d, B->A->B %.4f over %d; open %@/index.html",
                          r.cycleL1["A"] ?? .nan, r.counts["A"] ?? 0, r.cycleL1["B"] ?? .nan, r.counts["B"] ?? 0, output))
             if !r.failed.isEmpty { throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) test image(s) could not be read") }
             return
         }
-        let job = try ApplyJob(modelPath: model, inputs: input, dataroot: dataroot, datasetMode: datasetMode,
-                               direction: direction, output: output, batchSize: batchSize, testMode: testMode,
+        let job = try ApplyJob(modelPath: model, inputs: input, dataroot: dataroot, datasetMode: datasetMode, phase: phase,
+                               numTest: numTest, direction: direction, output: output, batchSize: batchSize, testMode: testMode,
                                seed: seed, loadSize: loadSize)
         job.quiet = quiet
         let summary = try job.run()
@@ -169,4 +205,27 @@ public struct Export: ParsableCommand {
         try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
         print("wrote \(output)")
     }
+}
+
+/// `--model` with `--epoch`: `latest` or `N` picks `latest.safetensors` or `epoch_N.safetensors`
+/// of a run folder; without `--epoch` the path is used as it is.
+func checkpointPath(model: String, epoch: String?) throws -> String {
+    guard let epoch else { return model }
+    let dir = URL(fileURLWithPath: model)
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+        throw CLIError.invalidFlag(flag: "--epoch", reason: "needs a run folder as --model, and \(model) is not a folder")
+    }
+    let name: String
+    if epoch == "latest" { name = "latest.safetensors" } else if let n = Int(epoch), n >= 0 { name = "epoch_\(n).safetensors" } else {
+        throw CLIError.invalidFlag(flag: "--epoch", reason: "must be latest or an epoch number, got '\(epoch)'")
+    }
+    let url = dir.appendingPathComponent(name)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        let have = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
+            .compactMap { f -> Int? in f.hasPrefix("epoch_") && f.hasSuffix(".safetensors") ? Int(f.dropFirst(6).dropLast(12)) : nil }.sorted()
+        throw CLIError.invalidFlag(flag: "--epoch", reason: "\(url.path) does not exist; \(model) holds " +
+            (have.isEmpty ? "no numbered checkpoints" : "epochs " + have.map(String.init).joined(separator: ", ")) + " and latest")
+    }
+    return url.path
 }

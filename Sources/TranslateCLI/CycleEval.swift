@@ -39,7 +39,10 @@ public final class CycleEvalJob {
         var sections = ""
         for (domain, first, second) in [("A", gA, gB), ("B", gB, gA)] {
             let folder = root.appendingPathComponent(phase + domain)
-            guard FileManager.default.fileExists(atPath: folder.path) else { throw CLIError.notFound(path: folder.path, what: "--dataroot folder") }
+            guard FileManager.default.fileExists(atPath: folder.path) else {
+                _ = try DatasetLayout.unpaired(root: root, phase: phase)  // says what the root holds instead
+                throw CLIError.notFound(path: folder.path, what: "--dataroot folder")
+            }
             let data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
                                    inputNc: first.inputNc, outputNc: first.outputNc, maxItems: maxItems)
             let ds = try ImageDataset(roots: [folder], options: data)
@@ -56,7 +59,7 @@ public final class CycleEvalJob {
                 let rel = ds.relativePath(i)
                 var cells: [String?] = []
                 for (kind, img) in [("real", real8), ("fake", try Image(tensor: fake)), ("rec", rec8)] {
-                    let path = "\(phase)\(domain)/\(kind)/\(rel).png"
+                    let path = "\(phase)\(domain)/\(kind)/" + pageImageName(rel)
                     let url = output.appendingPathComponent(path)
                     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(img, to: url)

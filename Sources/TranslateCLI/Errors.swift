@@ -29,3 +29,9 @@ func writeText(_ text: String, to url: URL) throws {
 }
 
 func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// The name of a page's PNG copy of an image with relative path `rel`: `rel` itself when it
+/// is a PNG, else `rel` + ".png" (so `x.jpg` and `x.png` of one folder stay apart).
+func pageImageName(_ rel: String) -> String {
+    (rel as NSString).pathExtension.lowercased() == "png" ? rel : rel + ".png"
+}

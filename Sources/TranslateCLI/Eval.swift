@@ -104,22 +104,21 @@ public final class EvalJob {
                          ("real images", "\(phase)\(outDom.rawValue)/ (unpaired: no fidelity scores)")]
             if let t = trainSet { describe.append(("training images", "\(t.options.phase)\(outDom.rawValue)/ (\(t.count(outDom)))")) }
         } else {
-            let splitDir = root.appendingPathComponent(phase)
-            var o = DataOptions(mode: .aligned, direction: direction ?? g.trainedDirection, preprocess: .none, flip: false,
-                                inputNc: g.inputNc, outputNc: g.outputNc)
-            if FileManager.default.fileExists(atPath: splitDir.appendingPathComponent("A").path) { o.mode = .paired }
-            guard FileManager.default.fileExists(atPath: splitDir.path) else {
-                let subs = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted().joined(separator: ", ")
-                throw CLIError.notFound(path: splitDir.path, what: "--phase \(phase) split (\(root.path) holds: \(subs))")
-            }
+            let layout = try DatasetLayout.paired(root: root, phase: phase, cycleGANCommand: "a CycleGAN model with translate eval")
+            let splitDir = layout.folder
+            let o = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.trainedDirection),
+                                preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc)
             let test = try ImageDataset(roots: [splitDir], options: o)
             var trainSet: ImageDataset?
             if let tp = trainPhase {
-                let td = root.appendingPathComponent(tp)
-                var ot = o
-                ot.mode = FileManager.default.fileExists(atPath: td.appendingPathComponent("A").path) ? .paired : .aligned
-                trainSet = FileManager.default.fileExists(atPath: td.path) ? try ImageDataset(roots: [td], options: ot) : nil
-                if trainSet == nil { stderrLine("note: no \(td.path): no memorisation check") }
+                // The training split is optional: without one there is no memorisation check.
+                if let tl = try? DatasetLayout.paired(root: root, phase: tp), tl.folder != splitDir {
+                    var ot = o
+                    ot.mode = tl.mode
+                    trainSet = try ImageDataset(roots: [tl.folder], options: ot)
+                } else {
+                    stderrLine("note: no \(tp)/ split in \(root.path): no memorisation check")
+                }
             }
             func pair(_ ds: ImageDataset, _ i: Int) throws -> (Image, Image) {
                 let s = try ds.load(i)

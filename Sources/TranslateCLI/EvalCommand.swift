@@ -31,7 +31,7 @@ public struct Eval: ParsableCommand {
     @Option(help: "pix2pix: which side is the input (default: as trained); CycleGAN: a-to-b runs G_A on testA/.") var direction: Direction?
     @Option(help: "paper: dropout on, per-image batch statistics; eval: running statistics, no dropout (default: the model's).") var testMode: TestMode?
     @Option(help: "Images per forward pass while sampling.") var batchSize = 8
-    @Option(help: "Evaluate only the first N inputs.") var maxInputs: Int?
+    @Option(name: [.customLong("max-inputs"), .customLong("num-test")], help: "Evaluate only the first N inputs (--num-test is the reference's name).") var maxInputs: Int?
     @Option(help: "Resize inputs and targets to this square size first.") var loadSize: Int?
     @Option(help: "Seed for the sampling noise and the random batches of the birthday test.") var seed: UInt64 = 0
     @Option(help: "Side (pixels) at which images of different inputs are compared (set-level birthday test, nearest neighbours).") var nnSize = 128

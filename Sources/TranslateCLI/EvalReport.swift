@@ -17,9 +17,79 @@ struct EvalReport {
         var input: String?, target: String?
         var samples: [String] = []
         var std: String?
+        /// The standard deviation (0-1 scale) shown at full colour in `std` (nil: the old
+        /// gray image, white = 0.25).
+        var stdScale: Double?
         var closest: (String, String, Float, Int, Int)?
         var scores: String?
         init(name: String) { self.name = name }
+
+        /// Saves the visible per-pixel standard deviation of `samples` (two or more) as
+        /// `<base>/std.png` and records its scale.
+        mutating func setStd(samples: [Image], base: String, save: (Image, String) throws -> String) throws {
+            guard let v = try EvalReport.visibleStd(samples) else { return }
+            std = try save(v.image, base + "/std.png")
+            stdScale = v.scale
+        }
+    }
+
+    // MARK: - The standard-deviation image
+
+    /// Colour stops (inferno-like: black, purple, orange, yellow) for 0...1.
+    static let stdColors: [(Double, (Double, Double, Double))] = [
+        (0, (0, 0, 4)), (0.25, (87, 16, 110)), (0.5, (188, 55, 84)), (0.75, (249, 142, 9)), (1, (252, 255, 164)),
+    ]
+
+    static func stdColor(_ v: Double) -> (UInt8, UInt8, UInt8) {
+        let x = min(max(v.isFinite ? v : 0, 0), 1)
+        let k = min(stdColors.count - 2, Int(x * Double(stdColors.count - 1)))
+        let (a, ca) = stdColors[k], (b, cb) = stdColors[k + 1]
+        let t = (x - a) / (b - a)
+        func mix(_ p: Double, _ q: Double) -> UInt8 { UInt8((p + (q - p) * t).rounded()) }
+        return (mix(ca.0, cb.0), mix(ca.1, cb.1), mix(ca.2, cb.2))
+    }
+
+    /// The per-pixel standard deviation across same-size samples (mean over channels, 0-1
+    /// scale), coloured so that it is visible however small: the 99.5th percentile of the
+    /// image (`scale`) is drawn at full colour (yellow), 0 black. nil for fewer than two
+    /// samples; identical samples give a black image with scale 0.
+    static func visibleStd(_ samples: [Image]) throws -> (image: Image, scale: Double)? {
+        guard samples.count >= 2, let first = samples.first else { return nil }
+        for s in samples where s.width != first.width || s.height != first.height || s.channels != first.channels {
+            throw CLIError.io(path: "std", reason: "samples of different sizes (\(s.width)x\(s.height) vs \(first.width)x\(first.height))")
+        }
+        let n = first.width * first.height, C = first.channels, k = Double(samples.count)
+        var sd = [Double](repeating: 0, count: n)
+        for p in 0..<n {
+            var acc = 0.0
+            for c in 0..<C {
+                var s1 = 0.0, s2 = 0.0
+                for img in samples { s1 += Double(img.pixels[p * C + c]) }
+                let m = s1 / k
+                for img in samples { let d = Double(img.pixels[p * C + c]) - m; s2 += d * d }
+                acc += (s2 / k).squareRoot() / 255
+            }
+            sd[p] = acc / Double(C)
+        }
+        let sorted = sd.sorted()
+        let scale = sorted[min(n - 1, Int(Double(n - 1) * 0.995))] > 0 ? sorted[min(n - 1, Int(Double(n - 1) * 0.995))] : (sorted.last ?? 0)
+        var px = [UInt8](repeating: 0, count: n * 3)
+        for p in 0..<n {
+            let (r, g, b) = stdColor(scale > 0 ? sd[p] / scale : 0)
+            px[p * 3] = r; px[p * 3 + 1] = g; px[p * 3 + 2] = b
+        }
+        return (try Image(width: first.width, height: first.height, channels: 3, pixels: px), scale)
+    }
+
+    /// A small horizontal colour bar: 0 ... `scale` (std on the 0-1 scale).
+    static func stdLegend(scale: Double, width: Int = 150) -> String {
+        let stops = stdColors.map { String(format: "<stop offset=\"%.2f\" stop-color=\"rgb(%.0f,%.0f,%.0f)\"/>", $0.0, $0.1.0, $0.1.1, $0.1.2) }.joined()
+        let id = "stdbar"
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"26\"><defs><linearGradient id=\"\(id)\">\(stops)</linearGradient></defs>"
+            + "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"10\" fill=\"url(#\(id))\"/>"
+            + "<text x=\"0\" y=\"22\" font-size=\"10\">0</text>"
+            + String(format: "<text x=\"%d\" y=\"22\" font-size=\"10\" text-anchor=\"end\">%@</text>", width, scale > 0 ? String(format: "%.3g", scale) : "0 (identical)")
+            + "</svg>"
     }
     struct Pair { var kind: String, a: String, b: String, label: String, distance: Float }
 
@@ -273,13 +343,19 @@ struct EvalReport {
         // Image grid.
         let maxSamples = grid.map(\.samples.count).max() ?? 0
         var t = "<table><tr><th>input</th><th>input image</th>" + (grid.contains { $0.target != nil } ? "<th>target</th>" : "")
-        t += (0..<maxSamples).map { "<th>sample \($0)</th>" }.joined() + "<th>per-pixel std (white = 0.25)</th><th>closest pair</th></tr>"
+        let scaled = grid.contains { $0.stdScale != nil }
+        t += (0..<maxSamples).map { "<th>sample \($0)</th>" }.joined()
+            + (scaled ? "<th>per-pixel std<br><span class=\"meta\">scaled per image: black 0, yellow = the value under it</span></th>" : "<th>per-pixel std (white = 0.25)</th>")
+            + "<th>closest pair</th></tr>"
         func img(_ p: String?) -> String { p.map { "<td><a href=\"\(HTMLReport.url($0))\"><img src=\"\(HTMLReport.url($0))\" style=\"max-width:160px\"></a></td>" } ?? "<td></td>" }
         let showTarget = grid.contains { $0.target != nil }
         for r in grid {
             t += "<tr><td>\(HTMLReport.escape(r.name))<br><span class=\"meta\">\(HTMLReport.escape(r.scores ?? ""))</span></td>" + img(r.input)
             if showTarget { t += img(r.target) }
-            t += r.samples.map { img($0) }.joined() + String(repeating: "<td></td>", count: maxSamples - r.samples.count) + img(r.std)
+            t += r.samples.map { img($0) }.joined() + String(repeating: "<td></td>", count: maxSamples - r.samples.count)
+            if let p = r.std, let sc = r.stdScale {
+                t += "<td><a href=\"\(HTMLReport.url(p))\"><img src=\"\(HTMLReport.url(p))\" style=\"max-width:160px\"></a><br>\(Self.stdLegend(scale: sc))</td>"
+            } else { t += img(r.std) }
             if let c = r.closest {
                 t += "<td><img src=\"\(HTMLReport.url(c.0))\" style=\"max-width:80px\"><img src=\"\(HTMLReport.url(c.1))\" style=\"max-width:80px\"><br>"
                 t += String(format: "samples %d, %d: LPIPS %.4f%@</td>", c.3, c.4, c.2, c.2 < evaluator.threshold ? " (duplicate)" : "")

@@ -11,7 +11,7 @@ public struct Pix2PixTrainOptions: TrainingRunOptions {
     public var name: String
     public var checkpointsDir = "models"
     public var model = Pix2PixConfig()
-    public var data = DataOptions(mode: .aligned)
+    public var data = DataOptions(mode: .auto)
     public var batchSize = 1
     public var epochs = 100
     public var epochsDecay = 100

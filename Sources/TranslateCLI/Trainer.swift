@@ -13,7 +13,7 @@ public protocol TrainingRunOptions: Codable, Equatable {
     var phase: String { get set }
     var name: String { get }
     var checkpointsDir: String { get set }
-    var data: DataOptions { get }
+    var data: DataOptions { get set }
     var batchSize: Int { get set }
     var epochs: Int { get set }
     var epochsDecay: Int { get set }
@@ -111,6 +111,8 @@ public final class GANTrainer<Model: TrainableModel> {
     public private(set) var options: Model.Options
     public let model: Model
     public let dataset: ImageDataset
+    /// Where the data was found and how it makes items (printed when training starts).
+    public let layout: DatasetLayout
     public private(set) var startEpoch = 0
     public private(set) var history: [LossRecord] = []
     public var progressEnabled = true
@@ -119,24 +121,31 @@ public final class GANTrainer<Model: TrainableModel> {
     public var runDir: URL { options.runDirectory }
     public var latestURL: URL { runDir.appendingPathComponent("latest.safetensors") }
 
-    public init(options: Model.Options, resume: Bool) throws {
+    /// `resume`: continue the run in `options.runDirectory` from its `latest.safetensors`; its
+    /// saved configuration defines the run. With `defaults` (the options the command line
+    /// gives when no optional flag is set), flags that differ from their defaults are changes:
+    /// `ResumeChanges.allowed` ones (longer runs, save and page frequencies) are applied and
+    /// listed in `resumeNotes`; any other change is refused naming its flag.
+    public init(options: Model.Options, resume: Bool, defaults: Model.Options? = nil) throws {
         var opts = options
         let latest = opts.runDirectory.appendingPathComponent("latest.safetensors")
         if resume {
             guard FileManager.default.fileExists(atPath: latest.path) else {
                 throw CLIError.notFound(path: latest.path, what: "checkpoint to resume from (--resume)")
             }
-            // The saved configuration defines the run; the command line may not change it.
             let file = try SafeTensors.read(latest)
             guard file.metadata["kind"] == Model.kind, let text = file.metadata["config"],
                   let saved = try? JSONDecoder().decode(Model.Options.self, from: Data(text.utf8)) else {
                 throw CLIError.badModel(path: latest.path, reason: "checkpoint has no readable \(Model.kind) configuration")
             }
-            opts = saved
+            if let defaults {
+                (opts, resumeNotes) = try ResumeChanges.apply(saved: saved, given: options, defaults: defaults)
+            } else {
+                opts = saved
+            }
         } else if FileManager.default.fileExists(atPath: latest.path) {
             throw CLIError.runExists(path: opts.runDirectory.path)
         }
-        self.options = opts
         try opts.validateCommon()
         var data = opts.data
         data.inputNc = opts.channels.input
@@ -144,9 +153,20 @@ public final class GANTrainer<Model: TrainableModel> {
         data.maxItems = opts.maxItems
         let root = URL(fileURLWithPath: opts.dataroot)
         guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
-        let phaseDir = root.appendingPathComponent(opts.phase)
-        let dataDir = data.mode != .unaligned && FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root
-        dataset = try ImageDataset(roots: [dataDir], options: data)
+        let layout: DatasetLayout
+        switch data.mode {
+        case .unaligned: layout = try DatasetLayout.unpaired(root: root, phase: opts.phase)
+        case .single:
+            let phaseDir = root.appendingPathComponent(opts.phase)
+            layout = DatasetLayout(mode: .single, folder: FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root, detected: false)
+        case .auto, .aligned, .paired: layout = try DatasetLayout.paired(root: root, phase: opts.phase, mode: data.mode)
+        }
+        // The detected mode is part of the run: checkpoints, apply and eval remember it.
+        data.mode = layout.mode
+        opts.data.mode = layout.mode
+        self.layout = layout
+        self.options = opts
+        dataset = try ImageDataset(roots: [layout.folder], options: data)
         rng = RNG(seed: opts.seed)
         model = try Model(options: opts, rng: &rng)
         if resume {
@@ -155,10 +175,29 @@ public final class GANTrainer<Model: TrainableModel> {
                 throw CLIError.badModel(path: latest.path, reason: "\(error)")
             }
             startEpoch = Int(meta["epoch"] ?? "") ?? 0
+            startBatch = Int(meta["epoch_batches"] ?? "") ?? 0
             if let r = savedRNG { rng = r }
-            history = Self.readLog(opts.runDirectory.appendingPathComponent("loss_log.jsonl")).filter { $0.epoch <= startEpoch }
+            let log = Self.readLog(opts.runDirectory.appendingPathComponent("loss_log.jsonl"))
+            if let steps = meta["steps"].flatMap({ Int($0) }) {
+                history = log.filter { $0.step <= steps }
+            } else {
+                history = log.filter { $0.epoch <= startEpoch }
+            }
         }
     }
+
+    /// What `--resume` changed (one line each), empty when nothing changed.
+    public private(set) var resumeNotes: [String] = []
+    /// Batches of epoch `startEpoch` that the checkpoint already contains (a mid-epoch stop).
+    public private(set) var startBatch = 0
+    /// Write `latest` every this many steps within an epoch (0: only at the end of epochs).
+    public var saveLatestFreq = 0
+    /// Polled after every step: when it has a signal, the trainer writes a checkpoint of the
+    /// current step and throws `TrainingInterrupted`.
+    public var stop: StopRequest?
+
+    /// Whether every epoch is already done.
+    public var isFinished: Bool { startEpoch >= options.totalEpochs }
 
     /// Lengthens a resumed run with a constant learning rate (more cIMLE rounds): the
     /// schedule of the epochs already done does not change, so the result equals a run
@@ -182,14 +221,15 @@ public final class GANTrainer<Model: TrainableModel> {
         return String(decoding: try enc.encode(options), as: UTF8.self)
     }
 
-    /// Saves `latest` (and `epoch_N` on the save frequency) after `epoch` completed epochs.
-    func saveCheckpoint(epoch: Int) throws {
-        let meta = ["config": try configJSON(), "epoch": "\(epoch)", "kind": Model.kind,
+    /// Saves `latest` (and `epoch_N` on the save frequency) after `epoch` completed epochs and
+    /// `batches` batches of the next one (a mid-epoch checkpoint: `latest` only).
+    func saveCheckpoint(epoch: Int, batches: Int = 0) throws {
+        let meta = ["config": try configJSON(), "epoch": "\(epoch)", "epoch_batches": "\(batches)", "kind": Model.kind,
                     "test_mode": options.testMode.rawValue, "steps": "\(history.last?.step ?? 0)"]
         var ck = Checkpoint(modules: model.modules, optimizers: model.optimizers, metadata: meta)
         ck.extraTensors = model.extraState
         try ck.save(to: latestURL, rng: rng)
-        if epoch % options.saveEpochFreq == 0 || epoch == options.totalEpochs {
+        if batches == 0 && (epoch % options.saveEpochFreq == 0 || epoch == options.totalEpochs) {
             try ck.save(to: runDir.appendingPathComponent("epoch_\(epoch).safetensors"), rng: rng)
         }
     }
@@ -202,7 +242,7 @@ public final class GANTrainer<Model: TrainableModel> {
         let endEpoch = min(total, stopAfterEpochs.map { startEpoch + $0 } ?? total)
         let perEpoch = model.customEpochLength(dataset: dataset, batchSize: options.batchSize)
             ?? (dataset.count + options.batchSize - 1) / options.batchSize
-        let progress = ProgressBar(totalSteps: perEpoch * max(endEpoch - startEpoch, 0))
+        let progress = ProgressBar(totalSteps: max(perEpoch * max(endEpoch - startEpoch, 0) - startBatch, 0), unitName: reportUnit)
         progress.enabled = progressEnabled
         var step = history.last?.step ?? 0
         // Rewrite the log without lines of epochs that the checkpoint does not contain.
@@ -210,7 +250,7 @@ public final class GANTrainer<Model: TrainableModel> {
         try writeText(history.map(Self.jsonLine).joined(), to: logURL)
         let log = try FileHandle(forWritingTo: logURL)
         defer { try? log.close() }
-        log.seekToEndOfFile()
+        _ = try? log.seekToEnd()
         if !dataset.skipped.isEmpty {
             stderrLine("note: skipped \(dataset.skipped.count) non-image file(s) in the dataroot, e.g. \(dataset.skipped[0])")
         }
@@ -219,30 +259,60 @@ public final class GANTrainer<Model: TrainableModel> {
             let lr = options.schedule.lr(base: options.baseLR, epoch: epoch)
             model.setLearningRate(lr)
             let plan: EpochPlan
-            if let custom = try model.customEpoch(epoch, dataset: dataset, batchSize: options.batchSize, rng: &rng, showProgress: progressEnabled) {
+            let custom = try model.customEpoch(epoch, dataset: dataset, batchSize: options.batchSize, rng: &rng, showProgress: progressEnabled)
+            // A mid-epoch checkpoint resumes with the batches it had not trained on: the
+            // epoch's order and each item's augmentation depend only on (seed, epoch, item).
+            let skip = epoch == startEpoch && custom == nil ? startBatch : 0
+            if let custom {
                 plan = custom
             } else {
-                let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed, epoch: epoch)
+                let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed,
+                                         epoch: epoch, startBatch: skip)
                 plan = EpochPlan(count: loader.batchCount, next: loader.next)
             }
-            var i = 0
+            var i = skip
             var running = [Float](repeating: 0, count: names.count)
             while let batch = try plan.next() {
                 let t0 = Date()
                 let losses = try model.trainStep(batch, rng: &rng)
                 step += 1; i += 1
-                running = i == 1 ? losses : zip(running, losses).map { $0 * 0.9 + $1 * 0.1 }
+                running = i == skip + 1 ? losses : zip(running, losses).map { $0 * 0.9 + $1 * 0.1 }
                 let rec = LossRecord(epoch: epoch + 1, step: step, lr: lr, losses: Dictionary(uniqueKeysWithValues: zip(names, losses)),
                                      seconds: Date().timeIntervalSince(t0))
                 history.append(rec)
-                log.write(Data(Self.jsonLine(rec).utf8))
+                do { try log.write(contentsOf: Data(Self.jsonLine(rec).utf8)) } catch {
+                    throw CLIError.io(path: logURL.path, reason: "cannot write the loss log: \((error as NSError).localizedDescription)")
+                }
                 progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
                                 images: batch.input.shape[0], losses: Array(zip(names, running)))
+                guard i < plan.count else { break }
+                if let sig = stop?.signal {
+                    if custom == nil {
+                        progress.status("saving checkpoint")
+                        try saveCheckpoint(epoch: epoch, batches: i)
+                        throw TrainingInterrupted(signal: sig, epoch: epoch, batches: i, batchesInEpoch: plan.count, step: step,
+                                                  checkpoint: latestURL.path, midEpoch: true)
+                    }
+                    throw TrainingInterrupted(signal: sig, epoch: epoch, batches: i, batchesInEpoch: plan.count, step: step,
+                                              checkpoint: latestURL.path, midEpoch: false)
+                }
+                if custom == nil && saveLatestFreq > 0 && step % saveLatestFreq == 0 {
+                    progress.status("saving checkpoint")
+                    try saveCheckpoint(epoch: epoch, batches: i)
+                }
             }
+            progress.status("saving checkpoint")
             try saveCheckpoint(epoch: epoch + 1)
+            progress.status("writing samples")
             try writeSamples(epoch: epoch + 1)
+            progress.status("writing page")
             try writeReport(epoch: epoch + 1)
             startEpoch = epoch + 1
+            startBatch = 0
+            if let sig = stop?.signal, epoch + 1 < endEpoch {
+                throw TrainingInterrupted(signal: sig, epoch: epoch + 1, batches: 0, batchesInEpoch: plan.count, step: step,
+                                          checkpoint: latestURL.path, midEpoch: false)
+            }
         }
     }
 
@@ -282,34 +352,5 @@ public final class GANTrainer<Model: TrainableModel> {
         defer { for (m, s) in zip(modules, saved) { m.setRNGStates(s) } }
         return try body()
     }
-
-    /// index.html: loss curves (per-epoch means) and the samples of every epoch, newest first.
-    func writeReport(epoch: Int) throws {
-        var charts = ""
-        for name in Model.lossNames {
-            var byEpoch: [Int: (Double, Int)] = [:]
-            for r in history { if let v = r.losses[name] { let e = byEpoch[r.epoch] ?? (0, 0); byEpoch[r.epoch] = (e.0 + Double(v), e.1 + 1) } }
-            let epochs = byEpoch.keys.sorted()
-            charts += HTMLReport.svgChart(title: name, xs: epochs.map(Double.init), ys: epochs.map { byEpoch[$0]!.0 / Double(byEpoch[$0]!.1) })
-        }
-        var sections = ""
-        for e in stride(from: epoch, through: 1, by: -1) {
-            let rows: [(String, [String?])] = (0..<sampleCount).map { i in
-                (dataset.relativePath(i), columns.map { c in
-                    fixedColumns.contains(c) ? String(format: "images/sample%02d_%@.png", i, c) : String(format: "images/epoch%03d_%02d_%@.png", e, i, c)
-                })
-            }
-            sections += "<h3>Epoch \(e)</h3>" + HTMLReport.imageTable(headers: columns, rows: rows)
-        }
-        let last = history.last
-        let meta: [(String, String)] = [
-            ("run", "\(Model.kind): \(options.name)"), ("dataroot", options.dataroot), ("epoch", "\(epoch) of \(options.totalEpochs)"),
-            ("steps", "\(last?.step ?? 0)"),
-            ("test-time mode of the samples", options.testMode == .paper ? "paper (batch statistics, dropout on)" : "eval (running statistics, no dropout)"),
-            ("learning rate", String(format: "%.3g", last?.lr ?? options.baseLR)),
-            ("configuration", try configJSON()),
-        ]
-        let body = "<h2>Losses (mean per epoch)</h2><div class=\"curves\">\(charts)</div><h2>Samples</h2>\(sections)"
-        try writeText(HTMLReport.page(title: "\(Model.kind): \(options.name)", meta: meta, body: body), to: runDir.appendingPathComponent("index.html"))
-    }
 }
+

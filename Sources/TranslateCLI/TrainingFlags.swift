@@ -53,6 +53,7 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: "Scale of the initialisation.") var initGain: Float = 0.02
     @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
     @Option(help: "Keep a numbered checkpoint every this many epochs.") var saveEpochFreq = 5
+    @Option(help: "Also write latest.safetensors every this many steps within an epoch (0: only at the end of epochs); Ctrl-C always writes one.") var saveLatestFreq = 5000
     @Option(help: "Use at most this many training images (per domain).") var maxItems: Int?
     @Option(help: "Samples shown per epoch in index.html.") var samples = 4
     @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
@@ -67,6 +68,8 @@ public struct TrainingFlags: ParsableArguments {
         if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
         if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
         if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
+        if saveLatestFreq < 0 { throw ValidationError("--save-latest-freq must not be negative, got \(saveLatestFreq)") }
+        if saveEpochFreq < 1 { throw ValidationError("--save-epoch-freq must be at least 1, got \(saveEpochFreq)") }
     }
 
     /// The model settings these flags set.

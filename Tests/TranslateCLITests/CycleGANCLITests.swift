@@ -126,7 +126,7 @@ final class CycleEvalTests: CLITestCase {
         XCTAssertEqual(r.counts, ["A": 2, "B": 2])
         XCTAssertGreaterThan(r.cycleL1["A"] ?? 0, 0)
         XCTAssertLessThan(r.cycleL1["A"] ?? 1, 1)
-        let rec = try ImageFile.read(out.appendingPathComponent("testA/rec/0.png.png")).image
+        let rec = try ImageFile.read(out.appendingPathComponent("testA/rec/0.png")).image
         XCTAssertEqual([rec.width, rec.height], [24, 24])
         let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("cycle L1") && html.contains("reconstructed A"))

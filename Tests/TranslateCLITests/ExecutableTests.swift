@@ -6,41 +6,6 @@ import TranslateCLI
 /// Runs the built `translate` executable: bad input gives a message naming the file or flag
 /// on standard error and a non-zero exit status.
 final class ExecutableTests: CLITestCase {
-    /// The executable built next to the test bundle.
-    var executable: URL {
-        get throws {
-            var dir = Bundle.main.bundleURL
-            for _ in 0..<3 {
-                let candidate = dir.appendingPathComponent("translate")
-                if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-                dir = dir.deletingLastPathComponent()
-            }
-            throw CLIError.notFound(path: Bundle.main.bundleURL.path, what: "the translate executable near the test bundle")
-        }
-    }
-
-    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = try executable
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    func expectFailure(_ args: [String], mentions needle: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try run(args)
-        XCTAssertNotEqual(r.status, 0, "\(args) should fail", file: file, line: line)
-        XCTAssertTrue(r.err.contains(needle), "\(args): stderr '\(r.err)' does not mention '\(needle)'", file: file, line: line)
-    }
-
     func testBadInputExitsNonZeroNamingFileOrFlag() throws {
         let missing = tmp.appendingPathComponent("no_such_data").path
         try expectFailure(["train", "pix2pix", "--dataroot", missing, "--name", "x", "--checkpoints-dir", tmp.path], mentions: "no_such_data")

@@ -1,0 +1,305 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+import TranslateCLI
+
+/// A user's own folders: every layout that used to be trained on silently is detected or
+/// refused with a message naming the folder, the file or the command to use instead.
+final class UserDataTests: CLITestCase {
+    /// `A/` and `B/` with `count` images of matching names (side x side).
+    @discardableResult
+    func makePairs(_ dir: URL, count: Int, side: Int = 32) throws -> URL {
+        for (sub, seed) in [("A", 1), ("B", 100)] {
+            let d = dir.appendingPathComponent(sub)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for i in 0..<count {
+                try ImageFile.write(try makeImage(width: side, height: side, seed: UInt64(seed + i)),
+                                    to: d.appendingPathComponent(String(format: "%02d.png", i)))
+            }
+        }
+        return dir
+    }
+
+    func makeImages(_ dir: URL, count: Int, width: Int, height: Int) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for i in 0..<count {
+            try ImageFile.write(try makeImage(width: width, height: height, seed: UInt64(i + 7)),
+                                to: dir.appendingPathComponent(String(format: "%02d.png", i)))
+        }
+    }
+
+    // MARK: - Detection
+
+    /// A/ + B/ at the root used to be split into halves as aligned images ("60 pairs").
+    func testPairedFoldersAreDetectedAtRootOrUnderPhase() throws {
+        let root = try makePairs(tmp.appendingPathComponent("pairs"), count: 3)
+        let l = try DatasetLayout.paired(root: root, phase: "train")
+        XCTAssertEqual(l.mode, .paired)
+        XCTAssertEqual(l.folder.standardizedFileURL, root.standardizedFileURL)
+        XCTAssertTrue(l.detected)
+        let split = try makePairs(tmp.appendingPathComponent("ds/train"), count: 2)
+        let l2 = try DatasetLayout.paired(root: split.deletingLastPathComponent(), phase: "train")
+        XCTAssertEqual(l2.mode, .paired)
+        XCTAssertEqual(l2.folder.lastPathComponent, "train")
+        // The trainer trains on the pairs (not on halves of the A images) and remembers the mode.
+        let t = try Pix2PixTrainer(options: tinyOptions(dataroot: root, name: "p", epochs: 1, decay: 0), resume: false)
+        XCTAssertEqual(t.dataset.count, 3)
+        XCTAssertEqual(t.options.data.mode, .paired)
+        XCTAssertTrue(t.layout.datasetSummary(t.dataset).contains("paired folders A/ B/"))
+        XCTAssertTrue(t.layout.datasetSummary(t.dataset).hasSuffix("3 pairs"))
+        t.progressEnabled = false
+        try t.run()
+        let saved = try SafeTensors.read(t.latestURL).metadata["config"] ?? ""
+        XCTAssertTrue(saved.contains("\"mode\":\"paired\""), saved)
+        let s = try t.dataset.load(0)
+        XCTAssertEqual(s.input.shape, [1, 3, 32, 32])
+        XCTAssertTrue(s.targetPath?.hasSuffix("B/00.png") ?? false)
+    }
+
+    /// A CycleGAN layout given to pix2pix used to train on testA/ as "pairs".
+    func testCycleGANLayoutGivenToPix2PixNamesTheCycleGANCommand() throws {
+        let root = tmp.appendingPathComponent("cyc")
+        for d in ["trainA", "trainB", "testA", "testB"] { try makeImages(root.appendingPathComponent(d), count: 2, width: 64, height: 32) }
+        assertThrows("pix2pix on trainA/trainB", contains: ["unpaired (CycleGAN) layout", "translate train cyclegan"]) {
+            _ = try Pix2PixTrainer(options: tinyOptions(dataroot: root, name: "x"), resume: false)
+        }
+        // And the other way round.
+        let pairs = try makePairs(tmp.appendingPathComponent("pairs"), count: 2)
+        assertThrows("cyclegan on A/B", contains: ["paired layout", "translate train pix2pix"]) {
+            _ = try DatasetLayout.unpaired(root: pairs, phase: "train")
+        }
+    }
+
+    /// The datasets root used to train on an unrelated subfolder found recursively.
+    func testRootOfSeveralDatasetsIsRefusedListingWhatItHolds() throws {
+        let root = tmp.appendingPathComponent("datasets")
+        try makeAligned(root.appendingPathComponent("facades/train"), count: 2)
+        try makeImages(root.appendingPathComponent("flowers/trainA"), count: 2, width: 32, height: 32)
+        assertThrows("datasets root", contains: ["no train/ split", "facades/", "flowers/"]) {
+            _ = try DatasetLayout.paired(root: root, phase: "train")
+        }
+        // A split with the images one level down is not searched recursively either.
+        let nested = tmp.appendingPathComponent("nested/train/sub")
+        try makeAligned(nested, count: 2)
+        assertThrows("nested", contains: ["neither A/ and B/", "sub/"]) {
+            _ = try DatasetLayout.paired(root: tmp.appendingPathComponent("nested"), phase: "train")
+        }
+        // Splits other than the phase are listed.
+        let two = tmp.appendingPathComponent("two")
+        try makeAligned(two.appendingPathComponent("train"), count: 1)
+        try makeAligned(two.appendingPathComponent("val"), count: 1)
+        assertThrows("missing phase", contains: ["no test/ split", "train/, val/", "--phase"]) {
+            _ = try DatasetLayout.paired(root: two, phase: "test")
+        }
+    }
+
+    /// A folder of label maps only (square images) used to be accepted as aligned pairs.
+    func testAlignedImagesThatAreNotTwoToOneAreRefusedNamingFileAndSize() throws {
+        let dir = tmp.appendingPathComponent("labels/train")
+        try makeImages(dir, count: 2, width: 40, height: 40)
+        assertThrows("square images", contains: ["00.png", "40 x 40", "twice as wide", "A/ and B/"]) {
+            _ = try DatasetLayout.paired(root: dir.deletingLastPathComponent(), phase: "train")
+        }
+        // One bad file among good ones is refused when it is loaded, by name.
+        let mixed = try makeAligned(tmp.appendingPathComponent("mixed/train"), count: 2)
+        try ImageFile.write(try makeImage(width: 30, height: 30, seed: 3), to: mixed.appendingPathComponent("zz.png"))
+        let ds = try ImageDataset(roots: [mixed], options: DataOptions(mode: .aligned, preprocess: .none, flip: false))
+        XCTAssertNoThrow(try ds.load(0))
+        assertThrows("bad file", contains: ["zz.png", "30 x 30"]) { _ = try ds.load(2) }
+        // And an unresolved auto mode never reaches a dataset.
+        assertThrows("auto", contains: ["auto"]) { _ = try ImageDataset(roots: [mixed], options: DataOptions(mode: .auto)) }
+    }
+
+    // MARK: - apply and eval use what the model remembers
+
+    /// apply --dataroot on a paired-folders model used to read the pairs as aligned halves and
+    /// to score train and val together; now it reads --phase (default test) as paired.
+    func testApplyOnPairedModelUsesPhaseAndNumTest() throws {
+        let root = tmp.appendingPathComponent("ds")
+        try makePairs(root.appendingPathComponent("train"), count: 2)
+        try makePairs(root.appendingPathComponent("test"), count: 3)
+        try makePairs(root.appendingPathComponent("val"), count: 4)
+        let t = try Pix2PixTrainer(options: tinyOptions(dataroot: root, name: "m", epochs: 1, decay: 0), resume: false)
+        t.progressEnabled = false
+        try t.run()
+        let job = try ApplyJob(modelPath: t.runDir.path, inputs: [], dataroot: root.path, direction: nil,
+                               output: tmp.appendingPathComponent("out").path, batchSize: 2, testMode: nil, seed: 0, loadSize: nil)
+        XCTAssertEqual(job.dataset.options.mode, .paired)
+        XCTAssertEqual(job.dataset.count, 3)
+        let r = try job.translateAll()
+        XCTAssertEqual(r.translated, 3)
+        XCTAssertNotNil(r.meanPSNR)
+        let val = try ApplyJob(modelPath: t.runDir.path, inputs: [], dataroot: root.path, phase: "val", numTest: 2, direction: nil,
+                               output: tmp.appendingPathComponent("out2").path, batchSize: 2, testMode: nil, seed: 0, loadSize: nil)
+        XCTAssertEqual(val.dataset.count, 2)
+        XCTAssertTrue(val.dataset.sourcePath(0).contains("/val/A/"))
+        assertThrows("missing split", contains: ["no holdout/ split", "test/, train/, val/"]) {
+            _ = try ApplyJob(modelPath: t.runDir.path, inputs: [], dataroot: root.path, phase: "holdout", direction: nil,
+                             output: tmp.appendingPathComponent("o3").path, batchSize: 1, testMode: nil, seed: 0, loadSize: nil)
+        }
+        // The direction is the model's unless given.
+        let g = try LoadedGenerator(path: t.runDir.path)
+        XCTAssertEqual(g.trainedDataMode, .paired)
+        XCTAssertEqual(g.trainedDirection, .aToB)
+    }
+
+    /// Two --input folders holding 1.png used to overwrite each other's output.
+    func testOutputNamesNeverCollide() throws {
+        let a = tmp.appendingPathComponent("x/a"), b = tmp.appendingPathComponent("y/b")
+        for d in [a, b] {
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            try ImageFile.write(try makeImage(width: 16, height: 16, seed: 1), to: d.appendingPathComponent("1.png"))
+        }
+        let opts = DataOptions(mode: .single, preprocess: .none, flip: false)
+        let ds = try ImageDataset(roots: [a, b], options: opts)
+        XCTAssertEqual((0..<ds.count).map { ds.relativePath($0) }, ["a/1.png", "b/1.png"])
+        // Folders of the same name, or the same file name given twice, are refused naming both.
+        let a2 = tmp.appendingPathComponent("z/a")
+        try FileManager.default.createDirectory(at: a2, withIntermediateDirectories: true)
+        try ImageFile.write(try makeImage(width: 16, height: 16, seed: 2), to: a2.appendingPathComponent("1.png"))
+        assertThrows("same folder names", contains: ["x/a/1.png", "z/a/1.png", "a/1.png"]) {
+            _ = try ImageDataset(roots: [a, a2], options: opts)
+        }
+        assertThrows("same file names", contains: ["x/a/1.png", "y/b/1.png"]) {
+            _ = try ImageDataset(roots: [a.appendingPathComponent("1.png"), b.appendingPathComponent("1.png")], options: opts)
+        }
+        // One folder keeps its own relative paths.
+        XCTAssertEqual(try ImageDataset(roots: [a], options: opts).relativePath(0), "1.png")
+    }
+
+    // MARK: - Interrupting and resuming
+
+    /// A stop request after every single step, each followed by a resume, gives the bits of
+    /// the run that was never interrupted (data order, RNG, dropout, Adam state).
+    func testStopAfterEveryStepAndResumeIsBitExact() throws {
+        let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 3).deletingLastPathComponent()
+        var o = tinyOptions(dataroot: root, name: "straight", epochs: 1, decay: 1)
+        o.batchSize = 1
+        let a = try Pix2PixTrainer(options: o, resume: false)
+        a.progressEnabled = false
+        try a.run()
+        o = tinyOptions(dataroot: root, name: "stopped", epochs: 1, decay: 1)
+        o.batchSize = 1
+        var stops = 0
+        var resume = false
+        while true {
+            let t = try Pix2PixTrainer(options: o, resume: resume)
+            t.progressEnabled = false
+            let stop = StopRequest()
+            stop.request(SIGINT)
+            t.stop = stop
+            do {
+                try t.run()
+                break
+            } catch let e as TrainingInterrupted {
+                stops += 1
+                XCTAssertEqual(e.exitCode, 130)
+                if e.midEpoch {
+                    let meta = try SafeTensors.read(t.latestURL).metadata
+                    XCTAssertEqual(meta["epoch_batches"], "\(e.batches)")
+                    XCTAssertEqual(meta["steps"], "\(e.step)")
+                }
+                resume = true
+            }
+            XCTAssertLessThan(stops, 10)
+        }
+        XCTAssertEqual(stops, 5)  // after steps 1, 2, 3 (end of epoch 1), 4, 5; step 6 ends the run
+        let fa = try SafeTensors.read(a.latestURL)
+        let fb = try SafeTensors.read(o.runDirectory.appendingPathComponent("latest.safetensors"))
+        XCTAssertEqual(fa.tensors.map(\.0), fb.tensors.map(\.0))
+        for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
+        XCTAssertEqual(fa.metadata["rng"], fb.metadata["rng"])
+        let logA = try String(contentsOf: a.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
+        let logB = try String(contentsOf: o.runDirectory.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
+        func losses(_ s: String) throws -> [[String: Float]] {
+            try s.split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
+        }
+        XCTAssertEqual(try losses(logA), try losses(logB))
+    }
+
+    /// --resume may lengthen a run and change save frequencies (reported); other changed
+    /// flags are refused by name; a finished run says so.
+    func testResumeWithChangedFlags() throws {
+        let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 2).deletingLastPathComponent()
+        let base = ["--dataroot", root.path, "--name", "r", "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+                    "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--load-size", "36", "--crop-size", "32", "--quiet"]
+        let first = try run(["train", "pix2pix"] + base + ["--epochs", "1", "--epochs-decay", "0"])
+        XCTAssertEqual(first.status, 0, first.err)
+        let again = try run(["train", "pix2pix"] + base + ["--epochs", "1", "--epochs-decay", "0", "--resume"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(again.out.contains("has finished all 1 epochs already"), again.out)
+        let lr = try run(["train", "pix2pix"] + base + ["--epochs", "1", "--epochs-decay", "0", "--resume", "--lr", "0.001"])
+        XCTAssertNotEqual(lr.status, 0)
+        XCTAssertTrue(lr.err.contains("--lr") && lr.err.contains("cannot change when resuming"), lr.err)
+        let arch = try run(["train", "pix2pix"] + base + ["--epochs", "1", "--epochs-decay", "0", "--resume", "--ngf", "8"])
+        XCTAssertNotEqual(arch.status, 0)
+        XCTAssertTrue(arch.err.contains("--ngf"), arch.err)
+        let longer = try run(["train", "pix2pix"] + base + ["--epochs", "2", "--epochs-decay", "0", "--resume", "--save-epoch-freq", "1"])
+        XCTAssertEqual(longer.status, 0, longer.err)
+        XCTAssertTrue(longer.err.contains("changed --epochs 1 -> 2"), longer.err)
+        XCTAssertTrue(longer.err.contains("--save-epoch-freq 5 -> 1"), longer.err)
+        let meta = try SafeTensors.read(tmp.appendingPathComponent("runs/r/latest.safetensors")).metadata
+        XCTAssertEqual(meta["epoch"], "2")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/r/epoch_2.safetensors").path))
+    }
+
+    /// SIGINT to a training process: a checkpoint of the current step, the command that
+    /// continues, exit status 130; resuming gives the bits of the uninterrupted run. Then
+    /// SIGKILL after a --save-latest-freq checkpoint: resuming also gives the same bits.
+    func testSignalsDuringTrainingInAChildProcess() throws {
+        let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 12, side: 64).deletingLastPathComponent()
+        func args(_ name: String) -> [String] {
+            ["train", "pix2pix", "--dataroot", root.path, "--name", name, "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+             "--net-g", "unet-64", "--ngf", "8", "--ndf", "8", "--load-size", "68", "--crop-size", "64",
+             "--epochs", "2", "--epochs-decay", "1", "--quiet", "--samples", "1"]
+        }
+        let straight = try run(args("straight"))
+        XCTAssertEqual(straight.status, 0, straight.err)
+        let reference = try SafeTensors.read(tmp.appendingPathComponent("runs/straight/latest.safetensors"))
+
+        for (sig, name, extra) in [(SIGINT, "int", [String]()), (SIGKILL, "kill", ["--save-latest-freq", "2"])] {
+            let p = Process()
+            p.executableURL = try executable
+            p.arguments = args(name) + extra
+            var env = ProcessInfo.processInfo.environment
+            env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
+            p.environment = env
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            // Wait until a few steps are logged, then signal mid-epoch.
+            let log = tmp.appendingPathComponent("runs/\(name)/loss_log.jsonl")
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline {
+                let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+                if lines >= 5 { break }
+                usleep(2000)
+            }
+            kill(p.processIdentifier, sig)
+            let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            if sig == SIGINT {
+                XCTAssertEqual(p.terminationReason, .exit)
+                XCTAssertEqual(p.terminationStatus, 130, errText)
+                XCTAssertTrue(errText.contains("checkpoint written to"), errText)
+                XCTAssertTrue(errText.contains("continue with: translate train pix2pix --dataroot \(root.path) --name int"), errText)
+                XCTAssertTrue(errText.contains("--resume"), errText)
+                let meta = try SafeTensors.read(tmp.appendingPathComponent("runs/int/latest.safetensors")).metadata
+                XCTAssertNotEqual(meta["steps"], "36", "the signal came after the run had ended; slow the test run down")
+            } else {
+                XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+            }
+            let resumed = try run(args(name) + ["--resume"])
+            XCTAssertEqual(resumed.status, 0, resumed.err)
+            let got = try SafeTensors.read(tmp.appendingPathComponent("runs/\(name)/latest.safetensors"))
+            XCTAssertEqual(got.tensors.map(\.0), reference.tensors.map(\.0))
+            for ((k, ta), (_, tb)) in zip(reference.tensors, got.tensors) { XCTAssertEqual(ta.data, tb.data, "\(name): \(k)") }
+            XCTAssertEqual(got.metadata["rng"], reference.metadata["rng"])
+        }
+    }
+}
