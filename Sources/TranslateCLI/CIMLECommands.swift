@@ -5,8 +5,8 @@ import ImageIO
 import Datasets
 import Pipelines
 
-extension CIMLESelection: ExpressibleByArgument {}
-extension LabelFormat: ExpressibleByArgument {}
+extension CIMLESelection: ReferenceSpelled {}
+extension LabelFormat: ReferenceSpelled {}
 
 /// Flags shared by `train cimle-sr` and `train cimle-layout`.
 public struct CIMLEFlags: ParsableArguments {

@@ -5,25 +5,24 @@ import NN
 import Datasets
 import Pipelines
 
-extension GeneratorArch: ExpressibleByArgument {}
-extension DiscriminatorArch: ExpressibleByArgument {}
-extension Norm: ExpressibleByArgument {}
-extension Upsampling: ExpressibleByArgument {}
-extension GANMode: ExpressibleByArgument {}
-extension InitType: ExpressibleByArgument {}
-extension TestMode: ExpressibleByArgument {}
-extension LRPolicy: ExpressibleByArgument {}
-extension DatasetMode: ExpressibleByArgument {}
-extension Direction: ExpressibleByArgument {}
-extension Preprocess: ExpressibleByArgument {}
 
 /// `translate`: the root command.
 public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
         abstract: "Image-to-image translation on the CPU: pix2pix, CycleGAN and conditional IMLE training, translation and evaluation.",
-        subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self])
+        version: "translate \(TranslateVersion.current)",
+        subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self, Info.self, List.self])
     public init() {}
+
+    /// Runs the command line `args` (without the program name) after rewriting the
+    /// reference's option spellings; exits.
+    public static func main(arguments args: [String]) -> Never {
+        let (rewritten, notes) = ReferenceNames.rewrite(args)
+        for n in notes { stderrLine(n) }
+        main(rewritten)
+        Foundation.exit(0)
+    }
 }
 
 public struct Train: ParsableCommand {

@@ -5,7 +5,7 @@ import NN
 import Datasets
 import Pipelines
 
-extension CycleGANGeneratorArch: ExpressibleByArgument {}
+extension CycleGANGeneratorArch: ReferenceSpelled {}
 
 /// Everything a CycleGAN training run is made of; stored in every checkpoint (`config`).
 public struct CycleGANTrainOptions: TrainingRunOptions {

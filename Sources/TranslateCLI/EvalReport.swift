@@ -247,8 +247,11 @@ struct EvalReport {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(HTMLReport.escape(title))\">"
         s += "<text x=\"\(Int(l))\" y=\"15\" font-size=\"13\" font-weight=\"bold\">\(HTMLReport.escape(title))</text>"
         s += "<line x1=\"\(l)\" y1=\"\(t + h)\" x2=\"\(l + w)\" y2=\"\(t + h)\" stroke=\"#999\"/><line x1=\"\(l)\" y1=\"\(t)\" x2=\"\(l)\" y2=\"\(t + h)\" stroke=\"#999\"/>"
-        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", l - 4, t + 4, y1)
-        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", l - 4, t + h, y0)
+        // As many digits as it takes for the two ends to read differently.
+        var digits = 3
+        while digits < 8 && String(format: "%.\(digits)g", y0) == String(format: "%.\(digits)g", y1) { digits += 1 }
+        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%@</text>", l - 4, t + 4, String(format: "%.\(digits)g", y1))
+        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%@</text>", l - 4, t + h, String(format: "%.\(digits)g", y0))
         let xs = Array(Set(pts.map(\.0))).sorted()
         for x in xs.count <= 12 ? xs : [xs.first!, xs.last!] {
             s += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%g</text>", px(x), t + h + 13, x)
@@ -347,22 +350,28 @@ struct EvalReport {
         t += (0..<maxSamples).map { "<th>sample \($0)</th>" }.joined()
             + (scaled ? "<th>per-pixel std<br><span class=\"meta\">scaled per image: black 0, yellow = the value under it</span></th>" : "<th>per-pixel std (white = 0.25)</th>")
             + "<th>closest pair</th></tr>"
-        func img(_ p: String?) -> String { p.map { "<td><a href=\"\(HTMLReport.url($0))\"><img src=\"\(HTMLReport.url($0))\" style=\"max-width:160px\"></a></td>" } ?? "<td></td>" }
         let showTarget = grid.contains { $0.target != nil }
+        // Image columns share about 1000 px so that the grid fits a laptop screen.
+        let imageColumns = 2 + (showTarget ? 1 : 0) + maxSamples + 1
+        let side = max(80, min(160, 1000 / max(imageColumns, 1)))
+        func img(_ p: String?, _ w: Int? = nil) -> String {
+            p.map { "<td><a href=\"\(HTMLReport.url($0))\"><img src=\"\(HTMLReport.url($0))\" loading=\"lazy\" style=\"max-width:\(w ?? side)px\"></a></td>" } ?? "<td></td>"
+        }
         for r in grid {
             t += "<tr><td>\(HTMLReport.escape(r.name))<br><span class=\"meta\">\(HTMLReport.escape(r.scores ?? ""))</span></td>" + img(r.input)
             if showTarget { t += img(r.target) }
             t += r.samples.map { img($0) }.joined() + String(repeating: "<td></td>", count: maxSamples - r.samples.count)
             if let p = r.std, let sc = r.stdScale {
-                t += "<td><a href=\"\(HTMLReport.url(p))\"><img src=\"\(HTMLReport.url(p))\" style=\"max-width:160px\"></a><br>\(Self.stdLegend(scale: sc))</td>"
+                t += "<td><a href=\"\(HTMLReport.url(p))\"><img src=\"\(HTMLReport.url(p))\" loading=\"lazy\" style=\"max-width:\(side)px\"></a><br>\(Self.stdLegend(scale: sc, width: side))</td>"
             } else { t += img(r.std) }
             if let c = r.closest {
-                t += "<td><img src=\"\(HTMLReport.url(c.0))\" style=\"max-width:80px\"><img src=\"\(HTMLReport.url(c.1))\" style=\"max-width:80px\"><br>"
+                let half = max(48, side / 2)
+                t += "<td><img src=\"\(HTMLReport.url(c.0))\" style=\"max-width:\(half)px\"><img src=\"\(HTMLReport.url(c.1))\" style=\"max-width:\(half)px\"><br>"
                 t += String(format: "samples %d, %d: LPIPS %.4f%@</td>", c.3, c.4, c.2, c.2 < evaluator.threshold ? " (duplicate)" : "")
             } else { t += "<td></td>" }
             t += "</tr>\n"
         }
-        body += "<h2>Samples</h2>" + t + "</table>"
+        body += "<h2>Samples</h2><div class=\"wide\">" + t + "</table></div>"
         if !pairs.isEmpty {
             body += "<h2>Closest pairs</h2><table><tr><th>kind</th><th>a</th><th>b</th><th>LPIPS</th></tr>"
             for p in pairs {

@@ -71,7 +71,7 @@ public enum HTMLReport {
     /// percentile of the raw values and the smoothed curve, so one spike does not flatten it.
     /// Long series are drawn as at most ~`maxPoints` points (raw: a min-max band).
     public static func lossChart(title: String, xs: [Double], raw: [Double], smoothed: [Double], marks: [(Double, String)] = [],
-                                 xLabel: String = "step", width: Int = 440, height: Int = 220, maxPoints: Int = 600) -> String {
+                                 xLabel: String = "step", width: Int = 380, height: Int = 210, maxPoints: Int = 600) -> String {
         let sm = zip(xs, smoothed).filter { $0.0.isFinite && $0.1.isFinite }
         let rw = zip(xs, raw).filter { $0.0.isFinite && $0.1.isFinite }
         guard !sm.isEmpty || !rw.isEmpty else { return "" }
@@ -188,10 +188,14 @@ public enum HTMLReport {
         }
     }
 
-    /// A JSON object (text) as a key | value table, nested keys flattened (`data.loadSize`).
-    public static func configTable(json text: String) -> String {
+    /// A JSON object (text) as key | value rows, nested keys flattened (`data.loadSize`), in
+    /// up to `columns` side-by-side tables.
+    public static func configTable(json text: String, columns: Int = 3) -> String {
         guard let v = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return "<pre>\(escape(text))</pre>" }
-        return keyValueTable(flatten(v))
+        let rows = flatten(v)
+        let per = max(8, (rows.count + columns - 1) / max(columns, 1))
+        let tables = stride(from: 0, to: rows.count, by: per).map { keyValueTable(Array(rows[$0..<min($0 + per, rows.count)])) }
+        return "<div class=\"curves\">" + tables.joined() + "</div>"
     }
 
     /// A two-column table of key | value rows.

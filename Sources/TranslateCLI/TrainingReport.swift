@@ -54,7 +54,7 @@ extension GANTrainer {
     var reportUnit: String { Model.kind == "cimle" ? "round" : "epoch" }
 
     /// index.html: the run's state, loss curves per step (raw faint, smoothed), the samples of
-    /// every epoch (newest first; older than the newest 5 folded) and the configuration as a
+    /// every epoch (newest first; all but the newest 2 folded) and the configuration as a
     /// key | value table.
     func writeReport(epoch: Int) throws {
         let unit = reportUnit
@@ -67,7 +67,7 @@ extension GANTrainer {
                 })
             }
             let table = HTMLReport.imageTable(headers: columns, rows: rows)
-            sections += epoch - e < 5 ? "<h3>\(Unit) \(e)</h3>" + table
+            sections += epoch - e < 2 ? "<h3>\(Unit) \(e)</h3>" + table
                 : "<details><summary>\(Unit) \(e)</summary>\(table)</details>"
         }
         let last = history.last
@@ -92,8 +92,8 @@ extension GANTrainer {
         let body = """
         <h2>Losses</h2><p class="legend">x: training step (dashed lines: end of each \(unit)); \(legend).</p>
         <div class="curves">\(TrainingCurves.charts(history, lossNames: Model.lossNames, unit: unit))</div>
-        <h2>Samples</h2>\(sections)
         <h2>Configuration</h2>\(HTMLReport.configTable(json: try configJSON()))
+        <h2>Samples</h2>\(sections)
         """
         try writeText(HTMLReport.page(title: "\(Model.kind): \(options.name)", meta: meta, body: body), to: runDir.appendingPathComponent("index.html"))
     }

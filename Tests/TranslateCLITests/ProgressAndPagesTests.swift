@@ -198,3 +198,25 @@ final class ProgressAndPagesTests: CLITestCase {
         }
     }
 }
+
+// TEMPORARY (removed before hand-off): rewrites the std images of an eval folder.
+final class TmpStdPreview: XCTestCase {
+    func testPreview() throws {
+        guard let dir = ProcessInfo.processInfo.environment["STD_PREVIEW_DIR"] else { throw XCTSkip("no dir") }
+        let root = URL(fileURLWithPath: dir)
+        var html = try String(contentsOf: root.appendingPathComponent("index.html"), encoding: .utf8)
+        for k in 0..<20 {
+            let d = root.appendingPathComponent("index_files/items/\(k)")
+            guard FileManager.default.fileExists(atPath: d.path) else { break }
+            var samples: [Image] = []
+            for j in 0..<6 { if let i = try? ImageFile.read(d.appendingPathComponent("sample\(j).png")).image { samples.append(i) } }
+            guard let v = try EvalReport.visibleStd(samples) else { continue }
+            try ImageFile.write(v.image, to: d.appendingPathComponent("std.png"))
+            let tag = "index_files/items/\(k)/std.png\" loading=\"lazy\" style=\"max-width:"
+            if let r = html.range(of: tag), let end = html[r.upperBound...].range(of: "</a>") {
+                html.insert(contentsOf: "<br>" + EvalReport.stdLegend(scale: v.scale, width: 120), at: end.upperBound)
+            }
+        }
+        try html.write(to: root.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+    }
+}

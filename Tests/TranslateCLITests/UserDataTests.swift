@@ -303,3 +303,72 @@ final class UserDataTests: CLITestCase {
         }
     }
 }
+
+/// The reference's spellings, `--version`, `info`, `list`, `apply --epoch`, direction warnings.
+final class FamiliarCommandTests: CLITestCase {
+    func testReferenceOptionNamesAndValuesAreAccepted() throws {
+        let (args, notes) = ReferenceNames.rewrite(["train", "pix2pix", "--netG", "unet_256", "--netD=n_layers", "--n_epochs", "3",
+                                                    "--n_epochs_decay", "4", "--lambda_L1", "50", "--load_size", "64", "--crop_size", "32",
+                                                    "--no_flip", "--batch_size", "2", "--gan_mode", "lsgan", "--continue_train",
+                                                    "--gpu_ids", "-1", "--direction", "BtoA", "--dataroot", "d", "--name", "n"])
+        XCTAssertEqual(args, ["train", "pix2pix", "--net-g", "unet_256", "--net-d=n_layers", "--epochs", "3", "--epochs-decay", "4",
+                              "--lambda-l1", "50", "--load-size", "64", "--crop-size", "32", "--no-flip", "--batch-size", "2",
+                              "--gan-mode", "lsgan", "--resume", "--direction", "BtoA", "--dataroot", "d", "--name", "n"])
+        XCTAssertEqual(notes.count, 1)
+        XCTAssertTrue(notes[0].contains("--gpu_ids"))
+        let cmd = try TrainPix2Pix.parse(Array(args.dropFirst(2)))
+        let o = cmd.trainOptions
+        XCTAssertEqual(o.model.netG, .unet256)
+        XCTAssertEqual(o.model.netD, .nLayers)
+        XCTAssertEqual([o.epochs, o.epochsDecay, o.batchSize], [3, 4, 2])
+        XCTAssertEqual(o.model.lambdaL1, 50)
+        XCTAssertEqual(o.model.ganMode, .lsgan)
+        XCTAssertEqual(o.data.direction, .bToA)
+        XCTAssertFalse(o.data.flip)
+        XCTAssertEqual(try TrainCycleGAN.parse(ReferenceNames.rewrite(["--dataroot", "d", "--name", "n", "--netG", "resnet_6blocks"]).args).trainOptions.model.netG, .resnet6)
+        XCTAssertEqual(Upsampling(argument: "resize-conv"), .resizeConv)
+        XCTAssertEqual(Preprocess(argument: "resize_and_crop"), .resizeAndCrop)
+        XCTAssertEqual(Direction(argument: "AtoB"), .aToB)
+        XCTAssertNil(Direction(argument: "sideways"))
+        XCTAssertEqual(ReferenceNames.rewrite(["apply", "--num_test", "5", "--results_dir", "r", "--epoch", "3"]).args,
+                       ["apply", "--num-test", "5", "--output", "r", "--epoch", "3"])
+    }
+
+    func testVersionInfoListAndEpochPick() throws {
+        let v = try run(["--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertEqual(v.out.trimmingCharacters(in: .whitespacesAndNewlines), "translate \(TranslateVersion.current)")
+        let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 2).deletingLastPathComponent()
+        let runs = tmp.appendingPathComponent("runs")
+        let tr = try run(["train", "pix2pix", "--dataroot", root.path, "--name", "r1", "--checkpoints-dir", runs.path,
+                          "--netG", "unet_32", "--ngf", "4", "--ndf", "4", "--load_size", "36", "--crop_size", "32",
+                          "--n_epochs", "2", "--n_epochs_decay", "0", "--save_epoch_freq", "1", "--direction", "BtoA", "--quiet"])
+        XCTAssertEqual(tr.status, 0, tr.err)
+        XCTAssertTrue(tr.err.contains("dataset: aligned [A | B] images in \(root.path)/train (detected): 2 pairs"), tr.err)
+        let info = try run(["info", runs.appendingPathComponent("r1").path])
+        XCTAssertEqual(info.status, 0, info.err)
+        for needle in ["kind              pix2pix", "netG unet-32", "ngf 4", "epoch 2 of 2, 4 steps", "dataset mode      aligned",
+                       "direction         b-to-a", "parameters        netD ", "lambdaL1 100", "dropout yes"] {
+            XCTAssertTrue(info.out.contains(needle), "info lacks '\(needle)':\n\(info.out)")
+        }
+        let list = try run(["list", "--checkpoints-dir", runs.path])
+        XCTAssertEqual(list.status, 0, list.err)
+        XCTAssertTrue(list.out.contains("r1\tpix2pix\t2/2\t4 steps"), list.out)
+        XCTAssertTrue(list.out.contains("finished"), list.out)
+        // apply --epoch 1 uses epoch_1; a missing epoch lists those that exist; the model's
+        // direction is used, and a contradicting --direction is warned about.
+        let ap = try run(["apply", "--model", runs.appendingPathComponent("r1").path, "--epoch", "1", "--dataroot", root.path,
+                          "--phase", "train", "--output", tmp.appendingPathComponent("o").path, "--quiet"])
+        XCTAssertEqual(ap.status, 0, ap.err)
+        XCTAssertTrue(ap.err.contains("2 pairs, b-to-a"), ap.err)
+        let missing = try run(["apply", "--model", runs.appendingPathComponent("r1").path, "--epoch", "7", "--dataroot", root.path,
+                               "--output", tmp.appendingPathComponent("o2").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.err.contains("--epoch") && missing.err.contains("epochs 1, 2"), missing.err)
+        let contra = try run(["apply", "--model", runs.appendingPathComponent("r1").path, "--dataroot", root.path, "--phase", "train",
+                              "--direction", "AtoB", "--num_test", "1", "--output", tmp.appendingPathComponent("o3").path])
+        XCTAssertEqual(contra.status, 0, contra.err)
+        XCTAssertTrue(contra.err.contains("contradicts the model's training direction b-to-a"), contra.err)
+        XCTAssertTrue(contra.out.contains("translated 1 image"), contra.out)
+    }
+}
