@@ -113,6 +113,13 @@ public final class CIMLEApplyJob {
         count = samples
         self.seed = seed
         let inputPaths = Set((0..<dataset.count).map { URL(fileURLWithPath: dataset.sourcePath($0)).standardizedFileURL.path })
+        // Samples are named by the input's name without its extension: x.jpg and x.png would collide.
+        var stems: [String: Int] = [:]
+        for i in 0..<dataset.count {
+            if let j = stems.updateValue(i, forKey: stem(i)) {
+                throw CLIError.invalidFlag(flag: "--input", reason: "\(dataset.sourcePath(j)) and \(dataset.sourcePath(i)) would both be written as \(stem(i))_s00.png; rename one or translate them separately")
+            }
+        }
         for i in 0..<dataset.count {
             let dst = sampleURL(i, 0).standardizedFileURL.path
             if inputPaths.contains(dst) { throw CLIError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dst)") }
@@ -148,7 +155,11 @@ public final class CIMLEApplyJob {
                     try ImageFile.write(img.converted(toChannels: 3).resized(width: outs[0].width, height: outs[0].height, filter: .bicubic), to: bic)
                     cells += ["index_files/" + stem(i) + "_input.png", "index_files/" + stem(i) + "_bicubic.png"]
                 }
-                for (k, o) in outs.enumerated() {
+                for (k, var o) in outs.enumerated() {
+                    // Layouts are generated at the model's working size; outputs come back at the input's.
+                    if ids != nil && (o.width != img.width || o.height != img.height) {
+                        o = o.resized(width: img.width, height: img.height, filter: .bicubic)
+                    }
                     let u = sampleURL(i, k)
                     try fm.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(o, to: u)

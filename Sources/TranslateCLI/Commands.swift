@@ -134,7 +134,7 @@ public struct Apply: ParsableCommand {
     @Option(help: "paper: batch statistics of each image and dropout on (the pix2pix protocol); eval: running statistics, no dropout.") var testMode: TestMode?
     @Option(help: "Seed for the dropout masks in paper mode.") var seed: UInt64 = 0
     @Option(help: "Resize inputs to this size first (square); by default images keep their size.") var loadSize: Int?
-    @Option(help: "cIMLE models: outputs per input (written as <name>_s<k>.png; default 1).") var samples: Int?
+    @Option(help: "cIMLE models: outputs per input (written as <name>_s<k>.png; default 1). Layout models generate at their working size and resize each output to its input's size.") var samples: Int?
     @Flag(help: "No progress output.") var quiet = false
 
     public func validate() throws {
@@ -195,14 +195,21 @@ public struct Export: ParsableCommand {
     @Flag(help: "Store weights as float16 (half the size).") var fp16 = false
 
     public func run() throws {
+        let precision = fp16 ? "float16" : "float32"
         if let c = try LoadedCIMLE.load(path: model) {
             try c.export(to: URL(fileURLWithPath: output), fp16: fp16)
-            print("wrote \(output)")
+            print("wrote the cIMLE generator (\(c.cimle.netG.parameterCount) parameters, \(precision)) of \(c.url.path) to \(output)")
             return
         }
         let loaded = try LoadedGenerator(path: model, direction: direction)
         try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
-        print("wrote \(output)")
+        let which: String
+        if loaded.kind.hasPrefix("cyclegan") {
+            which = loaded.prefix == "netG_B." ? "CycleGAN's G_B (netG_B, b-to-a)" : "CycleGAN's G_A (netG_A, a-to-b)"
+        } else {
+            which = "the pix2pix generator (netG, \(loaded.trainedDirection.rawValue))"
+        }
+        print("wrote \(which), \(loaded.netG.parameterCount) parameters, \(precision), from \(loaded.url.path) to \(output)")
     }
 }
 

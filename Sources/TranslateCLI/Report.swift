@@ -175,13 +175,13 @@ public enum HTMLReport {
         }
     }
 
-    /// Nested JSON as sorted `a.b.c` | value rows (arrays of scalars on one row, arrays of
-    /// objects as `a[0].b`).
+    /// Nested JSON as sorted `a.b.c` | value rows (arrays of scalars or arrays on one row,
+    /// arrays of objects as `a[0].b`).
     public static func flatten(_ v: JSONValue, prefix: String = "") -> [(String, String)] {
         switch v {
         case .object(let d) where !d.isEmpty:
             return d.keys.sorted().flatMap { flatten(d[$0]!, prefix: prefix.isEmpty ? $0 : prefix + "." + $0) }
-        case .array(let a) where a.contains(where: { if case .object = $0 { return true }; if case .array = $0 { return true }; return false }):
+        case .array(let a) where a.contains(where: { if case .object = $0 { return true }; return false }):
             return a.enumerated().flatMap { flatten($0.element, prefix: "\(prefix)[\($0.offset)]") }
         default:
             return [(prefix, v.text)]

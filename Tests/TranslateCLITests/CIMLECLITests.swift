@@ -133,7 +133,15 @@ final class CIMLECLITests: CLITestCase {
         job.quiet = true
         XCTAssertEqual(try job.run().written, 3)
         let g = try ImageFile.read(tmp.appendingPathComponent("gen/f0_s01.png")).image
-        XCTAssertEqual([g.width, g.height, g.channels], [32, 32, 3])
+        // Generated at the 32 x 32 working size, written at the label map's 48 x 40.
+        XCTAssertEqual([g.width, g.height, g.channels], [48, 40, 3])
+        // x.png and x.jpg of one folder would both become x_s00.png: refused naming both.
+        let twins = tmp.appendingPathComponent("twins")
+        try FileManager.default.createDirectory(at: twins, withIntermediateDirectories: true)
+        for ext in ["png", "jpg"] { try ImageFile.write(try makeImage(width: 8, height: 8, seed: 1), to: twins.appendingPathComponent("x.\(ext)")) }
+        assertThrows("twins", contains: ["x.jpg", "x.png", "x_s00.png"]) {
+            _ = try CIMLEApplyJob(model: model, inputs: [twins.path], output: tmp.appendingPathComponent("gt").path, samples: 1, seed: 0)
+        }
         // eval on the labelled split (as in training): fidelity, diversity, birthday test.
         var c = EvalConfig(); c.nnSize = 32; c.trials = 20
         let ev = try EvalJob(cimle: model, dataroot: root.path, phase: "train", trainPhase: nil, samples: 3, maxInputs: nil,

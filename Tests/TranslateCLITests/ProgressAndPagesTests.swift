@@ -149,8 +149,8 @@ final class ProgressAndPagesTests: CLITestCase {
     }
 
     func testConfigurationTable() throws {
-        let html = HTMLReport.configTable(json: #"{"batchSize":1,"data":{"loadSize":143,"flip":true,"mean":[0.5,0.5]},"lr":0.0002,"name":"a<b","maxItems":null}"#)
-        for row in ["<th>batchSize</th><td>1</td>", "<th>data.loadSize</th><td>143</td>", "<th>data.flip</th><td>true</td>",
+        let html = HTMLReport.configTable(json: #"{"batchSize":1,"data":{"loadSize":143,"flip":true,"mean":[0.5,0.5]},"lr":0.0002,"name":"a<b","maxItems":null,"palette":[[1,2,3],[4,5,6]],"runs":[{"b":1}]}"#)
+        for row in ["<th>palette</th><td>[[1, 2, 3], [4, 5, 6]]</td>", "<th>runs[0].b</th><td>1</td>","<th>batchSize</th><td>1</td>", "<th>data.loadSize</th><td>143</td>", "<th>data.flip</th><td>true</td>",
                     "<th>data.mean</th><td>[0.5, 0.5]</td>", "<th>lr</th><td>0.0002</td>", "<th>name</th><td>a&lt;b</td>", "<th>maxItems</th><td>null</td>"] {
             XCTAssertTrue(html.contains(row), row)
         }
@@ -196,27 +196,5 @@ final class ProgressAndPagesTests: CLITestCase {
             let pts = svg.components(separatedBy: "points=\"").dropFirst().map { $0.prefix { $0 != "\"" }.split(separator: " ").count }
             XCTAssertEqual(pts.last, 3, String(svg.prefix(300)))
         }
-    }
-}
-
-// TEMPORARY (removed before hand-off): rewrites the std images of an eval folder.
-final class TmpStdPreview: XCTestCase {
-    func testPreview() throws {
-        guard let dir = ProcessInfo.processInfo.environment["STD_PREVIEW_DIR"] else { throw XCTSkip("no dir") }
-        let root = URL(fileURLWithPath: dir)
-        var html = try String(contentsOf: root.appendingPathComponent("index.html"), encoding: .utf8)
-        for k in 0..<20 {
-            let d = root.appendingPathComponent("index_files/items/\(k)")
-            guard FileManager.default.fileExists(atPath: d.path) else { break }
-            var samples: [Image] = []
-            for j in 0..<6 { if let i = try? ImageFile.read(d.appendingPathComponent("sample\(j).png")).image { samples.append(i) } }
-            guard let v = try EvalReport.visibleStd(samples) else { continue }
-            try ImageFile.write(v.image, to: d.appendingPathComponent("std.png"))
-            let tag = "index_files/items/\(k)/std.png\" loading=\"lazy\" style=\"max-width:"
-            if let r = html.range(of: tag), let end = html[r.upperBound...].range(of: "</a>") {
-                html.insert(contentsOf: "<br>" + EvalReport.stdLegend(scale: v.scale, width: 120), at: end.upperBound)
-            }
-        }
-        try html.write(to: root.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
     }
 }

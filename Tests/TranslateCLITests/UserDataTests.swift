@@ -370,5 +370,9 @@ final class FamiliarCommandTests: CLITestCase {
         XCTAssertEqual(contra.status, 0, contra.err)
         XCTAssertTrue(contra.err.contains("contradicts the model's training direction b-to-a"), contra.err)
         XCTAssertTrue(contra.out.contains("translated 1 image"), contra.out)
+        // export says which generator it wrote.
+        let ex = try run(["export", "--model", runs.appendingPathComponent("r1").path, "--output", tmp.appendingPathComponent("g.safetensors").path, "--fp16"])
+        XCTAssertEqual(ex.status, 0, ex.err)
+        XCTAssertTrue(ex.out.contains("wrote the pix2pix generator (netG, b-to-a)") && ex.out.contains("float16"), ex.out)
     }
 }
