@@ -120,7 +120,9 @@ enum ResumeChanges {
     static func apply<O: TrainingRunOptions>(saved: O, given: O, defaults: O) throws -> (O, [String]) {
         let s = try flatten(saved), g = try flatten(given), d = try flatten(defaults)
         var notes: [String] = []
-        for key in g.keys.sorted() where g[key] != d[key] && g[key] != s[key] {
+        // The run is where the command line points (a moved run resumes in its new folder).
+        let location: Set<String> = ["checkpointsDir", "name"]
+        for key in g.keys.sorted() where g[key] != d[key] && g[key] != s[key] && !location.contains(key) {
             // Paths, not spellings: the same folder given another way is no change.
             if key == "dataroot" {
                 let a = URL(fileURLWithPath: given.dataroot).standardizedFileURL.resolvingSymlinksInPath().path
@@ -133,6 +135,8 @@ enum ResumeChanges {
             notes.append("\(flag(key)) \(s[key] ?? "none") -> \(g[key] ?? "none")")
         }
         var out = saved
+        out.checkpointsDir = given.checkpointsDir
+        out.name = given.name
         out.epochs = given.epochs == defaults.epochs ? saved.epochs : given.epochs
         out.epochsDecay = given.epochsDecay == defaults.epochsDecay ? saved.epochsDecay : given.epochsDecay
         out.saveEpochFreq = given.saveEpochFreq == defaults.saveEpochFreq ? saved.saveEpochFreq : given.saveEpochFreq

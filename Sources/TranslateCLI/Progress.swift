@@ -198,7 +198,7 @@ public final class ProgressBar {
             statusShown = false
         } else if endOfEpoch || t - lastPrint >= logInterval {
             lastPrint = t
-            write(line(epoch: epoch, epochs: epochs, step: step, steps: steps, losses: losses, width: columns ?? 80) + "\n")
+            write(line(epoch: epoch, epochs: epochs, step: step, steps: steps, losses: losses, width: columns ?? Self.terminalColumns()) + "\n")
         }
     }
 

@@ -11,7 +11,7 @@ public enum LRPolicy: String, CaseIterable, Codable { case linear, step, cosine,
 public protocol TrainingRunOptions: Codable, Equatable {
     var dataroot: String { get }
     var phase: String { get set }
-    var name: String { get }
+    var name: String { get set }
     var checkpointsDir: String { get set }
     var data: DataOptions { get set }
     var batchSize: Int { get set }
@@ -142,6 +142,8 @@ public final class GANTrainer<Model: TrainableModel> {
                 (opts, resumeNotes) = try ResumeChanges.apply(saved: saved, given: options, defaults: defaults)
             } else {
                 opts = saved
+                opts.checkpointsDir = options.checkpointsDir
+                opts.name = options.name
             }
         } else if FileManager.default.fileExists(atPath: latest.path) {
             throw CLIError.runExists(path: opts.runDirectory.path)

@@ -245,6 +245,16 @@ final class UserDataTests: CLITestCase {
         let meta = try SafeTensors.read(tmp.appendingPathComponent("runs/r/latest.safetensors")).metadata
         XCTAssertEqual(meta["epoch"], "2")
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/r/epoch_2.safetensors").path))
+        // A moved run resumes where the command line points, not where it was trained.
+        let archive = tmp.appendingPathComponent("archive")
+        try FileManager.default.createDirectory(at: archive, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: tmp.appendingPathComponent("runs/r"), to: archive.appendingPathComponent("r"))
+        var moved = base
+        moved[moved.firstIndex(of: "--checkpoints-dir")! + 1] = archive.path
+        let m = try run(["train", "pix2pix"] + moved + ["--epochs", "3", "--epochs-decay", "0", "--resume"])
+        XCTAssertEqual(m.status, 0, m.err)
+        XCTAssertEqual(try SafeTensors.read(archive.appendingPathComponent("r/latest.safetensors")).metadata["epoch"], "3")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/r").path))
     }
 
     /// SIGINT to a training process: a checkpoint of the current step, the command that
