@@ -131,6 +131,10 @@ public final class ApplyJob {
         for r in roots where !FileManager.default.fileExists(atPath: r.path) {
             throw CLIError.notFound(path: r.path, what: dataroot == nil ? "--input" : "--dataroot")
         }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), !isDir.boolValue {
+            throw CLIError.invalidFlag(flag: "--output", reason: "\(output) is a file; --output is the folder the results go into")
+        }
         dataset = try ImageDataset(roots: roots, options: data)
         if let l = layoutLine, !quiet { stderrLine("dataset: \(l): \(dataset.count) pairs, \(data.direction.rawValue)") }
         self.output = URL(fileURLWithPath: output)
@@ -139,8 +143,8 @@ public final class ApplyJob {
         self.loadSize = loadSize
         rng = RNG(seed: seed)
         // Never write over an input.
-        let inputPaths = Set((0..<dataset.count).map { URL(fileURLWithPath: dataset.sourcePath($0)).standardizedFileURL.path })
-        for i in 0..<dataset.count where inputPaths.contains(outputURL(i).standardizedFileURL.path) {
+        let inputPaths = Set((0..<dataset.count).map { resolvedPath(URL(fileURLWithPath: dataset.sourcePath($0))) })
+        for i in 0..<dataset.count where inputPaths.contains(resolvedPath(outputURL(i))) {
             throw CLIError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dataset.sourcePath(i))")
         }
     }

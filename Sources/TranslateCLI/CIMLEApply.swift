@@ -112,7 +112,7 @@ public final class CIMLEApplyJob {
         self.output = URL(fileURLWithPath: output)
         count = samples
         self.seed = seed
-        let inputPaths = Set((0..<dataset.count).map { URL(fileURLWithPath: dataset.sourcePath($0)).standardizedFileURL.path })
+        let inputPaths = Set((0..<dataset.count).map { resolvedPath(URL(fileURLWithPath: dataset.sourcePath($0))) })
         // Samples are named by the input's name without its extension: x.jpg and x.png would collide.
         var stems: [String: Int] = [:]
         for i in 0..<dataset.count {
@@ -121,7 +121,7 @@ public final class CIMLEApplyJob {
             }
         }
         for i in 0..<dataset.count {
-            let dst = sampleURL(i, 0).standardizedFileURL.path
+            let dst = resolvedPath(sampleURL(i, 0))
             if inputPaths.contains(dst) { throw CLIError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dst)") }
         }
     }

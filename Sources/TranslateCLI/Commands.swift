@@ -20,8 +20,23 @@ public struct TranslateCommand: ParsableCommand {
     public static func main(arguments args: [String]) -> Never {
         let (rewritten, notes) = ReferenceNames.rewrite(args)
         for n in notes { stderrLine(n) }
-        main(rewritten)
+        // A file larger than `ulimit -f` must fail its write (EFBIG), not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
+        do {
+            var command = try parseAsRoot(rewritten)
+            try command.run()
+        } catch {
+            exit(withError: userFacing(error))
+        }
         Foundation.exit(0)
+    }
+
+    /// System errors that reach the top say which path and why, in words.
+    static func userFacing(_ error: Error) -> Error {
+        let ns = error as NSError
+        guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return error }
+        let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path ?? "a file"
+        return CLIError.io(path: path, reason: ioReason(error))
     }
 }
 
@@ -196,6 +211,7 @@ public struct Export: ParsableCommand {
 
     public func run() throws {
         let precision = fp16 ? "float16" : "float32"
+        try refuseOverwriting(URL(fileURLWithPath: output), input: try resolveModelURL(model), flag: "--output")
         if let c = try LoadedCIMLE.load(path: model) {
             try c.export(to: URL(fileURLWithPath: output), fp16: fp16)
             print("wrote the cIMLE generator (\(c.cimle.netG.parameterCount) parameters, \(precision)) of \(c.url.path) to \(output)")

@@ -39,9 +39,12 @@ extension CycleGAN: TrainableModel {
     public static var lossNames: [String] { Losses.names }
 
     public convenience init(options: CycleGANTrainOptions, rng: inout RNG) throws {
-        if options.model.ngf < 1 { throw CLIError.invalidFlag(flag: "--ngf", reason: "must be positive") }
-        if options.model.ndf < 1 { throw CLIError.invalidFlag(flag: "--ndf", reason: "must be positive") }
-        if options.model.poolSize < 0 { throw CLIError.invalidFlag(flag: "--pool-size", reason: "must be at least 0") }
+        try GANChecks.common(options.model)
+        try GANChecks.finite(options.model.lambdaA, "--lambda-a", in: 0...1e6)
+        try GANChecks.finite(options.model.lambdaB, "--lambda-b", in: 0...1e6)
+        try GANChecks.finite(options.model.lambdaIdentity, "--lambda-identity", in: 0...1e6)
+        try GANChecks.int(options.model.poolSize, "--pool-size", in: 0...10_000)
+        try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
         try self.init(config: options.model, rng: &rng)
     }
 

@@ -261,7 +261,7 @@ public final class EvalJob {
                 row.target = try item.target.map { try save($0, base + "/target.png") }
                 let shown = source.deterministic ? 1 : min(item.samples.count, 6)
                 for k in 0..<shown { row.samples.append(try save(item.samples[k], base + "/sample\(k).png")) }
-                row.std = try r.stdImage.map { try save($0, base + "/std.png") }
+                try row.setStd(samples: item.samples, base: base, save: save)
                 if let c = r.closest {
                     row.closest = (try save(item.samples[c.i], base + "/closest_a.png"), try save(item.samples[c.j], base + "/closest_b.png"), c.distance, c.i, c.j)
                 }

@@ -99,6 +99,7 @@ public struct Import: ParsableCommand {
 
     public func run() throws {
         let n = norm ?? (netG.isUNet ? .batch : .instance)
+        try refuseOverwriting(URL(fileURLWithPath: output), input: URL(fileURLWithPath: pth), flag: "--output")
         let r = try TorchModelImporter.importGenerator(pth: URL(fileURLWithPath: pth), arch: netG, ngf: ngf, norm: n, dropout: dropout,
                                                         nBlocks: nBlocks, inputNc: inputNc, outputNc: outputNc,
                                                         output: URL(fileURLWithPath: output), fp16: fp16)

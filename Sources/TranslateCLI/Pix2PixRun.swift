@@ -36,8 +36,9 @@ extension Pix2Pix: TrainableModel {
     public static var lossNames: [String] { Losses.names }
 
     public convenience init(options: Pix2PixTrainOptions, rng: inout RNG) throws {
-        if options.model.ngf < 1 { throw CLIError.invalidFlag(flag: "--ngf", reason: "must be positive") }
-        if options.model.ndf < 1 { throw CLIError.invalidFlag(flag: "--ndf", reason: "must be positive") }
+        try GANChecks.common(options.model)
+        try GANChecks.finite(options.model.lambdaL1, "--lambda-l1", in: 0...1e6)
+        try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
         if ![.aligned, .paired].contains(options.data.mode) {
             throw CLIError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
         }

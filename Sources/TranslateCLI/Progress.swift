@@ -42,7 +42,7 @@ public final class ProgressBar {
         self.isTTY = isatty(STDERR_FILENO) != 0
         self.logInterval = logInterval
         self.now = { Date().timeIntervalSinceReferenceDate }
-        self.write = { FileHandle.standardError.write(Data($0.utf8)) }
+        self.write = { writeStderr($0) }
         lastTick = now()
     }
 

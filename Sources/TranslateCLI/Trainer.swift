@@ -54,7 +54,9 @@ extension TrainingRunOptions {
             throw bad("--crop-size", "must be between 1 and --load-size (\(data.loadSize)), got \(data.cropSize)")
         }
         if saveEpochFreq < 1 { throw bad("--save-epoch-freq", "must be at least 1") }
-        if name.isEmpty || name.contains("/") { throw bad("--name", "must be a non-empty folder name without '/'") }
+        if name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("\0") || name.hasPrefix("-") {
+            throw bad("--name", "must be a folder name inside --checkpoints-dir: not empty, '.' or '..', without '/' or NUL, not starting with '-'; got '\(name)'")
+        }
     }
 }
 
@@ -155,6 +157,12 @@ public final class GANTrainer<Model: TrainableModel> {
         data.maxItems = opts.maxItems
         let root = URL(fileURLWithPath: opts.dataroot)
         guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
+        // The run must not be written into the data it reads (its samples would become data).
+        let runPath = opts.runDirectory.standardizedFileURL.resolvingSymlinksInPath().path
+        let dataPath = root.standardizedFileURL.resolvingSymlinksInPath().path
+        if runPath == dataPath || runPath.hasPrefix(dataPath + "/") || dataPath.hasPrefix(runPath + "/") {
+            throw CLIError.invalidFlag(flag: "--checkpoints-dir", reason: "the run folder \(opts.runDirectory.path) is inside (or holds) the --dataroot \(root.path); write runs elsewhere")
+        }
         let layout: DatasetLayout
         switch data.mode {
         case .unaligned: layout = try DatasetLayout.unpaired(root: root, phase: opts.phase)
@@ -238,10 +246,13 @@ public final class GANTrainer<Model: TrainableModel> {
 
     /// Runs the remaining epochs. `stopAfterEpochs` ends early (tests and staged runs).
     public func run(stopAfterEpochs: Int? = nil) throws {
+        let lock = try RunLock(folder: runDir)
+        defer { withExtendedLifetime(lock) {} }
         try FileManager.default.createDirectory(at: runDir.appendingPathComponent("images"), withIntermediateDirectories: true)
         try writeText(try configJSON() + "\n", to: runDir.appendingPathComponent("config.json"))
         let total = options.totalEpochs
         let endEpoch = min(total, stopAfterEpochs.map { startEpoch + $0 } ?? total)
+        guard startEpoch < endEpoch else { return }
         let perEpoch = model.customEpochLength(dataset: dataset, batchSize: options.batchSize)
             ?? (dataset.count + options.batchSize - 1) / options.batchSize
         let progress = ProgressBar(totalSteps: max(perEpoch * max(endEpoch - startEpoch, 0) - startBatch, 0), unitName: reportUnit)
@@ -278,12 +289,15 @@ public final class GANTrainer<Model: TrainableModel> {
                 let t0 = Date()
                 let losses = try model.trainStep(batch, rng: &rng)
                 step += 1; i += 1
+                if let bad = zip(names, losses).first(where: { !$0.1.isFinite }) {
+                    throw CLIError.badModel(path: runDir.path, reason: "the loss \(bad.0) became \(bad.1.isNaN ? "NaN" : "infinite") at step \(step) (epoch \(epoch + 1), batch \(i)); training stopped without saving, so \(latestURL.lastPathComponent) keeps the last good state. A lower --lr (or other loss weights) usually avoids this")
+                }
                 running = i == skip + 1 ? losses : zip(running, losses).map { $0 * 0.9 + $1 * 0.1 }
                 let rec = LossRecord(epoch: epoch + 1, step: step, lr: lr, losses: Dictionary(uniqueKeysWithValues: zip(names, losses)),
                                      seconds: Date().timeIntervalSince(t0))
                 history.append(rec)
                 do { try log.write(contentsOf: Data(Self.jsonLine(rec).utf8)) } catch {
-                    throw CLIError.io(path: logURL.path, reason: "cannot write the loss log: \((error as NSError).localizedDescription)")
+                    throw CLIError.io(path: logURL.path, reason: "cannot write the loss log: \(ioReason(error))")
                 }
                 progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
                                 images: batch.input.shape[0], losses: Array(zip(names, running)))

@@ -22,6 +22,43 @@ public protocol GANConfigCommon {
 extension Pix2PixConfig: GANConfigCommon {}
 extension CycleGANConfig: GANConfigCommon {}
 
+/// Range checks shared by every GAN configuration, read from flags or from a file: each
+/// error names the flag. Sizes are bounded so that no value makes an allocation that cannot succeed.
+enum GANChecks {
+    static func finite(_ v: Float, _ flag: String, in range: ClosedRange<Float>, openLow: Bool = false) throws {
+        guard v.isFinite, range.contains(v), !(openLow && v == range.lowerBound) else {
+            throw CLIError.invalidFlag(flag: flag, reason: "must be a finite number \(openLow ? "above" : "from") \(range.lowerBound) to \(range.upperBound), got \(v)")
+        }
+    }
+
+    static func int(_ v: Int, _ flag: String, in range: ClosedRange<Int>) throws {
+        guard range.contains(v) else { throw CLIError.invalidFlag(flag: flag, reason: "must be between \(range.lowerBound) and \(range.upperBound), got \(v)") }
+    }
+
+    static func common<C: GANConfigCommon>(_ c: C) throws {
+        try int(c.ngf, "--ngf", in: 1...1024)
+        try int(c.ndf, "--ndf", in: 1...1024)
+        try int(c.nLayersD, "--n-layers-d", in: 1...8)
+        try finite(c.lr, "--lr", in: 0...1, openLow: true)
+        try finite(c.beta1, "--beta1", in: 0...0.9999)
+        try finite(c.initGain, "--init-gain", in: 0...100, openLow: true)
+    }
+
+    /// The smallest memory a training step at these sizes needs (the decoded and resized
+    /// images and the generator's first activations with their gradients); refused when it
+    /// is more than the machine has, before anything is allocated.
+    static func memory(loadSize: Int, cropSize: Int, batchSize: Int, ngf: Int) throws {
+        let side = Double(max(loadSize, cropSize))
+        let images = side * side * 3 * 4 * 2 * Double(batchSize)
+        let activations = Double(cropSize) * Double(cropSize) * Double(ngf) * 4 * 4 * Double(batchSize)
+        let need = images + activations
+        let have = Double(ProcessInfo.processInfo.physicalMemory)
+        if need > have {
+            throw CLIError.invalidFlag(flag: "--load-size", reason: String(format: "--load-size %d / --crop-size %d with --batch-size %d and --ngf %d need at least %.1f GB, more than this machine's %.1f GB", loadSize, cropSize, batchSize, ngf, need / 1e9, have / 1e9))
+        }
+    }
+}
+
 /// Flags shared by `train pix2pix` and `train cyclegan`, with the reference's defaults.
 public struct TrainingFlags: ParsableArguments {
     public init() {}
@@ -68,6 +105,13 @@ public struct TrainingFlags: ParsableArguments {
         if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
         if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
         if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
+        if cropSize > 8192 || loadSize > 8192 { throw ValidationError("--load-size and --crop-size must be at most 8192, got \(loadSize) and \(cropSize)") }
+        if batchSize > 1024 { throw ValidationError("--batch-size must be at most 1024, got \(batchSize)") }
+        if epochs > 100_000 || epochsDecay > 100_000 { throw ValidationError("--epochs and --epochs-decay must be at most 100000") }
+        if samples < 0 || samples > 100 { throw ValidationError("--samples must be between 0 and 100, got \(samples)") }
+        if !lr.isFinite || lr > 1 { throw ValidationError("--lr must be a finite number above 0 and at most 1, got \(lr)") }
+        if !(beta1 >= 0 && beta1 < 1) { throw ValidationError("--beta1 must be at least 0 and below 1, got \(beta1)") }
+        if !(initGain > 0 && initGain.isFinite) { throw ValidationError("--init-gain must be a finite positive number, got \(initGain)") }
         if saveLatestFreq < 0 { throw ValidationError("--save-latest-freq must not be negative, got \(saveLatestFreq)") }
         if saveEpochFreq < 1 { throw ValidationError("--save-epoch-freq must be at least 1, got \(saveEpochFreq)") }
     }

@@ -1,0 +1,154 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+import Datasets
+import Pipelines
+import TranslateCLI
+
+/// Hostile command lines and faults at the command level: each class gives a clear error
+/// naming the flag or path and a non-zero exit, and nothing is lost.
+final class HostileCLITests: CLITestCase {
+    var root: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 2).deletingLastPathComponent()
+    }
+
+    func trainArgs(_ name: String, dir: String? = nil) -> [String] {
+        ["train", "pix2pix", "--dataroot", root.path, "--name", name, "--checkpoints-dir", dir ?? tmp.appendingPathComponent("runs").path,
+         "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--load-size", "36", "--crop-size", "32",
+         "--epochs", "1", "--epochs-decay", "0", "--quiet"]
+    }
+
+    /// A process with its standard error on `err` (a file handle), to its end.
+    func runProcess(_ args: [String], stderr err: FileHandle, shell: String? = nil) throws -> Process {
+        let p = Process()
+        if let shell {
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", shell + " \"$@\"", "bash", try executable.path] + args
+        } else {
+            p.executableURL = try executable
+            p.arguments = args
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        return p
+    }
+
+    func testRunNamesStayInsideTheCheckpointsFolder() throws {
+        for bad in ["..", ".", "a/b", "-x"] {
+            let r = try run(trainArgs(bad))
+            XCTAssertNotEqual(r.status, 0, bad)
+            XCTAssertTrue(r.err.contains("--name"), "\(bad): \(r.err)")
+        }
+        // A run written into the dataset it reads would train on its own samples next time.
+        let r = try run(trainArgs("train", dir: root.path))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("--checkpoints-dir") && r.err.contains("--dataroot"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("train/latest.safetensors").path))
+    }
+
+    func testHyperParametersOutOfRangeAreRefusedByName() throws {
+        for (flag, value) in [("--lr", "nan"), ("--lr", "1e8"), ("--beta1", "2"), ("--lambda-l1", "-1"), ("--ngf", "100000"),
+                              ("--load-size", "100000"), ("--samples", "-1"), ("--init-gain", "inf"), ("--batch-size", "0")] {
+            var args = trainArgs("h")
+            if let i = args.firstIndex(of: flag) { args[i + 1] = value } else { args += [flag, value] }
+            let r = try run(args)
+            XCTAssertNotEqual(r.status, 0, "\(flag) \(value)")
+            XCTAssertTrue(r.err.contains(flag), "\(flag) \(value): \(r.err)")
+            XCTAssertFalse(r.err.contains("EncodingError"), r.err)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/h/latest.safetensors").path))
+    }
+
+    /// A second writer of one run is refused while the first holds it; the lock goes with
+    /// its holder, so a killed process never blocks.
+    func testTwoTrainingsOnOneRunAreRefused() throws {
+        let o = tinyOptions(dataroot: root, name: "locked", epochs: 1, decay: 0)
+        do {
+            let held = try RunLock(folder: o.runDirectory)
+            let t = try Pix2PixTrainer(options: o, resume: false)
+            t.progressEnabled = false
+            assertThrows("second writer", contains: ["another training is writing this run", "process \(getpid())"]) { try t.run() }
+            withExtendedLifetime(held) {}
+        }
+        let t = try Pix2PixTrainer(options: o, resume: false)
+        t.progressEnabled = false
+        XCTAssertNoThrow(try t.run())
+    }
+
+    /// A loss that becomes NaN stops the run naming the step; the last good checkpoint stays.
+    func testNonFiniteLossStopsWithoutSaving() throws {
+        let t = try Pix2PixTrainer(options: tinyOptions(dataroot: root, name: "nan", epochs: 2, decay: 0), resume: false)
+        t.progressEnabled = false
+        try t.run(stopAfterEpochs: 1)
+        let before = try Data(contentsOf: t.latestURL)
+        let r = try Pix2PixTrainer(options: tinyOptions(dataroot: root, name: "nan", epochs: 2, decay: 0), resume: true)
+        r.progressEnabled = false
+        for p in r.model.netG.parameters { p.data = [Float](repeating: .nan, count: p.data.count) }
+        assertThrows("nan loss", contains: ["became NaN", "step 3", "keeps the last good state"]) { try r.run() }
+        XCTAssertEqual(try Data(contentsOf: t.latestURL), before)
+    }
+
+    /// Outputs that are their own inputs (also through a symbolic link) are refused.
+    func testOutputsNeverReplaceTheirInputs() throws {
+        XCTAssertEqual(try run(trainArgs("src")).status, 0)
+        let latest = tmp.appendingPathComponent("runs/src/latest.safetensors")
+        let before = try Data(contentsOf: latest)
+        let ex = try run(["export", "--model", tmp.appendingPathComponent("runs/src").path, "--output", latest.path])
+        XCTAssertNotEqual(ex.status, 0)
+        XCTAssertTrue(ex.err.contains("--output") && ex.err.contains("destroy the source"), ex.err)
+        XCTAssertEqual(try Data(contentsOf: latest), before)
+        let pth = tmp.appendingPathComponent("g.pth")
+        try Data("not really".utf8).write(to: pth)
+        let im = try run(["import", "--pth", pth.path, "--net-g", "unet-32", "--ngf", "4", "--output", pth.path])
+        XCTAssertNotEqual(im.status, 0)
+        XCTAssertTrue(im.err.contains("--output"), im.err)
+        XCTAssertEqual(try String(contentsOf: pth, encoding: .utf8), "not really")
+        // apply --output reaching the input folder through a link.
+        let inputs = tmp.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        try ImageFile.write(try makeImage(width: 32, height: 32, seed: 4), to: inputs.appendingPathComponent("x.png"))
+        let link = tmp.appendingPathComponent("link")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: inputs)
+        let original = try Data(contentsOf: inputs.appendingPathComponent("x.png"))
+        let ap = try run(["apply", "--model", tmp.appendingPathComponent("runs/src").path, "--input", inputs.path, "--output", link.path])
+        XCTAssertNotEqual(ap.status, 0)
+        XCTAssertTrue(ap.err.contains("would overwrite the input"), ap.err)
+        XCTAssertEqual(try Data(contentsOf: inputs.appendingPathComponent("x.png")), original)
+        // An --output that is an existing file.
+        let file = tmp.appendingPathComponent("afile")
+        try Data().write(to: file)
+        let af = try run(["apply", "--model", tmp.appendingPathComponent("runs/src").path, "--input", inputs.path, "--output", file.path])
+        XCTAssertNotEqual(af.status, 0)
+        XCTAssertTrue(af.err.contains("--output") && af.err.contains("is a file"), af.err)
+    }
+
+    /// Standard error on /dev/full does not crash; a file-size limit fails the checkpoint
+    /// write with a message and a non-zero exit instead of killing the process.
+    func testWritesThatFail() throws {
+        XCTAssertEqual(try run(trainArgs("m")).status, 0)
+        let full = try XCTUnwrap(FileHandle(forWritingAtPath: "/dev/full"))
+        let p = try runProcess(["apply", "--model", tmp.appendingPathComponent("runs/m").path, "--input", root.appendingPathComponent("train").path,
+                                "--output", tmp.appendingPathComponent("o").path], stderr: full)
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 0)
+        let errURL = tmp.appendingPathComponent("err.txt")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let errFile = try FileHandle(forWritingTo: errURL)
+        let q = try runProcess(trainArgs("limited"), stderr: errFile, shell: "ulimit -f 16; exec")
+        try errFile.close()
+        let text = try String(contentsOf: errURL, encoding: .utf8)
+        XCTAssertEqual(q.terminationReason, .exit, text)
+        XCTAssertNotEqual(q.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("runs/limited"), text)
+    }
+}
