@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "TorchImport", targets: ["TorchImport"]),
+        .library(name: "Perceptual", targets: ["Perceptual"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "TranslateCLI", targets: ["TranslateCLI"]),
     ],
@@ -28,18 +29,21 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Direct convolution kernels (AVX-512 and baseline copies, chosen at load time).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
-        // Data flows one way: Tensors -> NN -> (ImageIO, Datasets) -> Pipelines -> TranslateCLI.
+        // Data flows one way: Tensors -> NN -> (ImageIO, Datasets, Perceptual) -> Pipelines
+        // -> Evaluation -> TranslateCLI (Evaluation needs no pipeline; Pipelines no metric).
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "NN", dependencies: ["Tensors", "CKernels"]),
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
         .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),
-        // Image metrics, LPIPS, diversity and mode-collapse statistics.
-        .target(name: "Evaluation", dependencies: ["ImageIO", "NN", "Tensors"]),
-        .target(name: "Pipelines", dependencies: ["Evaluation", "ImageIO", "NN", "Tensors"]),
+        // The perceptual distance (LPIPS-AlexNet): a training loss for cIMLE and a metric.
+        .target(name: "Perceptual", dependencies: ["ImageIO", "NN", "Tensors"]),
+        // Image metrics, diversity and mode-collapse statistics.
+        .target(name: "Evaluation", dependencies: ["Perceptual", "ImageIO", "NN", "Tensors"]),
+        .target(name: "Pipelines", dependencies: ["Perceptual", "ImageIO", "NN", "Tensors"]),
         // Reads torch.save files (zip and legacy pickle) without executing them.
         .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
         .target(name: "TranslateCLI", dependencies: [
-            "Evaluation", "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
+            "Evaluation", "Perceptual", "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "translate", dependencies: ["TranslateCLI", "Tensors"]),
@@ -51,7 +55,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensors", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "TorchImportTests", dependencies: ["TorchImport", "Pipelines", "NN", "Tensors", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ImageIO", "NN", "Tensors", "TestSupport"]),
-        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Evaluation", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Perceptual", "ImageIO", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Evaluation", "Perceptual", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Perceptual
 import Tensors
 import ImageIO
 

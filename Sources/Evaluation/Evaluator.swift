@@ -2,6 +2,7 @@ import Foundation
 import Tensors
 import NN
 import ImageIO
+import Perceptual
 
 /// One evaluated input: its samples (one or more outputs for the same input) and, when the
 /// split is paired, its target.

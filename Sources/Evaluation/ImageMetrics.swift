@@ -1,16 +1,6 @@
 import Foundation
+import Perceptual
 import ImageIO
-
-public enum MetricsError: Error, CustomStringConvertible, Equatable {
-    case mismatch(String)
-    case tooSmall(String)
-    public var description: String {
-        switch self {
-        case .mismatch(let s): return s
-        case .tooSmall(let s): return s
-        }
-    }
-}
 
 /// Full-reference image metrics on 8-bit images (the values people quote).
 /// L1 and MSE are on the 0-1 scale; PSNR uses a peak of 255 and is +infinity for identical

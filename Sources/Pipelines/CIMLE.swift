@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 import NN
 import ImageIO
-import Evaluation
+import Perceptual
 
 /// Which conditional IMLE pipeline a model belongs to.
 public enum CIMLETask: String, CaseIterable, Codable {

@@ -4,6 +4,7 @@ import Tensors
 import ImageIO
 import Datasets
 import Pipelines
+import Perceptual
 
 extension CIMLESelection: ReferenceSpelled {}
 extension LabelFormat: ReferenceSpelled {}

@@ -5,6 +5,7 @@ import ImageIO
 import Datasets
 import Pipelines
 import Evaluation
+import Perceptual
 
 /// Data settings of the cIMLE pipelines.
 public struct CIMLEData: Codable, Equatable {
@@ -123,6 +124,11 @@ public final class CIMLEModel: TrainableModel {
             labelPath = s.inputPath
             guard let t = s.target else { throw CLIError.io(path: s.inputPath, reason: "no photo paired with this label map") }
             photo = try Image(tensor: t)
+        }
+        // A label map must cover its photo pixel for pixel; resizing both silently would pair
+        // labels with the wrong places.
+        guard labelImg.width == photo.width, labelImg.height == photo.height else {
+            throw CLIError.io(path: labelPath, reason: "label map is \(labelImg.width) x \(labelImg.height), but its photo \(s.inputPath) is \(photo.width) x \(photo.height); a label map must have its photo's size")
         }
         let ids = try LayoutCodec.ids(labelImg, format: d.labelFormat, numClasses: d.numClasses, palette: d.palette, path: labelPath)
         let small = try LayoutCodec.resize(ids, width: labelImg.width, height: labelImg.height, toWidth: d.width, toHeight: d.height)

@@ -5,6 +5,7 @@ import ImageIO
 import Datasets
 import Pipelines
 import Evaluation
+import Perceptual
 
 /// Where `translate eval` gets its items: a model run on a dataset split, or two folders.
 struct EvalSource {

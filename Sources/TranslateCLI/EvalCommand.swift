@@ -3,6 +3,7 @@ import Foundation
 import Datasets
 import Pipelines
 import Evaluation
+import Perceptual
 
 /// `translate eval`.
 public struct Eval: ParsableCommand {

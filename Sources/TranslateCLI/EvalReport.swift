@@ -1,6 +1,7 @@
 import Foundation
 import ImageIO
 import Evaluation
+import Perceptual
 
 /// The numbers, the summary table, metrics.json and the HTML page of `translate eval`.
 struct EvalReport {

@@ -5,6 +5,7 @@ import NN
 import ImageIO
 import TestSupport
 @testable import Evaluation
+import Perceptual
 
 /// The shipped LPIPS network, loaded once.
 let sharedLPIPS: LPIPS = {

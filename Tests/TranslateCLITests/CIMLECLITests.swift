@@ -7,6 +7,7 @@ import Datasets
 import Pipelines
 import Evaluation
 import TranslateCLI
+import Perceptual
 
 final class CIMLECLITests: CLITestCase {
     /// A folder of small high-resolution images.
@@ -118,6 +119,19 @@ final class CIMLECLITests: CLITestCase {
         }
         var m = CIMLEConfig(task: .layout, inputNc: 3, levels: 2, widths: [8, 8], noiseChannels: 2)
         m.lpipsWeight = 0.5; m.levelCandidates = [2, 2]; m.poolSize = 2; m.visits = 1
+        // A label map of another size than its photo is refused, naming both.
+        let mismatched = tmp.appendingPathComponent("mm")
+        for sub in ["train", "trainannot"] { try FileManager.default.createDirectory(at: mismatched.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        try ImageFile.write(try makeImage(width: 64, height: 64, seed: 1), to: mismatched.appendingPathComponent("train/p.jpg"))
+        try ImageFile.write(try Image(width: 32, height: 48, channels: 1, pixels: [UInt8](repeating: 1, count: 32 * 48)),
+                            to: mismatched.appendingPathComponent("trainannot/p.png"))
+        var mo = CIMLETrainOptions(dataroot: mismatched.path, name: "mm", model: m)
+        mo.checkpointsDir = tmp.appendingPathComponent("runs").path
+        mo.cimleData.numClasses = 3; mo.cimleData.width = 32; mo.cimleData.height = 32
+        mo.batchSize = 1; mo.epochs = 1; mo.samples = 1
+        let mt = try CIMLETrainer(options: mo, resume: false)
+        mt.progressEnabled = false
+        assertThrows("size mismatch", contains: ["trainannot/p.png", "32 x 48", "train/p.jpg", "64 x 64"]) { try mt.run() }
         var o = CIMLETrainOptions(dataroot: root.path, name: "lay", model: m)
         o.checkpointsDir = tmp.appendingPathComponent("runs").path
         o.cimleData.numClasses = 3; o.cimleData.width = 32; o.cimleData.height = 32

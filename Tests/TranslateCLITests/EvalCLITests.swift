@@ -5,6 +5,7 @@ import ImageIO
 import Pipelines
 import Evaluation
 import TranslateCLI
+import Perceptual
 
 final class EvalCLITests: CLITestCase {
     /// A tiny pix2pix model (U-Net-64, whose innermost block has dropout) trained on train/,
