@@ -73,7 +73,7 @@ public final class LoadedCIMLE {
             let d = options.cimleData
             let ids = try LayoutCodec.ids(img, format: d.labelFormat, numClasses: d.numClasses, palette: d.palette, path: labelPath)
             let small = try LayoutCodec.resize(ids, width: img.width, height: img.height, toWidth: d.width, toHeight: d.height)
-            return (LayoutCodec.oneHot(small, width: d.width, height: d.height, numClasses: d.numClasses), small)
+            return (try LayoutCodec.oneHot(small, width: d.width, height: d.height, numClasses: d.numClasses), small)
         }
     }
 
@@ -230,7 +230,7 @@ extension EvalJob {
             func pair(_ ds: ImageDataset, _ i: Int) throws -> (ids: [Int], photo: Image) { try CIMLEModel.layoutPair(try ds.load(i), d) }
             src = EvalSource(count: n, item: { i in
                 let (ids, photo) = try pair(test, i)
-                let outs = try m.samples(LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), count: samples, seed: seed, index: i)
+                let outs = try m.samples(try LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), count: samples, seed: seed, index: i)
                 let shown = try LayoutCodec.colorize(ids, width: d.width, height: d.height, palette: d.palette, numClasses: d.numClasses)
                 return EvalItem(name: test.relativePath(i), input: shown, target: photo, samples: outs)
             }, reals: { try (0..<n).map { try pair(test, $0).photo } }, trainCount: train?.count ?? 0,

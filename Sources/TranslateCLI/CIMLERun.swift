@@ -149,7 +149,7 @@ public final class CIMLEModel: TrainableModel {
                 photo = photo.flippedHorizontally()
                 ids = (0..<ids.count).map { ids[($0 / d.width) * d.width + d.width - 1 - $0 % d.width] }
             }
-            return CIMLE.PoolItem(x: LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), y: photo.tensor())
+            return CIMLE.PoolItem(x: try LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), y: photo.tensor())
         }
     }
 
@@ -199,7 +199,7 @@ public final class CIMLEModel: TrainableModel {
         case .layout:
             let d = options.cimleData
             let (ids, photo) = try Self.layoutPair(sample, d)
-            let outs = try cimle.samples(LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), count: 3, rng: &r)
+            let outs = try cimle.samples(try LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), count: 3, rng: &r)
             return [("input", try LayoutCodec.colorize(ids, width: d.width, height: d.height, palette: d.palette, numClasses: d.numClasses).tensor())]
                 + outs.enumerated().map { ("sample\($0.offset)", $0.element) } + [("target", photo.tensor())]
         }

@@ -51,10 +51,16 @@ public enum LayoutCodec {
     }
 
     /// A [1, K, H, W] one-hot tensor.
-    public static func oneHot(_ ids: [Int], width: Int, height: Int, numClasses k: Int) -> Tensor {
+    public static func oneHot(_ ids: [Int], width: Int, height: Int, numClasses k: Int) throws -> Tensor {
+        guard ids.count == width * height else {
+            throw CLIError.invalidFlag(flag: "--width/--height", reason: "a label map of \(ids.count) pixels is not \(width) x \(height)")
+        }
         var d = [Float](repeating: 0, count: k * width * height)
-        for (i, c) in ids.enumerated() { d[c * width * height + i] = 1 }
-        return try! Tensor(shape: [1, k, height, width], data: d)
+        for (i, c) in ids.enumerated() {
+            guard c >= 0 && c < k else { throw CLIError.invalidFlag(flag: "--num-classes", reason: "class \(c) at pixel \(i) is not below \(k)") }
+            d[c * width * height + i] = 1
+        }
+        return try Tensor(shape: [1, k, height, width], data: d)
     }
 
     /// Colours for display: the fitted palette, or a fixed distinct set.
