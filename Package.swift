@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Perceptual", dependencies: ["ImageIO", "NN", "Tensors"]),
         // Image metrics, diversity and mode-collapse statistics.
         .target(name: "Evaluation", dependencies: ["Perceptual", "ImageIO", "NN", "Tensors"]),
-        .target(name: "Pipelines", dependencies: ["Perceptual", "ImageIO", "NN", "Tensors"]),
+        .target(name: "Pipelines", dependencies: ["Datasets", "Perceptual", "ImageIO", "NN", "Tensors"]),
         // Reads torch.save files (zip and legacy pickle) without executing them.
         .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
         .target(name: "TranslateCLI", dependencies: [

@@ -129,6 +129,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case notSideBySide(path: String, width: Int, height: Int)
     /// The folders do not make the layout this command needs.
     case wrongLayout(path: String, reason: String)
+    /// A label map that cannot be used (wrong channels, classes, palette).
+    case layout(path: String, reason: String)
+    /// A layout setting (`flag`) that does not fit the label maps.
+    case layoutOption(flag: String, reason: String)
     /// Two inputs would be written to the same output name.
     case nameCollision(first: String, second: String, output: String)
     /// Images of one batch ended up with different sizes (e.g. scale-width with batch size > 1).
@@ -168,6 +172,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             return "\(path): an aligned image holds [A | B] side by side, so its width must be even; it is \(w)"
         case let .notSideBySide(path, w, h):
             return "\(path): image is \(w) x \(h); an aligned image holds [A | B] side by side, so it must be about twice as wide as high. For inputs and targets in separate files use A/ and B/ folders with matching names"
+        case let .layout(path, reason):
+            return "\(path): \(reason)"
+        case let .layoutOption(flag, reason):
+            return "\(flag): \(reason)"
         case let .wrongLayout(path, reason):
             return "\(path): \(reason)"
         case let .nameCollision(a, b, out):

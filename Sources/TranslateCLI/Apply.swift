@@ -35,13 +35,13 @@ public struct LoadedGenerator {
         let kind = file.metadata["kind"] ?? "pix2pix"
         if kind.hasPrefix("cyclegan") {
             guard let o = try? decoder.decode(CycleGANTrainOptions.self, from: text) else {
-                throw CLIError.badModel(path: url.path, reason: "no readable CycleGAN configuration in the file's metadata")
+                throw TranslateError.badModel(path: url.path, reason: "no readable CycleGAN configuration in the file's metadata")
             }
             // An exported CycleGAN generator records which one it is.
             let stored = file.metadata["generator"]
             let wantB = stored.map { $0 == "netG_B" } ?? (direction == .bToA)
             if let stored, let direction, (direction == .bToA) != (stored == "netG_B") {
-                throw CLIError.invalidFlag(flag: "--direction", reason: "\(url.path) holds only \(stored) (\(stored == "netG_B" ? "b-to-a" : "a-to-b"))")
+                throw TranslateError.invalidFlag(flag: "--direction", reason: "\(url.path) holds only \(stored) (\(stored == "netG_B" ? "b-to-a" : "a-to-b"))")
             }
             let c = o.model
             inputNc = wantB ? c.outputNc : c.inputNc
@@ -53,7 +53,7 @@ public struct LoadedGenerator {
             trainedDataMode = o.data.mode
         } else {
             guard let o = try? decoder.decode(Pix2PixTrainOptions.self, from: text) else {
-                throw CLIError.badModel(path: url.path, reason: "no pix2pix or CycleGAN configuration in the file's metadata (not a translate model?)")
+                throw TranslateError.badModel(path: url.path, reason: "no pix2pix or CycleGAN configuration in the file's metadata (not a translate model?)")
             }
             inputNc = o.model.inputNc; outputNc = o.model.outputNc
             netG = try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: o.model.netG.numDowns, ngf: o.model.ngf,
@@ -65,7 +65,7 @@ public struct LoadedGenerator {
         }
         self.kind = kind
         do { try netG.loadStateDict(file.byName, prefix: prefix, strict: false) } catch let e as ModuleError {
-            throw CLIError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(e)")
+            throw TranslateError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(e)")
         }
     }
 
@@ -112,7 +112,7 @@ public final class ApplyJob {
         let roots: [URL]
         if let root = dataroot {
             if g.kind.hasPrefix("cyclegan") {
-                throw CLIError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
+                throw TranslateError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
             }
             let layout = try DatasetLayout.paired(root: URL(fileURLWithPath: root), phase: phase, mode: datasetMode,
                                                   cycleGANCommand: "a CycleGAN model with translate apply")
@@ -129,11 +129,11 @@ public final class ApplyJob {
             roots = inputs.map { URL(fileURLWithPath: $0) }
         }
         for r in roots where !FileManager.default.fileExists(atPath: r.path) {
-            throw CLIError.notFound(path: r.path, what: dataroot == nil ? "--input" : "--dataroot")
+            throw TranslateError.notFound(path: r.path, what: dataroot == nil ? "--input" : "--dataroot")
         }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), !isDir.boolValue {
-            throw CLIError.invalidFlag(flag: "--output", reason: "\(output) is a file; --output is the folder the results go into")
+            throw TranslateError.invalidFlag(flag: "--output", reason: "\(output) is a file; --output is the folder the results go into")
         }
         dataset = try ImageDataset(roots: roots, options: data)
         if let l = layoutLine, !quiet { stderrLine("dataset: \(l): \(dataset.count) pairs, \(data.direction.rawValue)") }
@@ -145,7 +145,7 @@ public final class ApplyJob {
         // Never write over an input.
         let inputPaths = Set((0..<dataset.count).map { resolvedPath(URL(fileURLWithPath: dataset.sourcePath($0))) })
         for i in 0..<dataset.count where inputPaths.contains(resolvedPath(outputURL(i))) {
-            throw CLIError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dataset.sourcePath(i))")
+            throw TranslateError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dataset.sourcePath(i))")
         }
     }
 
@@ -162,7 +162,7 @@ public final class ApplyJob {
         var s = "translated \(r.translated) image(s) in \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.2f", Double(r.translated) / max(r.seconds, 1e-9))) img/s) into \(output.path); open \(output.appendingPathComponent("index.html").path)"
         if let l1 = r.meanL1, let p = r.meanPSNR { s += String(format: "\nmean L1 %.4f (0-1 scale), mean PSNR %.2f dB over %d pair(s)", l1, p, r.translated) }
         if !r.failed.isEmpty {
-            throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated (first: \(r.failed[0])); \(r.translated) other(s) were written. " + s)
+            throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated (first: \(r.failed[0])); \(r.translated) other(s) were written. " + s)
         }
         return s
     }

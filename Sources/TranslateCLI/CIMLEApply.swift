@@ -11,12 +11,12 @@ func resolveModelURL(_ path: String) throws -> URL {
     let url = URL(fileURLWithPath: path)
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-        throw CLIError.notFound(path: url.path, what: "--model")
+        throw TranslateError.notFound(path: url.path, what: "--model")
     }
     guard isDir.boolValue else { return url }
     let candidates = ["model.safetensors", "latest.safetensors"].map { url.appendingPathComponent($0) }
     guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-        throw CLIError.notFound(path: url.path, what: "model.safetensors or latest.safetensors in --model folder")
+        throw TranslateError.notFound(path: url.path, what: "model.safetensors or latest.safetensors in --model folder")
     }
     return found
 }
@@ -41,15 +41,15 @@ public final class LoadedCIMLE {
         metadata = file.metadata
         guard let text = file.metadata["config"],
               let o = try? JSONDecoder().decode(CIMLETrainOptions.self, from: Data(text.utf8)) else {
-            throw CLIError.badModel(path: url.path, reason: "no readable cIMLE configuration in the file's metadata")
+            throw TranslateError.badModel(path: url.path, reason: "no readable cIMLE configuration in the file's metadata")
         }
         options = o
         var rng = RNG(seed: 0)
         do { cimle = try CIMLE(config: o.model, lpips: nil, rng: &rng) } catch {
-            throw CLIError.badModel(path: url.path, reason: "\(error)")
+            throw TranslateError.badModel(path: url.path, reason: "\(error)")
         }
         do { try cimle.netG.loadStateDict(file.byName, prefix: "netG.", strict: false) } catch {
-            throw CLIError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(error)")
+            throw TranslateError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(error)")
         }
     }
 
@@ -58,7 +58,7 @@ public final class LoadedCIMLE {
     /// apply/eval flags of the GAN models that mean nothing here: refused by name.
     static func refuseGANFlags(loadSize: Int?, direction: Direction?, testMode: TestMode?) throws {
         for (flag, given) in [("--load-size", loadSize != nil), ("--direction", direction != nil), ("--test-mode", testMode != nil)] where given {
-            throw CLIError.invalidFlag(flag: flag, reason: "does not apply to cIMLE models (super-resolution keeps the image size; layouts use the model's working size)")
+            throw TranslateError.invalidFlag(flag: flag, reason: "does not apply to cIMLE models (super-resolution keeps the image size; layouts use the model's working size)")
         }
     }
 
@@ -105,7 +105,7 @@ public final class CIMLEApplyJob {
     public init(model: LoadedCIMLE, inputs: [String], output: String, samples: Int, seed: UInt64) throws {
         self.model = model
         let roots = inputs.map { URL(fileURLWithPath: $0) }
-        for r in roots where !FileManager.default.fileExists(atPath: r.path) { throw CLIError.notFound(path: r.path, what: "--input") }
+        for r in roots where !FileManager.default.fileExists(atPath: r.path) { throw TranslateError.notFound(path: r.path, what: "--input") }
         // Labels are read as stored (1 channel for ids); low-resolution images as RGB.
         let c = model.task == .layout && model.options.cimleData.labelFormat == .ids ? 1 : 3
         dataset = try ImageDataset(roots: roots, options: DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: c, outputNc: c))
@@ -117,12 +117,12 @@ public final class CIMLEApplyJob {
         var stems: [String: Int] = [:]
         for i in 0..<dataset.count {
             if let j = stems.updateValue(i, forKey: stem(i)) {
-                throw CLIError.invalidFlag(flag: "--input", reason: "\(dataset.sourcePath(j)) and \(dataset.sourcePath(i)) would both be written as \(stem(i))_s00.png; rename one or translate them separately")
+                throw TranslateError.invalidFlag(flag: "--input", reason: "\(dataset.sourcePath(j)) and \(dataset.sourcePath(i)) would both be written as \(stem(i))_s00.png; rename one or translate them separately")
             }
         }
         for i in 0..<dataset.count {
             let dst = resolvedPath(sampleURL(i, 0))
-            if inputPaths.contains(dst) { throw CLIError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dst)") }
+            if inputPaths.contains(dst) { throw TranslateError.invalidFlag(flag: "--output", reason: "\(output) would overwrite the input \(dst)") }
         }
     }
 
@@ -190,7 +190,7 @@ extension EvalJob {
                      maxInputs: Int?, config: EvalConfig, lpipsWeights: String?, output: String, shownInputs: Int) throws {
         var config = config
         let root = URL(fileURLWithPath: dataroot)
-        guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
+        guard FileManager.default.fileExists(atPath: root.path) else { throw TranslateError.notFound(path: root.path, what: "--dataroot") }
         let seed = config.seed
         var describe: [(String, String)] = [("model", m.url.path), ("model kind", "cimle (\(m.task.rawValue))"), ("noise source", "latent codes")]
         let src: EvalSource
@@ -212,7 +212,7 @@ extension EvalJob {
                 let (lr, hr) = try pair(i)
                 let outs = try m.samples(lr.tensor(), count: samples, seed: seed, index: i)
                 return EvalItem(name: ds.relativePath(i), input: lr, target: hr, samples: outs, lowRes: lr)
-            }, reals: { try (0..<n).map { try pair($0).hr } }, trainCount: 0, train: { _ in throw CLIError.invalidFlag(flag: "--train-phase", reason: "none") },
+            }, reals: { try (0..<n).map { try pair($0).hr } }, trainCount: 0, train: { _ in throw TranslateError.invalidFlag(flag: "--train-phase", reason: "none") },
             trainName: { _ in "" }, describe: [], deterministic: false)
             describe.append(("images", "\(dir.path) (\(n)), high resolution cropped to multiples of \(s), inputs by bicubic downscaling"))
         case .layout:
@@ -224,7 +224,7 @@ extension EvalJob {
                 o.maxItems = nil
                 return try ImageDataset(roots: [dir], options: o)
             }
-            guard let test = try dataset(phase) else { throw CLIError.notFound(path: root.appendingPathComponent(phase).path, what: "--phase \(phase) split") }
+            guard let test = try dataset(phase) else { throw TranslateError.notFound(path: root.appendingPathComponent(phase).path, what: "--phase \(phase) split") }
             let train = try trainPhase.flatMap { try dataset($0) }
             let n = min(test.count, maxInputs ?? Int.max)
             func pair(_ ds: ImageDataset, _ i: Int) throws -> (ids: [Int], photo: Image) { try CIMLEModel.layoutPair(try ds.load(i), d) }

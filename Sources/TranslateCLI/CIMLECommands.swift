@@ -65,7 +65,7 @@ public struct CIMLEFlags: ParsableArguments {
         if let w = widths {
             m.widths = try ints(w, "--widths")
             guard m.widths.count == m.levels else {
-                throw CLIError.invalidFlag(flag: "--widths", reason: "needs \(m.levels) values (one per level), got \(m.widths.count)")
+                throw TranslateError.invalidFlag(flag: "--widths", reason: "needs \(m.levels) values (one per level), got \(m.widths.count)")
             }
         }
         if let n = noiseChannels { m.noiseChannels = n }
@@ -77,7 +77,7 @@ public struct CIMLEFlags: ParsableArguments {
         if let c = levelCandidates {
             m.levelCandidates = try ints(c, "--level-candidates")
             guard m.levelCandidates.count == m.levels else {
-                throw CLIError.invalidFlag(flag: "--level-candidates", reason: "needs \(m.levels) values (one per level), got \(m.levelCandidates.count)")
+                throw TranslateError.invalidFlag(flag: "--level-candidates", reason: "needs \(m.levels) values (one per level), got \(m.levelCandidates.count)")
             }
         } else {
             m.levelCandidates = (0..<m.levels).map { max(4, 16 >> $0) }

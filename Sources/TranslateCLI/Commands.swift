@@ -36,7 +36,7 @@ public struct TranslateCommand: ParsableCommand {
         let ns = error as NSError
         guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return error }
         let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path ?? "a file"
-        return CLIError.io(path: path, reason: ioReason(error))
+        return TranslateError.io(path: path, reason: ioReason(error))
     }
 }
 
@@ -169,18 +169,18 @@ public struct Apply: ParsableCommand {
         let model = try checkpointPath(model: self.model, epoch: epoch)
         if let c = try LoadedCIMLE.load(path: model) {
             guard dataroot == nil else {
-                throw CLIError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
+                throw TranslateError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
             try LoadedCIMLE.refuseGANFlags(loadSize: loadSize, direction: direction, testMode: testMode)
             let job = try CIMLEApplyJob(model: c, inputs: input, output: output, samples: samples ?? 1, seed: seed)
             job.quiet = quiet
             let r = try job.run()
             print(r.summary)
-            if !r.failed.isEmpty { throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated; \(r.written) other(s) were written") }
+            if !r.failed.isEmpty { throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated; \(r.written) other(s) were written") }
             return
         }
         if samples != nil {
-            throw CLIError.invalidFlag(flag: "--samples", reason: "only cIMLE models draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
+            throw TranslateError.invalidFlag(flag: "--samples", reason: "only cIMLE models draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
         }
         if let root = dataroot, let g = try? LoadedGenerator(path: model), g.kind == "cyclegan" {
             let job = try CycleEvalJob(modelPath: model, dataroot: root, phase: phase, output: output, loadSize: loadSize,
@@ -188,7 +188,7 @@ public struct Apply: ParsableCommand {
             let r = try job.run()
             print(String(format: "cycle L1 (0-1 scale): A->B->A %.4f over %d, B->A->B %.4f over %d; open %@/index.html",
                          r.cycleL1["A"] ?? .nan, r.counts["A"] ?? 0, r.cycleL1["B"] ?? .nan, r.counts["B"] ?? 0, output))
-            if !r.failed.isEmpty { throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) test image(s) could not be read") }
+            if !r.failed.isEmpty { throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) test image(s) could not be read") }
             return
         }
         let job = try ApplyJob(modelPath: model, inputs: input, dataroot: dataroot, datasetMode: datasetMode, phase: phase,
@@ -236,17 +236,17 @@ func checkpointPath(model: String, epoch: String?) throws -> String {
     let dir = URL(fileURLWithPath: model)
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-        throw CLIError.invalidFlag(flag: "--epoch", reason: "needs a run folder as --model, and \(model) is not a folder")
+        throw TranslateError.invalidFlag(flag: "--epoch", reason: "needs a run folder as --model, and \(model) is not a folder")
     }
     let name: String
     if epoch == "latest" { name = "latest.safetensors" } else if let n = Int(epoch), n >= 0 { name = "epoch_\(n).safetensors" } else {
-        throw CLIError.invalidFlag(flag: "--epoch", reason: "must be latest or an epoch number, got '\(epoch)'")
+        throw TranslateError.invalidFlag(flag: "--epoch", reason: "must be latest or an epoch number, got '\(epoch)'")
     }
     let url = dir.appendingPathComponent(name)
     guard FileManager.default.fileExists(atPath: url.path) else {
         let have = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
             .compactMap { f -> Int? in f.hasPrefix("epoch_") && f.hasSuffix(".safetensors") ? Int(f.dropFirst(6).dropLast(12)) : nil }.sorted()
-        throw CLIError.invalidFlag(flag: "--epoch", reason: "\(url.path) does not exist; \(model) holds " +
+        throw TranslateError.invalidFlag(flag: "--epoch", reason: "\(url.path) does not exist; \(model) holds " +
             (have.isEmpty ? "no numbered checkpoints" : "epochs " + have.map(String.init).joined(separator: ", ")) + " and latest")
     }
     return url.path

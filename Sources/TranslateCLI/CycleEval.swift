@@ -24,7 +24,7 @@ public final class CycleEvalJob {
         gA = try LoadedGenerator(path: modelPath, direction: .aToB)
         gB = try LoadedGenerator(path: modelPath, direction: .bToA)
         guard gA.kind == "cyclegan" else {
-            throw CLIError.badModel(path: gA.url.path, reason: "cycle evaluation needs a CycleGAN checkpoint with both generators")
+            throw TranslateError.badModel(path: gA.url.path, reason: "cycle evaluation needs a CycleGAN checkpoint with both generators")
         }
         root = URL(fileURLWithPath: dataroot)
         self.output = URL(fileURLWithPath: output)
@@ -41,7 +41,7 @@ public final class CycleEvalJob {
             let folder = root.appendingPathComponent(phase + domain)
             guard FileManager.default.fileExists(atPath: folder.path) else {
                 _ = try DatasetLayout.unpaired(root: root, phase: phase)  // says what the root holds instead
-                throw CLIError.notFound(path: folder.path, what: "--dataroot folder")
+                throw TranslateError.notFound(path: folder.path, what: "--dataroot folder")
             }
             let data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
                                    inputNc: first.inputNc, outputNc: first.outputNc, maxItems: maxItems)

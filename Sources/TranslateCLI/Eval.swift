@@ -49,7 +49,7 @@ public final class EvalJob {
         let g = try LoadedGenerator(path: modelPath, direction: direction)
         let mode = testMode ?? g.defaultTestMode
         let root = URL(fileURLWithPath: dataroot)
-        guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
+        guard FileManager.default.fileExists(atPath: root.path) else { throw TranslateError.notFound(path: root.path, what: "--dataroot") }
         let deterministic = mode == .eval || !g.netG.hasDropout
         let seed = config.seed
         func resize(_ img: Image) -> Image { loadSize.map { img.resized(width: $0, height: $0, filter: .bicubic) } ?? img }
@@ -151,7 +151,7 @@ public final class EvalJob {
                             lpipsWeights: String?, output: String, shownInputs: Int = 12) throws {
         func listing(_ dir: String, _ flag: String) throws -> ImageDataset {
             let u = URL(fileURLWithPath: dir)
-            guard FileManager.default.fileExists(atPath: u.path) else { throw CLIError.notFound(path: u.path, what: flag) }
+            guard FileManager.default.fileExists(atPath: u.path) else { throw TranslateError.notFound(path: u.path, what: flag) }
             return try ImageDataset(roots: [u], options: DataOptions(mode: .single, preprocess: .none, flip: false))
         }
         let pred = try listing(predictions, "--pred"), tgt = try listing(targets, "--target")
@@ -178,7 +178,7 @@ public final class EvalJob {
         if !unmatched.isEmpty { stderrLine("warning: \(unmatched.count) prediction(s) match no target (first: \(unmatched[0]))") }
         let matched = keys.filter { groups[$0] != nil }
         guard !matched.isEmpty else {
-            throw CLIError.invalidFlag(flag: "--pred", reason: "no file in \(predictions) matches a file of --target \(targets) by relative name (or <name>_s<k>, <name>/...)")
+            throw TranslateError.invalidFlag(flag: "--pred", reason: "no file in \(predictions) matches a file of --target \(targets) by relative name (or <name>_s<k>, <name>/...)")
         }
         for k in keys where groups[k] == nil { stderrLine("warning: no prediction for target \(tgt.sourcePath(index[k]!))") }
         func read(_ path: String) throws -> Image { try ImageFile.read(URL(fileURLWithPath: path)).image }
@@ -212,7 +212,7 @@ public final class EvalJob {
         self.source = source
         let net: LPIPS
         do { net = try LPIPS.shipped(path: lpipsWeights) } catch {
-            throw CLIError.badModel(path: lpipsWeights ?? "models/lpips_alexnet/model.safetensors", reason: "\(error)")
+            throw TranslateError.badModel(path: lpipsWeights ?? "models/lpips_alexnet/model.safetensors", reason: "\(error)")
         }
         evaluator = Evaluator(lpips: net, config: config)
         self.output = URL(fileURLWithPath: output)
@@ -273,7 +273,7 @@ public final class EvalJob {
                        losses: r.pairLPIPS.map { [("pairLPIPS", Float($0))] } ?? [])
         }
         guard !evaluator.items.isEmpty else {
-            throw CLIError.io(path: failed.first ?? output.path, reason: "no input could be evaluated")
+            throw TranslateError.io(path: failed.first ?? output.path, reason: "no input could be evaluated")
         }
         if !quiet && source.trainCount > 0 { stderrLine("nearest training neighbours: \(source.trainCount) training image(s)") }
         let set = try evaluator.finish(trainCount: source.trainCount, train: source.train)

@@ -85,7 +85,7 @@ public struct Eval: ParsableCommand {
         let r = try job.run()
         print(r.summary)
         if !r.failed.isEmpty {
-            throw CLIError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")
+            throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")
         }
     }
 }

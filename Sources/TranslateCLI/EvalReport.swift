@@ -1,4 +1,5 @@
 import Foundation
+import Pipelines
 import ImageIO
 import Evaluation
 import Perceptual
@@ -57,7 +58,7 @@ struct EvalReport {
     static func visibleStd(_ samples: [Image]) throws -> (image: Image, scale: Double)? {
         guard samples.count >= 2, let first = samples.first else { return nil }
         for s in samples where s.width != first.width || s.height != first.height || s.channels != first.channels {
-            throw CLIError.io(path: "std", reason: "samples of different sizes (\(s.width)x\(s.height) vs \(first.width)x\(first.height))")
+            throw TranslateError.io(path: "std", reason: "samples of different sizes (\(s.width)x\(s.height) vs \(first.width)x\(first.height))")
         }
         let n = first.width * first.height, C = first.channels, k = Double(samples.count)
         var sd = [Double](repeating: 0, count: n)

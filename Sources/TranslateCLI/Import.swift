@@ -58,10 +58,10 @@ public enum TorchModelImporter {
         let extra = state.keys.filter { !mine.contains($0) }.sorted()
         let unexpected = extra.filter { !($0.hasSuffix("num_batches_tracked") || $0.hasSuffix("running_mean") || $0.hasSuffix("running_var")) }
         guard unexpected.isEmpty else {
-            throw CLIError.badModel(path: pth.path, reason: "keys that a \(arch.rawValue) (ngf \(ngf), norm \(norm.rawValue)) does not have: \(unexpected.prefix(6).joined(separator: ", "))\(unexpected.count > 6 ? " ..." : "") - check --net-g, --ngf, --norm")
+            throw TranslateError.badModel(path: pth.path, reason: "keys that a \(arch.rawValue) (ngf \(ngf), norm \(norm.rawValue)) does not have: \(unexpected.prefix(6).joined(separator: ", "))\(unexpected.count > 6 ? " ..." : "") - check --net-g, --ngf, --norm")
         }
         do { try net.loadStateDict(state, strict: false) } catch let e as ModuleError {
-            throw CLIError.badModel(path: pth.path, reason: "does not fit \(arch.rawValue) with ngf \(ngf), norm \(norm.rawValue)\(dropout ? ", dropout" : ""): \(e)")
+            throw TranslateError.badModel(path: pth.path, reason: "does not fit \(arch.rawValue) with ngf \(ngf), norm \(norm.rawValue)\(dropout ? ", dropout" : ""): \(e)")
         }
         let prefix = arch.isUNet ? "netG." : "netG_A."
         try SafeTensors.write(net.stateDict(prefix: prefix), metadata: meta, to: output, dtype: fp16 ? .f16 : .f32)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipelines
 import NN
 
 /// The version `translate --version` prints.
@@ -115,7 +116,7 @@ public struct RunSummary: Equatable {
     /// The runs in `dir` (folders holding latest.safetensors), by name.
     public static func runs(in dir: URL) throws -> [RunSummary] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
-            throw CLIError.notFound(path: dir.path, what: "--checkpoints-dir folder")
+            throw TranslateError.notFound(path: dir.path, what: "--checkpoints-dir folder")
         }
         var out: [RunSummary] = []
         for name in names.sorted() where !name.hasPrefix(".") {

@@ -4,6 +4,7 @@ import Tensors
 import NN
 import ImageIO
 import TranslateCLI
+@testable import Pipelines
 
 /// A temporary folder per test with tiny generated images.
 class CLITestCase: XCTestCase {
@@ -72,7 +73,7 @@ class CLITestCase: XCTestCase {
                 if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
                 dir = dir.deletingLastPathComponent()
             }
-            throw CLIError.notFound(path: Bundle.main.bundleURL.path, what: "the translate executable near the test bundle")
+            throw TranslateError.notFound(path: Bundle.main.bundleURL.path, what: "the translate executable near the test bundle")
         }
     }
 

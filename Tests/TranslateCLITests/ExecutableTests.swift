@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import ImageIO
 import TranslateCLI
+@testable import Pipelines
 
 /// Runs the built `translate` executable: bad input gives a message naming the file or flag
 /// on standard error and a non-zero exit status.

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import ImageIO
 @testable import TranslateCLI
+@testable import Pipelines
 
 /// The progress line (width, moving rate, status) and the pages (training curves per step,
 /// the configuration table, the visible standard-deviation image).

@@ -13,12 +13,12 @@ public final class RunLock {
         url = folder.appendingPathComponent(".lock")
         fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw CLIError.io(path: url.path, reason: "cannot create the run's lock file: \(String(cString: strerror(errno)))")
+            throw TranslateError.io(path: url.path, reason: "cannot create the run's lock file: \(String(cString: strerror(errno)))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)
-            throw CLIError.io(path: folder.path, reason: "another training is writing this run (process \(holder.isEmpty ? "unknown" : holder)); wait for it to finish or stop it, or choose another --name")
+            throw TranslateError.io(path: folder.path, reason: "another training is writing this run (process \(holder.isEmpty ? "unknown" : holder)); wait for it to finish or stop it, or choose another --name")
         }
         let pid = "\(getpid())\n"
         _ = ftruncate(fd, 0)

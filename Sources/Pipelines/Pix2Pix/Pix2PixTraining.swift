@@ -2,7 +2,6 @@ import Foundation
 import Tensors
 import NN
 import Datasets
-import Pipelines
 
 /// Everything a pix2pix training run is made of; stored in every checkpoint (`config`).
 public struct Pix2PixTrainOptions: TrainingRunOptions {
@@ -40,14 +39,14 @@ extension Pix2Pix: TrainableModel {
         try GANChecks.finite(options.model.lambdaL1, "--lambda-l1", in: 0...1e6)
         try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
         if ![.aligned, .paired].contains(options.data.mode) {
-            throw CLIError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
+            throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
         }
         try self.init(config: options.model, rng: &rng)
     }
 
     public func trainStep(_ batch: Batch, rng: inout RNG) throws -> [Float] {
         guard let target = batch.target else {
-            throw CLIError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs paired data (aligned or paired), got items without targets")
+            throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs paired data (aligned or paired), got items without targets")
         }
         return try trainStep(input: batch.input, target: target).values
     }

@@ -130,7 +130,7 @@ enum ResumeChanges {
                 if a == b { continue }
             }
             guard allowed.contains(key) else {
-                throw CLIError.invalidFlag(flag: flag(key), reason: "cannot change when resuming: the run was trained with \(s[key] ?? "none"), the command line gives \(g[key] ?? "none"). Resume without it, or start a new run with another --name")
+                throw TranslateError.invalidFlag(flag: flag(key), reason: "cannot change when resuming: the run was trained with \(s[key] ?? "none"), the command line gives \(g[key] ?? "none"). Resume without it, or start a new run with another --name")
             }
             notes.append("\(flag(key)) \(s[key] ?? "none") -> \(g[key] ?? "none")")
         }

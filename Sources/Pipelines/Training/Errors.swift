@@ -1,7 +1,8 @@
 import Foundation
 
-/// Errors of the commands: each names the file, folder or flag that was wrong.
-public enum CLIError: Error, CustomStringConvertible, Equatable {
+/// Errors a user sees (training, translating, evaluating): each names the file, folder or
+/// flag that was wrong.
+public enum TranslateError: Error, CustomStringConvertible, Equatable {
     case invalidFlag(flag: String, reason: String)
     case runExists(path: String)
     case notFound(path: String, what: String)
@@ -19,27 +20,27 @@ public enum CLIError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-extension CLIError: LocalizedError { public var errorDescription: String? { description } }
+extension TranslateError: LocalizedError { public var errorDescription: String? { description } }
 
 /// Writes text through a temporary file and a rename.
-func writeText(_ text: String, to url: URL) throws {
+public func writeText(_ text: String, to url: URL) throws {
     do { try Data(text.utf8).write(to: url, options: .atomic) } catch {
-        throw CLIError.io(path: url.path, reason: "cannot write: \(ioReason(error))")
+        throw TranslateError.io(path: url.path, reason: "cannot write: \(ioReason(error))")
     }
 }
 
 /// Writes `s` to standard error; a failing stderr (a full disk, `/dev/full`, a closed pipe)
 /// loses the text but never stops the program (FileHandle.write would trap).
-func writeStderr(_ s: String) {
+public func writeStderr(_ s: String) {
     _ = s.withCString { fputs($0, stderr) }
     fflush(stderr)
 }
 
-func stderrLine(_ s: String) { writeStderr(s + "\n") }
+public func stderrLine(_ s: String) { writeStderr(s + "\n") }
 
 /// Why an I/O operation failed, in words: the POSIX reason (strerror) where the error carries
 /// one, instead of "The operation could not be completed" or a bare Cocoa error code.
-func ioReason(_ error: Error) -> String {
+public func ioReason(_ error: Error) -> String {
     let ns = error as NSError
     var e: NSError? = ns
     while let cur = e {
@@ -59,14 +60,14 @@ func ioReason(_ error: Error) -> String {
 
 /// The name of a page's PNG copy of an image with relative path `rel`: `rel` itself when it
 /// is a PNG, else `rel` + ".png" (so `x.jpg` and `x.png` of one folder stay apart).
-func pageImageName(_ rel: String) -> String {
+public func pageImageName(_ rel: String) -> String {
     (rel as NSString).pathExtension.lowercased() == "png" ? rel : rel + ".png"
 }
 
 /// The path `url` names once every symbolic link in it is followed, also when its last
 /// components do not exist yet (an output about to be written): the deepest existing
 /// ancestor is resolved and the rest appended.
-func resolvedPath(_ url: URL) -> String {
+public func resolvedPath(_ url: URL) -> String {
     var head = url.standardizedFileURL
     var tail: [String] = []
     while !FileManager.default.fileExists(atPath: head.path) && head.pathComponents.count > 1 {
@@ -79,12 +80,12 @@ func resolvedPath(_ url: URL) -> String {
 }
 
 /// Refuses an output file that is (through links too) the input it is made from.
-func refuseOverwriting(_ output: URL, input: URL, flag: String) throws {
+public func refuseOverwriting(_ output: URL, input: URL, flag: String) throws {
     if resolvedPath(output) == resolvedPath(input) {
-        throw CLIError.invalidFlag(flag: flag, reason: "\(output.path) is the input \(input.path) itself; writing it would destroy the source. Choose another file")
+        throw TranslateError.invalidFlag(flag: flag, reason: "\(output.path) is the input \(input.path) itself; writing it would destroy the source. Choose another file")
     }
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: output.path, isDirectory: &isDir), isDir.boolValue {
-        throw CLIError.invalidFlag(flag: flag, reason: "\(output.path) is a folder; give the file to write")
+        throw TranslateError.invalidFlag(flag: flag, reason: "\(output.path) is a folder; give the file to write")
     }
 }

@@ -3,7 +3,6 @@ import Tensors
 import NN
 import ImageIO
 import Datasets
-import Pipelines
 
 public enum LRPolicy: String, CaseIterable, Codable { case linear, step, cosine, constant }
 
@@ -44,7 +43,7 @@ extension TrainingRunOptions {
 
     /// Checks the options shared by all models; errors name the flag.
     func validateCommon() throws {
-        func bad(_ flag: String, _ why: String) -> CLIError { .invalidFlag(flag: flag, reason: why) }
+        func bad(_ flag: String, _ why: String) -> TranslateError { .invalidFlag(flag: flag, reason: why) }
         if batchSize < 1 { throw bad("--batch-size", "must be at least 1, got \(batchSize)") }
         if epochs < 0 || epochsDecay < 0 || totalEpochs < 1 { throw bad("--epochs", "epochs + epochs-decay must be at least 1 (got \(epochs) + \(epochsDecay))") }
         if baseLR <= 0 { throw bad("--lr", "must be positive") }
@@ -133,12 +132,12 @@ public final class GANTrainer<Model: TrainableModel> {
         let latest = opts.runDirectory.appendingPathComponent("latest.safetensors")
         if resume {
             guard FileManager.default.fileExists(atPath: latest.path) else {
-                throw CLIError.notFound(path: latest.path, what: "checkpoint to resume from (--resume)")
+                throw TranslateError.notFound(path: latest.path, what: "checkpoint to resume from (--resume)")
             }
             let file = try SafeTensors.read(latest)
             guard file.metadata["kind"] == Model.kind, let text = file.metadata["config"],
                   let saved = try? JSONDecoder().decode(Model.Options.self, from: Data(text.utf8)) else {
-                throw CLIError.badModel(path: latest.path, reason: "checkpoint has no readable \(Model.kind) configuration")
+                throw TranslateError.badModel(path: latest.path, reason: "checkpoint has no readable \(Model.kind) configuration")
             }
             if let defaults {
                 (opts, resumeNotes) = try ResumeChanges.apply(saved: saved, given: options, defaults: defaults)
@@ -148,7 +147,7 @@ public final class GANTrainer<Model: TrainableModel> {
                 opts.name = options.name
             }
         } else if FileManager.default.fileExists(atPath: latest.path) {
-            throw CLIError.runExists(path: opts.runDirectory.path)
+            throw TranslateError.runExists(path: opts.runDirectory.path)
         }
         try opts.validateCommon()
         var data = opts.data
@@ -156,12 +155,12 @@ public final class GANTrainer<Model: TrainableModel> {
         data.outputNc = opts.channels.output
         data.maxItems = opts.maxItems
         let root = URL(fileURLWithPath: opts.dataroot)
-        guard FileManager.default.fileExists(atPath: root.path) else { throw CLIError.notFound(path: root.path, what: "--dataroot") }
+        guard FileManager.default.fileExists(atPath: root.path) else { throw TranslateError.notFound(path: root.path, what: "--dataroot") }
         // The run must not be written into the data it reads (its samples would become data).
         let runPath = opts.runDirectory.standardizedFileURL.resolvingSymlinksInPath().path
         let dataPath = root.standardizedFileURL.resolvingSymlinksInPath().path
         if runPath == dataPath || runPath.hasPrefix(dataPath + "/") || dataPath.hasPrefix(runPath + "/") {
-            throw CLIError.invalidFlag(flag: "--checkpoints-dir", reason: "the run folder \(opts.runDirectory.path) is inside (or holds) the --dataroot \(root.path); write runs elsewhere")
+            throw TranslateError.invalidFlag(flag: "--checkpoints-dir", reason: "the run folder \(opts.runDirectory.path) is inside (or holds) the --dataroot \(root.path); write runs elsewhere")
         }
         let layout: DatasetLayout
         switch data.mode {
@@ -182,7 +181,7 @@ public final class GANTrainer<Model: TrainableModel> {
         if resume {
             let (meta, savedRNG, tensors) = try Checkpoint.load(from: latest, modules: model.modules, optimizers: model.optimizers)
             do { try model.restoreExtraState(tensors) } catch {
-                throw CLIError.badModel(path: latest.path, reason: "\(error)")
+                throw TranslateError.badModel(path: latest.path, reason: "\(error)")
             }
             startEpoch = Int(meta["epoch"] ?? "") ?? 0
             startBatch = Int(meta["epoch_batches"] ?? "") ?? 0
@@ -215,7 +214,7 @@ public final class GANTrainer<Model: TrainableModel> {
     public func extend(toEpochs n: Int) throws {
         guard n > options.totalEpochs else { return }
         guard options.lrPolicy == .constant else {
-            throw CLIError.invalidFlag(flag: "--rounds", reason: "only runs with a constant learning rate can be lengthened")
+            throw TranslateError.invalidFlag(flag: "--rounds", reason: "only runs with a constant learning rate can be lengthened")
         }
         options.epochs = n - options.epochsDecay
     }
@@ -290,14 +289,14 @@ public final class GANTrainer<Model: TrainableModel> {
                 let losses = try model.trainStep(batch, rng: &rng)
                 step += 1; i += 1
                 if let bad = zip(names, losses).first(where: { !$0.1.isFinite }) {
-                    throw CLIError.badModel(path: runDir.path, reason: "the loss \(bad.0) became \(bad.1.isNaN ? "NaN" : "infinite") at step \(step) (epoch \(epoch + 1), batch \(i)); training stopped without saving, so \(latestURL.lastPathComponent) keeps the last good state. A lower --lr (or other loss weights) usually avoids this")
+                    throw TranslateError.badModel(path: runDir.path, reason: "the loss \(bad.0) became \(bad.1.isNaN ? "NaN" : "infinite") at step \(step) (epoch \(epoch + 1), batch \(i)); training stopped without saving, so \(latestURL.lastPathComponent) keeps the last good state. A lower --lr (or other loss weights) usually avoids this")
                 }
                 running = i == skip + 1 ? losses : zip(running, losses).map { $0 * 0.9 + $1 * 0.1 }
                 let rec = LossRecord(epoch: epoch + 1, step: step, lr: lr, losses: Dictionary(uniqueKeysWithValues: zip(names, losses)),
                                      seconds: Date().timeIntervalSince(t0))
                 history.append(rec)
                 do { try log.write(contentsOf: Data(Self.jsonLine(rec).utf8)) } catch {
-                    throw CLIError.io(path: logURL.path, reason: "cannot write the loss log: \(ioReason(error))")
+                    throw TranslateError.io(path: logURL.path, reason: "cannot write the loss log: \(ioReason(error))")
                 }
                 progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
                                 images: batch.input.shape[0], losses: Array(zip(names, running)))

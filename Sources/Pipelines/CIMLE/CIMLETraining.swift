@@ -3,8 +3,6 @@ import Tensors
 import NN
 import ImageIO
 import Datasets
-import Pipelines
-import Evaluation
 import Perceptual
 
 /// Data settings of the cIMLE pipelines.
@@ -62,14 +60,14 @@ public final class CIMLEModel: TrainableModel {
     var pool: [CIMLE.PoolItem] = []
 
     public init(options: CIMLETrainOptions, rng: inout RNG) throws {
-        do { try options.model.validate() } catch { throw CLIError.invalidFlag(flag: "--levels/--widths/--scale", reason: "\(error)") }
+        do { try options.model.validate() } catch { throw TranslateError.invalidFlag(flag: "--levels/--widths/--scale", reason: "\(error)") }
         if options.model.task == .layout {
             let d = options.cimleData, m = 1 << (options.model.levels - 1)
             if d.width % m != 0 || d.height % m != 0 {
-                throw CLIError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(options.model.levels) levels")
+                throw TranslateError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(options.model.levels) levels")
             }
         } else if options.cimleData.patchSize % options.model.scale != 0 || options.cimleData.patchSize < 32 {
-            throw CLIError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(options.model.scale), got \(options.cimleData.patchSize)")
+            throw TranslateError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(options.model.scale), got \(options.cimleData.patchSize)")
         }
         let lp: LPIPS? = options.model.lpipsWeight > 0 ? try LPIPS.shipped() : nil
         self.options = options
@@ -111,7 +109,7 @@ public final class CIMLEModel: TrainableModel {
     }
 
     /// Class ids (at the working size) and the photo (at the working size) of a loaded sample.
-    static func layoutPair(_ s: Sample, _ d: CIMLEData) throws -> (ids: [Int], photo: Image) {
+    public static func layoutPair(_ s: Sample, _ d: CIMLEData) throws -> (ids: [Int], photo: Image) {
         let labelImg: Image, photo: Image, labelPath: String
         switch d.labelFormat {
         case .ids:
@@ -122,13 +120,13 @@ public final class CIMLEModel: TrainableModel {
         case .palette:
             labelImg = try Image(tensor: s.input)
             labelPath = s.inputPath
-            guard let t = s.target else { throw CLIError.io(path: s.inputPath, reason: "no photo paired with this label map") }
+            guard let t = s.target else { throw TranslateError.io(path: s.inputPath, reason: "no photo paired with this label map") }
             photo = try Image(tensor: t)
         }
         // A label map must cover its photo pixel for pixel; resizing both silently would pair
         // labels with the wrong places.
         guard labelImg.width == photo.width, labelImg.height == photo.height else {
-            throw CLIError.io(path: labelPath, reason: "label map is \(labelImg.width) x \(labelImg.height), but its photo \(s.inputPath) is \(photo.width) x \(photo.height); a label map must have its photo's size")
+            throw TranslateError.io(path: labelPath, reason: "label map is \(labelImg.width) x \(labelImg.height), but its photo \(s.inputPath) is \(photo.width) x \(photo.height); a label map must have its photo's size")
         }
         let ids = try LayoutCodec.ids(labelImg, format: d.labelFormat, numClasses: d.numClasses, palette: d.palette, path: labelPath)
         let small = try LayoutCodec.resize(ids, width: labelImg.width, height: labelImg.height, toWidth: d.width, toHeight: d.height)

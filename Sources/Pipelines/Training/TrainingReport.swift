@@ -1,5 +1,4 @@
 import Foundation
-import Pipelines
 
 /// The curves of a training page, from the per-step loss log.
 public enum TrainingCurves {

@@ -16,19 +16,19 @@ public enum LayoutCodec {
         switch format {
         case .ids:
             guard img.channels == 1 else {
-                throw CLIError.io(path: path, reason: "a class-id label map must be a single-channel image (got \(img.channels) channels); use --label-format palette for colour-coded labels")
+                throw DatasetError.layout(path: path, reason: "a class-id label map must be a single-channel image (got \(img.channels) channels); use --label-format palette for colour-coded labels")
             }
             var out = [Int](repeating: 0, count: n)
             for i in 0..<n {
                 let v = Int(img.pixels[i])
                 guard v < numClasses else {
-                    throw CLIError.io(path: path, reason: "pixel \(i % img.width),\(i / img.width) has class \(v), but --num-classes is \(numClasses)")
+                    throw DatasetError.layout(path: path, reason: "pixel \(i % img.width),\(i / img.width) has class \(v), but --num-classes is \(numClasses)")
                 }
                 out[i] = v
             }
             return out
         case .palette:
-            guard palette.count == numClasses else { throw CLIError.io(path: path, reason: "no palette of \(numClasses) colours") }
+            guard palette.count == numClasses else { throw DatasetError.layout(path: path, reason: "no palette of \(numClasses) colours") }
             let rgb = img.converted(toChannels: 3)
             return (0..<n).map { i in nearest(Int(rgb.pixels[3 * i]), Int(rgb.pixels[3 * i + 1]), Int(rgb.pixels[3 * i + 2]), palette) }
         }
@@ -53,11 +53,11 @@ public enum LayoutCodec {
     /// A [1, K, H, W] one-hot tensor.
     public static func oneHot(_ ids: [Int], width: Int, height: Int, numClasses k: Int) throws -> Tensor {
         guard ids.count == width * height else {
-            throw CLIError.invalidFlag(flag: "--width/--height", reason: "a label map of \(ids.count) pixels is not \(width) x \(height)")
+            throw DatasetError.layoutOption(flag: "--width/--height", reason: "a label map of \(ids.count) pixels is not \(width) x \(height)")
         }
         var d = [Float](repeating: 0, count: k * width * height)
         for (i, c) in ids.enumerated() {
-            guard c >= 0 && c < k else { throw CLIError.invalidFlag(flag: "--num-classes", reason: "class \(c) at pixel \(i) is not below \(k)") }
+            guard c >= 0 && c < k else { throw DatasetError.layoutOption(flag: "--num-classes", reason: "class \(c) at pixel \(i) is not below \(k)") }
             d[c * width * height + i] = 1
         }
         return try Tensor(shape: [1, k, height, width], data: d)
@@ -90,7 +90,7 @@ public enum LayoutCodec {
                 pts.append([Double(rgb.pixels[3 * i]), Double(rgb.pixels[3 * i + 1]), Double(rgb.pixels[3 * i + 2])])
             }
         }
-        guard pts.count >= k else { throw CLIError.invalidFlag(flag: "--num-classes", reason: "too few label pixels to fit \(k) colours") }
+        guard pts.count >= k else { throw DatasetError.layoutOption(flag: "--num-classes", reason: "too few label pixels to fit \(k) colours") }
         func d2(_ a: [Double], _ b: [Double]) -> Double { (0..<3).map { (a[$0] - b[$0]) * (a[$0] - b[$0]) }.reduce(0, +) }
         var centers = [pts[rng.nextInt(pts.count)]]
         while centers.count < k {

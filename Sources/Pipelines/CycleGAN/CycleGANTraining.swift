@@ -1,0 +1,67 @@
+import Foundation
+import Tensors
+import NN
+import Datasets
+
+/// Everything a CycleGAN training run is made of; stored in every checkpoint (`config`).
+public struct CycleGANTrainOptions: TrainingRunOptions {
+    public var dataroot: String
+    public var phase = "train"
+    public var name: String
+    public var checkpointsDir = "models"
+    public var model = CycleGANConfig()
+    public var data = DataOptions(mode: .unaligned)
+    public var batchSize = 1
+    public var epochs = 100
+    public var epochsDecay = 100
+    public var lrPolicy = LRPolicy.linear
+    public var lrDecayIters = 50
+    public var seed: UInt64 = 0
+    public var saveEpochFreq = 5
+    public var maxItems: Int?
+    public var samples = 4
+    public var testMode = TestMode.eval
+
+    public init(dataroot: String, name: String) { self.dataroot = dataroot; self.name = name }
+
+    public var baseLR: Float { model.lr }
+    public var channels: (input: Int, output: Int) { (model.inputNc, model.outputNc) }
+}
+
+public typealias CycleGANTrainer = GANTrainer<CycleGAN>
+
+extension CycleGAN: TrainableModel {
+    public static var kind: String { "cyclegan" }
+    public static var lossNames: [String] { Losses.names }
+
+    public convenience init(options: CycleGANTrainOptions, rng: inout RNG) throws {
+        try GANChecks.common(options.model)
+        try GANChecks.finite(options.model.lambdaA, "--lambda-a", in: 0...1e6)
+        try GANChecks.finite(options.model.lambdaB, "--lambda-b", in: 0...1e6)
+        try GANChecks.finite(options.model.lambdaIdentity, "--lambda-identity", in: 0...1e6)
+        try GANChecks.int(options.model.poolSize, "--pool-size", in: 0...10_000)
+        try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
+        try self.init(config: options.model, rng: &rng)
+    }
+
+    public func trainStep(_ batch: Batch, rng: inout RNG) throws -> [Float] {
+        guard let b = batch.target else {
+            throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "cyclegan needs two domains (unaligned trainA/ and trainB/)")
+        }
+        return try trainStep(realA: batch.input, realB: b, rng: &rng).values
+    }
+
+    public func reportImages(_ sample: Sample, mode: TestMode) throws -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = [("real_A", sample.input)]
+        let fakeB = try netGA.translate(sample.input, mode: mode)
+        out += [("fake_B", fakeB), ("rec_A", try netGB.translate(fakeB, mode: mode))]
+        if let b = sample.target {
+            let fakeA = try netGB.translate(b, mode: mode)
+            out += [("real_B", b), ("fake_A", fakeA), ("rec_B", try netGA.translate(fakeA, mode: mode))]
+        }
+        return out
+    }
+
+    public var extraState: [(String, Tensor)] { (try? poolState) ?? [] }
+    public func restoreExtraState(_ tensors: [String: Tensor]) throws { try restorePools(tensors) }
+}
