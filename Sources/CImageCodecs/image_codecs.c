@@ -18,9 +18,26 @@
 
 void ic_free(void *p) { free(p); }
 
-static int too_large(int width, int height, int max_side, int64_t max_pixels) {
-    return width <= 0 || height <= 0 || width > max_side || height > max_side ||
-           (int64_t)width * (int64_t)height > max_pixels;
+/* Checks the claimed size against the limits; sets out->limit and returns nonzero when refused. */
+static int check_size(int64_t width, int64_t height, const ic_limits *limits, ic_decoded *out) {
+    if (width <= 0 || height <= 0 || width > limits->max_side || height > limits->max_side) {
+        out->limit = IC_LIMIT_SIDE;
+        return 1;
+    }
+    if (width * height > limits->max_pixels) {  /* both below 2^31: no overflow in 64 bits */
+        out->limit = IC_LIMIT_PIXELS;
+        return 1;
+    }
+    return 0;
+}
+
+static int check_memory(int64_t bytes, const ic_limits *limits, ic_decoded *out) {
+    out->bytes_needed = bytes;
+    if (bytes > limits->max_bytes) {
+        out->limit = IC_LIMIT_MEMORY;
+        return 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -33,6 +50,15 @@ struct jpeg_ctx {
     char *message;                    /* IC_MESSAGE_LENGTH bytes */
     char *warning;                    /* IC_MESSAGE_LENGTH bytes, or NULL */
     int *notes;                       /* or NULL */
+    /* decoding only */
+    struct jpeg_progress_mgr progress;
+    const ic_limits *limits;
+    ic_decoded *out;
+    int status;                       /* returned after a longjmp */
+    int saw_eof;                      /* the data ended without an EOI marker */
+    unsigned seen_components;         /* bit i: component i appeared in a scan */
+    int multi_scan;                   /* jpeg_has_multiple_scans, after the header */
+    int counted_scan;                 /* the last scan added to out->scan_pixels */
     union {
         struct jpeg_decompress_struct d;
         struct jpeg_compress_struct c;
@@ -51,7 +77,13 @@ static void jpeg_copy_message(j_common_ptr cinfo, char *dst) {
 
 static void jpeg_error_exit_jump(j_common_ptr cinfo) {
     struct jpeg_ctx *ctx = (struct jpeg_ctx *)cinfo->err;
-    jpeg_copy_message(cinfo, ctx->message);
+    if (ctx->saw_eof) {
+        /* libjpeg read its inserted EOI in the middle of a marker segment or a scan header. */
+        (*cinfo->err->format_message)(cinfo, ctx->scratch);
+        snprintf(ctx->message, IC_MESSAGE_LENGTH, "truncated: the file ends before its image data is complete (%.160s)", ctx->scratch);
+    } else {
+        jpeg_copy_message(cinfo, ctx->message);
+    }
     longjmp(ctx->jump, 1);
 }
 
@@ -59,26 +91,81 @@ static void jpeg_output_nothing(j_common_ptr cinfo) { (void)cinfo; }
 
 /* libjpeg reports damaged entropy data as warnings and pads the image with gray. A
    truncated or damaged file must not become a plausible-looking image, so the warnings
-   that mean "pixel data was lost" are fatal here; the others are kept as a note. */
+   that mean "pixel data was lost" are fatal here; the others are kept as a note. The end
+   of the data without an EOI marker (JWRN_JPEG_EOF: libjpeg inserts one) is fatal only
+   when pixel data is missing: that shows as one of the fatal warnings, or is found after
+   the input is consumed (scans missing); a file missing only its EOI decodes with
+   IC_NOTE_MISSING_EOI. */
 static void jpeg_emit(j_common_ptr cinfo, int msg_level) {
     struct jpeg_ctx *ctx = (struct jpeg_ctx *)cinfo->err;
     if (msg_level >= 0) return; /* trace messages */
     switch (cinfo->err->msg_code) {
         case JWRN_JPEG_EOF:
+            ctx->saw_eof = 1;
+            cinfo->err->num_warnings++;
+            return;
         case JWRN_HIT_MARKER:
         case JWRN_HUFF_BAD_CODE:
         case JWRN_ARITH_BAD_CODE:
         case JWRN_MUST_RESYNC:
-            jpeg_copy_message(cinfo, ctx->message);
+            if (ctx->saw_eof && cinfo->is_decompressor) {
+                j_decompress_ptr d = (j_decompress_ptr)cinfo;
+                long row = (long)d->input_iMCU_row * (long)d->max_v_samp_factor * DCTSIZE;
+                if (row > (long)d->image_height) row = (long)d->image_height;
+                if (d->input_scan_number > 1 || ctx->multi_scan)
+                    snprintf(ctx->message, IC_MESSAGE_LENGTH,
+                             "truncated: the file ends inside the pixel data of scan %d (near row %ld of %u)",
+                             d->input_scan_number, row, d->image_height);
+                else
+                    snprintf(ctx->message, IC_MESSAGE_LENGTH,
+                             "truncated: the file ends inside the pixel data (near row %ld of %u)", row, d->image_height);
+            } else {
+                (*cinfo->err->format_message)(cinfo, ctx->scratch);
+                snprintf(ctx->message, IC_MESSAGE_LENGTH, "damaged pixel data (%.200s)", ctx->scratch);
+            }
+            ctx->status = IC_CORRUPT;
             longjmp(ctx->jump, 1);
         default:
             break;
     }
-    if (cinfo->err->num_warnings == 0 && ctx->warning) {
+    if (ctx->warning && ctx->notes && !(*ctx->notes & IC_NOTE_WARNING)) {
         jpeg_copy_message(cinfo, ctx->warning);
-        if (ctx->notes) *ctx->notes |= IC_NOTE_WARNING;
+        *ctx->notes |= IC_NOTE_WARNING;
     }
     cinfo->err->num_warnings++;
+}
+
+/* Counts the current scan (once) and its components' samples; refuses past the limits. */
+static void jpeg_account_scan(struct jpeg_ctx *ctx, j_decompress_ptr d) {
+    ctx->out->scans = d->input_scan_number;
+    if (d->input_scan_number == ctx->counted_scan) return;
+    ctx->counted_scan = d->input_scan_number;
+    for (int i = 0; i < d->comps_in_scan && i < MAX_COMPS_IN_SCAN; i++) {
+        jpeg_component_info *c = d->cur_comp_info[i];
+        if (!c) continue;
+        ctx->seen_components |= 1u << (c->component_index & 31);
+        ctx->out->scan_pixels += (int64_t)c->width_in_blocks * (int64_t)c->height_in_blocks * DCTSIZE2;
+    }
+    if (ctx->limits->max_scans > 0 && d->input_scan_number > ctx->limits->max_scans) {
+        ctx->out->limit = IC_LIMIT_SCANS;
+        ctx->status = IC_TOO_LARGE;
+        snprintf(ctx->message, IC_MESSAGE_LENGTH, "more than %d scans", ctx->limits->max_scans);
+        longjmp(ctx->jump, 1);
+    }
+    if (ctx->limits->max_scan_pixels > 0 && ctx->out->scan_pixels > ctx->limits->max_scan_pixels) {
+        ctx->out->limit = IC_LIMIT_SCAN_WORK;
+        ctx->status = IC_TOO_LARGE;
+        snprintf(ctx->message, IC_MESSAGE_LENGTH, "%d scans cover more than %lld pixels", d->input_scan_number,
+                 (long long)ctx->limits->max_scan_pixels);
+        longjmp(ctx->jump, 1);
+    }
+}
+
+/* Called by libjpeg before each piece of input it absorbs (an iMCU row, or the markers up
+   to the next scan), so a new scan is counted before its data is decoded. */
+static void jpeg_progress(j_common_ptr cinfo) {
+    if (!cinfo->is_decompressor) return;
+    jpeg_account_scan((struct jpeg_ctx *)cinfo->err, (j_decompress_ptr)cinfo);
 }
 
 static struct jpeg_ctx *jpeg_ctx_new(char *message, char *warning, int *notes) {
@@ -91,6 +178,7 @@ static struct jpeg_ctx *jpeg_ctx_new(char *message, char *warning, int *notes) {
     ctx->pub.error_exit = jpeg_error_exit_jump;
     ctx->pub.output_message = jpeg_output_nothing;
     ctx->pub.emit_message = jpeg_emit;
+    ctx->status = IC_CORRUPT;
     return ctx;
 }
 
@@ -131,24 +219,65 @@ static uint8_t muldiv255(unsigned a, unsigned b) {
     return (uint8_t)(((t >> 8) + t) >> 8);
 }
 
-int ic_decode_jpeg(const uint8_t *data, size_t size, int max_side, int64_t max_pixels, ic_decoded *out) {
+/* Estimated peak memory of a JPEG decode (after jpeg_read_header): the input, the output
+   and the caller's copies, libjpeg's whole-image coefficient buffer (16-bit, 64 per block)
+   when the file has several scans, and its strip buffers (a few iMCU rows per component). */
+static int64_t jpeg_bytes_needed(j_decompress_ptr cinfo, size_t size, int channels, int cmyk, const ic_limits *limits) {
+    int64_t w = cinfo->image_width, h = cinfo->image_height;
+    int64_t need = (int64_t)size + w * h * channels * (1 + (int64_t)(limits->output_copies > 0 ? limits->output_copies : 0));
+    int multi = jpeg_has_multiple_scans(cinfo);  /* valid between jpeg_read_header and the end */
+    for (int ci = 0; ci < cinfo->num_components; ci++) {
+        jpeg_component_info *c = &cinfo->comp_info[ci];
+        int64_t hs = c->h_samp_factor > 0 ? c->h_samp_factor : 1, vs = c->v_samp_factor > 0 ? c->v_samp_factor : 1;
+        int64_t bw = ((int64_t)c->width_in_blocks + hs - 1) / hs * hs;
+        int64_t bh = ((int64_t)c->height_in_blocks + vs - 1) / vs * vs;
+        if (multi) need += bw * bh * DCTSIZE2 * (int64_t)sizeof(JCOEF);
+        need += bw * DCTSIZE * (int64_t)cinfo->max_v_samp_factor * DCTSIZE * 4;
+    }
+    need += w * (cmyk ? 4 : 3) * 2 + 65536;
+    return need;
+}
+
+/* Whether every component (sequential) or every coefficient bit (progressive) was coded. */
+static int ic_jpeg_all_coded(j_decompress_ptr cinfo, unsigned seen_components) {
+    if (cinfo->progressive_mode && cinfo->coef_bits) {
+        for (int ci = 0; ci < cinfo->num_components; ci++)
+            for (int k = 0; k < DCTSIZE2; k++)
+                if (cinfo->coef_bits[ci][k] != 0) return 0;
+        return 1;
+    }
+    for (int ci = 0; ci < cinfo->num_components && ci < 32; ci++)
+        if (!(seen_components & (1u << ci))) return 0;
+    return 1;
+}
+
+int ic_decode_jpeg(const uint8_t *data, size_t size, const ic_limits *limits, ic_decoded *out) {
     memset(out, 0, sizeof(*out));
     struct jpeg_ctx *ctx = jpeg_ctx_new(out->message, out->warning, &out->notes);
     if (!ctx) { snprintf(out->message, IC_MESSAGE_LENGTH, "out of memory"); return IC_NO_MEMORY; }
+    ctx->limits = limits;
+    ctx->out = out;
     struct jpeg_decompress_struct *cinfo = &ctx->info.d;
     cinfo->err = &ctx->pub;
     if (setjmp(ctx->jump)) {
+        int status = ctx->status;
         if (ctx->created) jpeg_destroy_decompress(cinfo);
         free(out->pixels);
         out->pixels = NULL;
         free(ctx);
-        return IC_CORRUPT;
+        return status;
     }
     jpeg_create_decompress(cinfo);
     ctx->created = 1;
+    /* Virtual arrays beyond this would need a backing store, which is an error: a second
+       guard behind the estimate below. */
+    if (limits->max_bytes > 0 && limits->max_bytes < (int64_t)0x7fffffff) cinfo->mem->max_memory_to_use = (long)limits->max_bytes;
+    ctx->progress.progress_monitor = jpeg_progress;
+    cinfo->progress = &ctx->progress;
     jpeg_mem_src(cinfo, data, (unsigned long)size);
     jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(cinfo, TRUE);
+    ctx->multi_scan = jpeg_has_multiple_scans(cinfo);
 
     for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
         if (m->marker == JPEG_APP0 + 1) {
@@ -158,11 +287,12 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, int max_side, int64_t max_p
     }
     out->width = (int)cinfo->image_width;
     out->height = (int)cinfo->image_height;
-    if (too_large(out->width, out->height, max_side, max_pixels)) {
+    if (check_size(cinfo->image_width, cinfo->image_height, limits, out)) {
         jpeg_destroy_decompress(cinfo);
         free(ctx);
         return IC_TOO_LARGE;
     }
+    jpeg_account_scan(ctx, cinfo);  /* the first scan, whose header jpeg_read_header read */
 
     int cmyk = 0, inverted = 0;
     switch (cinfo->jpeg_color_space) {
@@ -185,6 +315,12 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, int max_side, int64_t max_p
             out->channels = 3;
             break;
     }
+    if (check_memory(jpeg_bytes_needed(cinfo, size, out->channels, cmyk, limits), limits, out)) {
+        jpeg_destroy_decompress(cinfo);
+        free(ctx);
+        return IC_TOO_LARGE;
+    }
+    /* Multi-scan files are absorbed whole here (the progress monitor counts their scans). */
     jpeg_start_decompress(cinfo);
     if ((int)cinfo->output_width != out->width || (int)cinfo->output_height != out->height ||
         cinfo->output_components != (cmyk ? 4 : out->channels)) {
@@ -193,6 +329,12 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, int max_side, int64_t max_p
         jpeg_destroy_decompress(cinfo);
         free(ctx);
         return IC_UNSUPPORTED;
+    }
+    if (ctx->saw_eof && ctx->multi_scan && !ic_jpeg_all_coded(cinfo, ctx->seen_components)) {
+        snprintf(out->message, IC_MESSAGE_LENGTH,
+                 "truncated: the file ends after scan %d of a %s JPEG; the later scans are missing",
+                 cinfo->input_scan_number, cinfo->progressive_mode ? "progressive" : "multi-scan");
+        longjmp(ctx->jump, 1);
     }
     size_t stride = (size_t)out->width * (size_t)out->channels;
     out->pixels = malloc(stride * (size_t)out->height);
@@ -224,6 +366,8 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, int max_side, int64_t max_p
         }
     }
     jpeg_finish_decompress(cinfo);
+    if (ctx->saw_eof) out->notes |= IC_NOTE_MISSING_EOI;
+    out->scans = cinfo->input_scan_number;
     jpeg_destroy_decompress(cinfo);
     free(ctx);
     return IC_OK;
@@ -314,7 +458,13 @@ static void png_read_memory(png_structp png, png_bytep dst, png_size_t n) {
     ctx->pos += n;
 }
 
-int ic_decode_png(const uint8_t *data, size_t size, int max_side, int64_t max_pixels, ic_decoded *out) {
+/* Chunks we never use whose payloads are variable-length or compressed: skipped unread. */
+static const png_byte png_ignored_chunks[] = {
+    'i', 'C', 'C', 'P', 0, 'i', 'T', 'X', 't', 0, 't', 'E', 'X', 't', 0, 'z', 'T', 'X', 't', 0,
+    's', 'P', 'L', 'T', 0, 'e', 'X', 'I', 'f', 0,
+};
+
+int ic_decode_png(const uint8_t *data, size_t size, const ic_limits *limits, ic_decoded *out) {
     memset(out, 0, sizeof(*out));
     struct png_ctx *ctx = calloc(1, sizeof(struct png_ctx));
     if (!ctx) { snprintf(out->message, IC_MESSAGE_LENGTH, "out of memory"); return IC_NO_MEMORY; }
@@ -337,19 +487,34 @@ int ic_decode_png(const uint8_t *data, size_t size, int max_side, int64_t max_pi
     if (!ctx->png) { snprintf(out->message, IC_MESSAGE_LENGTH, "cannot create a libpng reader"); free(ctx); return IC_NO_MEMORY; }
     ctx->info = png_create_info_struct(ctx->png);
     if (!ctx->info) png_error(ctx->png, "cannot create a libpng info struct");
+    /* Our limits decide (with a message naming the claimed size), not libpng's 1000000 a side. */
+    png_set_user_limits(ctx->png, 0x7fffffffu, 0x7fffffffu);
+    png_set_keep_unknown_chunks(ctx->png, PNG_HANDLE_CHUNK_NEVER, png_ignored_chunks,
+                                (int)(sizeof(png_ignored_chunks) / 5));
     png_set_read_fn(ctx->png, ctx, png_read_memory);
     png_read_info(ctx->png, ctx->info);
 
     png_uint_32 w = png_get_image_width(ctx->png, ctx->info), h = png_get_image_height(ctx->png, ctx->info);
-    out->width = (int)w;
-    out->height = (int)h;
-    if (w > 0x7fffffffu || h > 0x7fffffffu || too_large((int)w, (int)h, max_side, max_pixels)) {
+    out->width = w > 0x7fffffffu ? 0x7fffffff : (int)w;
+    out->height = h > 0x7fffffffu ? 0x7fffffff : (int)h;
+    if (check_size(w, h, limits, out)) {
         png_destroy_read_struct(&ctx->png, &ctx->info, NULL);
         free(ctx);
         return IC_TOO_LARGE;
     }
     int depth = png_get_bit_depth(ctx->png, ctx->info);
     int type = png_get_color_type(ctx->png, ctx->info);
+    /* Output: gray (with or without alpha) -> 1 channel, everything else -> 3. libpng's two
+       row buffers hold up to 8 bytes a pixel (16-bit RGBA) before our transforms. */
+    int64_t out_channels = (type & PNG_COLOR_MASK_COLOR) ? 3 : 1;
+    int64_t copies = limits->output_copies > 0 ? limits->output_copies : 0;
+    int64_t need = (int64_t)size + (int64_t)w * h * out_channels * (1 + copies) + (int64_t)h * (int64_t)sizeof(png_bytep) +
+                   2 * ((int64_t)w * 8 + 64) + 65536;
+    if (check_memory(need, limits, out)) {
+        png_destroy_read_struct(&ctx->png, &ctx->info, NULL);
+        free(ctx);
+        return IC_TOO_LARGE;
+    }
     if (type == PNG_COLOR_TYPE_PALETTE) {
         png_set_palette_to_rgb(ctx->png);
         out->notes |= IC_NOTE_PALETTE_EXPANDED;
@@ -375,7 +540,7 @@ int ic_decode_png(const uint8_t *data, size_t size, int max_side, int64_t max_pi
     png_read_update_info(ctx->png, ctx->info);
     int channels = png_get_channels(ctx->png, ctx->info);
     size_t stride = (size_t)w * (size_t)channels;
-    if ((channels != 1 && channels != 3) || png_get_bit_depth(ctx->png, ctx->info) != 8 ||
+    if (channels != out_channels || png_get_bit_depth(ctx->png, ctx->info) != 8 ||
         png_get_rowbytes(ctx->png, ctx->info) != stride) {
         ctx->status = IC_UNSUPPORTED;
         png_error(ctx->png, "cannot reduce this PNG to 8-bit gray or RGB");

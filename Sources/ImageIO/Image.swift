@@ -38,11 +38,18 @@ public struct Image: Equatable {
 /// (e.g. "alpha channel dropped", "16-bit samples scaled to 8 bits").
 public struct DecodedImage {
     public var image: Image
-    public var notes: [String]
+    /// The file (as given to `ImageFile.read` / `decode`).
+    public var path: String
+    /// What was converted, in a fixed order; record them in a `ConversionNotes` to say each
+    /// kind once per run.
+    public var conversions: [ConversionNote]
+    /// The conversions' texts.
+    public var notes: [String] { conversions.map(\.text) }
 
-    public init(image: Image, notes: [String] = []) {
+    public init(image: Image, path: String, conversions: [ConversionNote] = []) {
         self.image = image
-        self.notes = notes
+        self.path = path
+        self.conversions = conversions
     }
 }
 
@@ -53,14 +60,18 @@ public enum ImageIOError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     /// Truncated or damaged data, codec errors, a file whose content is not the image its name says.
     case corrupt(path: String, reason: String)
-    /// A format or variant we do not decode, or an image beyond the size limits.
+    /// A format or variant we do not decode.
     case unsupported(path: String, reason: String)
+    /// Refused before decoding: beyond the caller's `DecodeLimits` (size, pixels, memory, JPEG
+    /// scans); the reason names the claimed size and the limit.
+    case limitExceeded(path: String, reason: String)
     case unwritable(path: String, reason: String)
     case invalidArgument(String)
 
     public var path: String? {
         switch self {
-        case let .unreadable(p, _), let .corrupt(p, _), let .unsupported(p, _), let .unwritable(p, _): return p
+        case let .unreadable(p, _), let .corrupt(p, _), let .unsupported(p, _), let .limitExceeded(p, _), let .unwritable(p, _):
+            return p
         case .invalidArgument: return nil
         }
     }
@@ -70,6 +81,7 @@ public enum ImageIOError: Error, CustomStringConvertible, Equatable {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .corrupt(path, reason): return "\(path): \(reason)"
         case let .unsupported(path, reason): return "\(path): unsupported image: \(reason)"
+        case let .limitExceeded(path, reason): return "\(path): refused: \(reason)"
         case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"
         case let .invalidArgument(s): return s
         }

@@ -6,21 +6,26 @@ import Foundation
 public enum ImageFile {
     /// Extensions (lowercase) of the files we read and write.
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
-    /// Decoding refuses images larger than this per side or in total, before allocating.
-    public static let maxSide = 30_000
-    public static let maxPixels = 1 << 28
 
     /// Whether the name says JPEG or PNG (the content is checked when reading).
     public static func isImage(_ url: URL) -> Bool { extensions.contains(url.pathExtension.lowercased()) }
 
     /// Reads and decodes a file; the format is detected from its first bytes, not its name.
-    public static func read(_ url: URL) throws -> DecodedImage {
+    /// Files and images beyond `limits` are refused (`ImageIOError.limitExceeded`) before
+    /// their pixels are allocated.
+    public static func read(_ url: URL, limits: DecodeLimits = .standard) throws -> DecodedImage {
         let path = url.path
+        try limits.validate()
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ImageIOError.unreadable(path: path, reason: "no such file")
         }
         if isDir.boolValue { throw ImageIOError.unreadable(path: path, reason: "is a folder, not a file") }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+           size.int64Value > Int64(limits.maxBytes) {
+            throw ImageIOError.limitExceeded(
+                path: path, reason: "the file is \(size.int64Value) bytes (\(formatBytes(Int(clamping: size.int64Value)))), more than the decode memory limit of \(formatBytes(limits.maxBytes)) (DecodeLimits.maxBytes)")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -28,15 +33,16 @@ public enum ImageFile {
             let reason = FileManager.default.isReadableFile(atPath: path) ? (error as NSError).localizedDescription : "permission denied"
             throw ImageIOError.unreadable(path: path, reason: reason)
         }
-        return try decode(data, path: path)
+        return try decode(data, path: path, limits: limits)
     }
 
     /// Decodes JPEG or PNG bytes; `path` names the source in errors (and its extension decides
     /// whether unrecognised bytes are reported as a corrupt JPEG/PNG or an unknown format).
-    public static func decode(_ data: Data, path: String) throws -> DecodedImage {
+    public static func decode(_ data: Data, path: String, limits: DecodeLimits = .standard) throws -> DecodedImage {
+        try limits.validate()
         switch sniff(data) {
-        case .jpeg: return try decodeWith(ic_decode_jpeg, format: "JPEG", data, path: path)
-        case .png: return try decodeWith(ic_decode_png, format: "PNG", data, path: path)
+        case .jpeg: return try decodeWith(ic_decode_jpeg, format: "JPEG", data, path: path, limits: limits)
+        case .png: return try decodeWith(ic_decode_png, format: "PNG", data, path: path, limits: limits)
         case .empty:
             throw ImageIOError.corrupt(path: path, reason: "empty file (0 bytes)")
         case .truncatedSignature(let format):
@@ -136,24 +142,28 @@ public enum ImageFile {
         return "bytes \(hex)"
     }
 
-    private typealias Decoder = (UnsafePointer<UInt8>?, Int, Int32, Int64, UnsafeMutablePointer<ic_decoded>?) -> Int32
+    private typealias Decoder = (UnsafePointer<UInt8>?, Int, UnsafePointer<ic_limits>?, UnsafeMutablePointer<ic_decoded>?) -> Int32
 
-    private static func decodeWith(_ decoder: Decoder, format: String, _ data: Data, path: String) throws -> DecodedImage {
+    private static func decodeWith(_ decoder: Decoder, format: String, _ data: Data, path: String,
+                                   limits: DecodeLimits) throws -> DecodedImage {
         var out = ic_decoded()
+        // The Swift copy of the pixels ([UInt8] in Image) is counted as one more output buffer.
+        var lim = ic_limits(max_side: Int64(limits.maxSide), max_pixels: Int64(limits.maxPixels), max_bytes: Int64(limits.maxBytes),
+                            max_scans: Int32(clamping: limits.maxJPEGScans), max_scan_pixels: Int64(limits.maxJPEGScanPixels),
+                            output_copies: 1)
         let status = data.withUnsafeBytes { raw -> Int32 in
-            decoder(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(maxSide), Int64(maxPixels), &out)
+            decoder(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &lim, &out)
         }
         let message = cString(&out.message)
         switch Int(status) {
         case Int(IC_OK):
             break
         case Int(IC_TOO_LARGE):
-            throw ImageIOError.unsupported(
-                path: path, reason: "\(format) of \(out.width) x \(out.height) pixels exceeds the limits (\(maxSide) pixels a side, \(maxPixels) pixels in all)")
+            throw ImageIOError.limitExceeded(path: path, reason: limitReason(format, out, limits))
         case Int(IC_UNSUPPORTED):
             throw ImageIOError.unsupported(path: path, reason: "\(format): \(message)")
         case Int(IC_NO_MEMORY):
-            throw ImageIOError.unsupported(path: path, reason: "\(format): \(message)")
+            throw ImageIOError.unsupported(path: path, reason: "\(format) of \(out.width) x \(out.height) pixels: \(message)")
         default:
             throw ImageIOError.corrupt(path: path, reason: "corrupt \(format): \(message)")
         }
@@ -164,22 +174,45 @@ public enum ImageFile {
         }
         let pixels = [UInt8](UnsafeBufferPointer(start: px, count: w * h * c))
         var image = Image(unchecked: w, h, c, pixels)
-        var notes: [String] = []
+        var notes: [ConversionNote] = []
+        func note(_ kind: ConversionNote.Kind, _ text: String) { notes.append(ConversionNote(kind: kind, text: text, path: path)) }
         let n = out.notes
-        if n & Int32(IC_NOTE_PALETTE_EXPANDED) != 0 { notes.append("palette expanded") }
-        if n & Int32(IC_NOTE_LOW_BIT_DEPTH) != 0 { notes.append("1, 2 or 4-bit gray samples scaled to 8 bits") }
-        if n & Int32(IC_NOTE_16BIT_SCALED) != 0 { notes.append("16-bit samples scaled to 8 bits") }
-        if n & Int32(IC_NOTE_ALPHA_DROPPED) != 0 { notes.append("alpha channel dropped") }
-        if n & Int32(IC_NOTE_CMYK_CONVERTED) != 0 { notes.append("CMYK converted to RGB (no colour management)") }
-        if n & Int32(IC_NOTE_YCCK_CONVERTED) != 0 { notes.append("YCCK converted to RGB (no colour management)") }
-        if n & Int32(IC_NOTE_WARNING) != 0 { notes.append("\(format) warning: \(cString(&out.warning))") }
+        if n & Int32(IC_NOTE_PALETTE_EXPANDED) != 0 { note(.paletteExpanded, "palette expanded") }
+        if n & Int32(IC_NOTE_LOW_BIT_DEPTH) != 0 { note(.lowBitDepthScaled, "1, 2 or 4-bit gray samples scaled to 8 bits") }
+        if n & Int32(IC_NOTE_16BIT_SCALED) != 0 { note(.sixteenBitScaled, "16-bit samples scaled to 8 bits") }
+        if n & Int32(IC_NOTE_ALPHA_DROPPED) != 0 { note(.alphaDropped, "alpha channel dropped") }
+        if n & Int32(IC_NOTE_CMYK_CONVERTED) != 0 { note(.cmykConverted, "CMYK converted to RGB (no colour management)") }
+        if n & Int32(IC_NOTE_YCCK_CONVERTED) != 0 { note(.ycckConverted, "YCCK converted to RGB (no colour management)") }
+        if n & Int32(IC_NOTE_MISSING_EOI) != 0 {
+            note(.missingEndMarker, "JPEG ends without its end-of-image marker (all pixel data present; decoded)")
+        }
+        if n & Int32(IC_NOTE_WARNING) != 0 { note(.codecWarning, "\(format) warning: \(cString(&out.warning))") }
         let orientation = Int(out.orientation)
         if orientation >= 2 && orientation <= 8 {
             image = image.applyingEXIFOrientation(orientation)
             let what = [3, 6, 8].contains(orientation) ? "rotated" : (orientation == 2 || orientation == 4) ? "flipped" : "rotated and flipped"
-            notes.append("\(what) per EXIF orientation \(orientation)")
+            note(.exifOrientation, "\(what) per EXIF orientation \(orientation)")
         }
-        return DecodedImage(image: image, notes: notes)
+        return DecodedImage(image: image, path: path, conversions: notes)
+    }
+
+    /// Why a file was refused by `limits` (status IC_TOO_LARGE): its claimed size and the limit.
+    private static func limitReason(_ format: String, _ out: ic_decoded, _ limits: DecodeLimits) -> String {
+        let (w, h) = (Int(out.width), Int(out.height))
+        switch Int(out.limit) {
+        case Int(IC_LIMIT_SCANS):
+            return "\(format) has more than \(limits.maxJPEGScans) scans (DecodeLimits.maxJPEGScans); progressive JPEGs have about 10, and each scan re-reads the whole \(w) x \(h) image"
+        case Int(IC_LIMIT_SCAN_WORK):
+            return "\(format)'s first \(out.scans) scans already cover \(out.scan_pixels) pixels, more than \(limits.maxJPEGScanPixels) (DecodeLimits.maxJPEGScanPixels): decoding them would take too long (ordinary files cover about 10 times their \(w) x \(h) image)"
+        case Int(IC_LIMIT_MEMORY):
+            return "decoding this \(w) x \(h) \(format) would need about \(formatBytes(Int(out.bytes_needed))), more than the limit of \(formatBytes(limits.maxBytes)) (DecodeLimits.maxBytes)"
+        case Int(IC_LIMIT_SIDE):
+            if w <= 0 || h <= 0 { return "\(format) header claims \(w) x \(h) pixels" }
+            return "\(format) header claims \(w) x \(h) pixels; a side of more than \(limits.maxSide) pixels exceeds the limit (DecodeLimits.maxSide)"
+        default:
+            let (px, _) = w.multipliedReportingOverflow(by: h)
+            return "\(format) header claims \(w) x \(h) pixels (\(px) pixels), which exceeds the limit of \(limits.maxPixels) pixels (DecodeLimits.maxPixels); nothing was decoded"
+        }
     }
 
     private static func cString<T>(_ tuple: inout T) -> String {
