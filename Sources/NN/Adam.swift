@@ -70,28 +70,89 @@ public final class Adam {
          "steps": steps.map(String.init).joined(separator: ",")]
     }
 
-    /// Restores the state written by `stateTensors` / `stateMetadata`.
+    /// Largest per-parameter step count accepted from a checkpoint.
+    public static let maxSteps = 1 << 40
+
+    /// Restores the state written by `stateTensors` / `stateMetadata`. Everything is checked
+    /// before anything changes: moments present with their parameter's shape and finite
+    /// (`exp_avg_sq` >= 0), hyper-parameters finite and in range (lr >= 0, betas in [0, 1),
+    /// eps > 0, weight decay >= 0), one step count in 0...maxSteps per parameter. A failure
+    /// throws `CheckpointError.badMetadata` naming the field as it is stored
+    /// (`<prefix>lr`, `<prefix><param>.exp_avg_sq`) and leaves the optimizer as it was.
     public func loadState(tensors: [String: Tensor], prefix: String, metadata: [String: String]) throws {
-        for (i, (name, p)) in params.enumerated() {
+        let s = try checkedState(tensors: tensors, prefix: prefix, metadata: metadata)
+        expAvg = s.expAvg; expAvgSq = s.expAvgSq; steps = s.steps
+        lr = s.lr; beta1 = s.beta1; beta2 = s.beta2; eps = s.eps; weightDecay = s.weightDecay
+    }
+
+    /// The checks of `loadState` without loading (nothing is copied).
+    public func validateState(tensors: [String: Tensor], prefix: String, metadata: [String: String]) throws {
+        _ = try checkedState(tensors: tensors, prefix: prefix, metadata: metadata)
+    }
+
+    struct State {
+        var expAvg: [[Float]], expAvgSq: [[Float]], steps: [Int]
+        var lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    }
+
+    func checkedState(tensors: [String: Tensor], prefix: String, metadata: [String: String]) throws -> State {
+        var avg: [[Float]] = [], avgSq: [[Float]] = []
+        for (name, p) in params {
             for (suffix, isSq) in [(".exp_avg", false), (".exp_avg_sq", true)] {
                 let key = prefix + name + suffix
                 guard let t = tensors[key] else { throw ModuleError.missingKeys([key]) }
                 guard t.shape == p.shape else { throw ModuleError.stateShapeMismatch(key: key, expected: p.shape, found: t.shape) }
-                if isSq { expAvgSq[i] = t.data } else { expAvg[i] = t.data }
+                let (nan, inf) = nonFiniteCounts(t.data)
+                guard nan + inf == 0 else {
+                    throw CheckpointError.badMetadata("optimizer moment '\(key)' holds \(nan) NaN and \(inf) infinite values")
+                }
+                if isSq {
+                    if let i = t.data.firstIndex(where: { $0 < 0 }) {
+                        throw CheckpointError.badMetadata("optimizer moment '\(key)' holds a negative value (\(t.data[i]) at \(i)); squared averages are >= 0")
+                    }
+                    avgSq.append(t.data)
+                } else {
+                    avg.append(t.data)
+                }
             }
         }
-        func float(_ k: String) throws -> Float {
-            guard let s = metadata[k], let v = Float(s) else { throw CheckpointError.badMetadata("optimizer field '\(k)' missing or not a number") }
+        func float(_ k: String, _ ok: (Float) -> Bool, _ range: String) throws -> Float {
+            guard let s = metadata[k] else { throw CheckpointError.badMetadata("optimizer field '\(prefix)\(k)' is missing") }
+            guard let v = Float(s), v.isFinite, ok(v) else {
+                throw CheckpointError.badMetadata("optimizer field '\(prefix)\(k)' is '\(s.prefix(40))', not a number \(range)")
+            }
             return v
         }
-        lr = try float("lr"); beta1 = try float("beta1"); beta2 = try float("beta2"); eps = try float("eps")
-        weightDecay = try float("weight_decay")
-        let s = (metadata["steps"] ?? "").split(separator: ",").compactMap { Int($0) }
-        guard s.count == params.count else {
-            throw CheckpointError.badMetadata("optimizer steps: \(s.count) values for \(params.count) parameters")
+        let newLR = try float("lr", { $0 >= 0 }, ">= 0")
+        let newBeta1 = try float("beta1", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        let newBeta2 = try float("beta2", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        let newEps = try float("eps", { $0 > 0 }, "> 0")
+        let newWD = try float("weight_decay", { $0 >= 0 }, ">= 0")
+        guard let text = metadata["steps"] else { throw CheckpointError.badMetadata("optimizer field '\(prefix)steps' is missing") }
+        let fields = text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false)
+        guard fields.count == params.count else {
+            throw CheckpointError.badMetadata("optimizer field '\(prefix)steps': \(fields.count) values for \(params.count) parameters")
         }
-        steps = s
+        var newSteps: [Int] = []
+        newSteps.reserveCapacity(fields.count)
+        for (i, f) in fields.enumerated() {
+            guard let v = parseDecimal(f), (0...Self.maxSteps).contains(v) else {
+                throw CheckpointError.badMetadata("optimizer field '\(prefix)steps': value \(i + 1) is '\(f.prefix(24))', not an integer in 0...\(Self.maxSteps)")
+            }
+            newSteps.append(v)
+        }
+        return State(expAvg: avg, expAvgSq: avgSq, steps: newSteps,
+                     lr: newLR, beta1: newBeta1, beta2: newBeta2, eps: newEps, weightDecay: newWD)
     }
+}
+
+/// A decimal integer with an optional leading '-', digits only (no '+', spaces or other
+/// text), without overflow; nil otherwise.
+func parseDecimal<S: StringProtocol>(_ s: S) -> Int? {
+    let u = Array(s.utf8)
+    let digits = u.first == UInt8(ascii: "-") ? u.dropFirst() : u[...]
+    guard !digits.isEmpty, digits.count <= 19, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+    return Int(String(decoding: u, as: UTF8.self))
 }
 
 /// Learning-rate policies of the reference (`--lr-policy`); `epoch` counts from 0.

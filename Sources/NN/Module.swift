@@ -43,7 +43,16 @@ open class Module {
 
     /// Copies values from `state` into this module's parameters and buffers. Every key of
     /// this module must be present with the same shape; with `strict`, no extra keys.
+    /// All or nothing: everything is checked first (`validateStateDict`), so a failed load
+    /// leaves the module as it was.
     public func loadStateDict(_ state: [String: Tensor], prefix: String = "", strict: Bool = true) throws {
+        try validateStateDict(state, prefix: prefix, strict: strict)
+        for (key, t) in stateDict(prefix: prefix) { t.data = state[key]!.data }
+    }
+
+    /// The checks of `loadStateDict` without loading: every key of this module present with
+    /// its shape; with `strict`, no other key under `prefix`.
+    public func validateStateDict(_ state: [String: Tensor], prefix: String = "", strict: Bool = true) throws {
         let mine = stateDict(prefix: prefix)
         var missing: [String] = []
         for (key, t) in mine {
@@ -51,7 +60,6 @@ open class Module {
             guard src.shape == t.shape else {
                 throw ModuleError.stateShapeMismatch(key: key, expected: t.shape, found: src.shape)
             }
-            t.data = src.data
         }
         if !missing.isEmpty { throw ModuleError.missingKeys(missing) }
         if strict {
@@ -59,6 +67,12 @@ open class Module {
             let extra = state.keys.filter { $0.hasPrefix(prefix) && !known.contains($0) }.sorted()
             if !extra.isEmpty { throw ModuleError.unexpectedKeys(extra) }
         }
+    }
+
+    /// Keys (as `stateDict(prefix:)` names them) of the parameters and buffers that hold NaN
+    /// or infinite values; empty when all are finite. A model with any gives NaN outputs.
+    public func nonFiniteParameters(prefix: String = "") -> [String] {
+        findNonFinite(stateDict(prefix: prefix)).map(\.name)
     }
 
     /// Sets training or eval mode on this module and all children.
@@ -102,4 +116,44 @@ public final class Sequential: Module {
         for l in layers { h = try l(h) }
         return h
     }
+}
+
+/// A tensor that holds NaN or infinite values, with how many of each.
+public struct NonFiniteTensor: Equatable, CustomStringConvertible {
+    public let name: String
+    public let nan: Int
+    public let infinite: Int
+    public let count: Int
+
+    public var description: String {
+        let parts = [nan > 0 ? "\(nan) NaN" : nil, infinite > 0 ? "\(infinite) infinite" : nil].compactMap { $0 }
+        return "'\(name)' (\(parts.joined(separator: " and ")) of \(count) values)"
+    }
+}
+
+/// Counts NaN and infinite values (NaN, +inf, -inf) in `values`.
+public func nonFiniteCounts(_ values: [Float]) -> (nan: Int, infinite: Int) {
+    values.withUnsafeBufferPointer { p -> (Int, Int) in
+        // A cheap pass first: an exponent of all ones marks NaN and inf alike.
+        var any: UInt32 = 0
+        for x in p { any |= (x.bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
+        if any == 0 { return (0, 0) }
+        var nan = 0, inf = 0
+        for x in p where !x.isFinite { if x.isNaN { nan += 1 } else { inf += 1 } }
+        return (nan, inf)
+    }
+}
+
+/// The tensors among `tensors` that hold NaN or infinite values, in order.
+public func findNonFinite(_ tensors: [(String, Tensor)]) -> [NonFiniteTensor] {
+    tensors.compactMap { name, t in
+        let (nan, inf) = nonFiniteCounts(t.data)
+        return nan + inf == 0 ? nil : NonFiniteTensor(name: name, nan: nan, infinite: inf, count: t.count)
+    }
+}
+
+/// "'a' (1 NaN of 4 values), 'b' (2 infinite of 9 values)", at most `limit` named.
+public func describeNonFinite(_ found: [NonFiniteTensor], limit: Int = 5) -> String {
+    found.prefix(limit).map(\.description).joined(separator: ", ")
+        + (found.count > limit ? " (+\(found.count - limit) more)" : "")
 }

@@ -1,5 +1,8 @@
 import Tensors
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reading and writing the safetensors format: an 8-byte little-endian header length N, N
 /// bytes of JSON (`{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
@@ -19,8 +22,13 @@ public enum SafeTensors {
     /// Storage types for writing.
     public enum DType: String { case f32 = "F32", f16 = "F16" }
 
-    /// Serialises tensors (F32, or F16 rounded to nearest) and metadata.
+    /// Serialises tensors (F32, or F16 rounded to nearest) and metadata. F16 refuses finite
+    /// values beyond its range (|x| > 65504), which would be stored as infinities.
     public static func encode(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], dtype: DType = .f32) throws -> Data {
+        try encode(tensors, metadata: metadata, dtype: dtype, path: "(writing)")
+    }
+
+    static func encode(_ tensors: [(String, Tensor)], metadata: [String: String], dtype: DType, path: String) throws -> Data {
         let size = dtype == .f32 ? 4 : 2
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -28,7 +36,7 @@ public enum SafeTensors {
         var seen = Set<String>()
         for (name, t) in tensors {
             guard name != "__metadata__", seen.insert(name).inserted else {
-                throw CheckpointError.invalidFile(path: "(writing)", reason: "duplicate or reserved tensor name '\(name)'")
+                throw CheckpointError.invalidFile(path: path, reason: "duplicate or reserved tensor name '\(name)'")
             }
             header[name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + size * t.count]] as [String: Any]
             offset += size * t.count
@@ -40,8 +48,11 @@ public enum SafeTensors {
         var n = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
         out.append(json)
-        for (_, t) in tensors {
+        for (name, t) in tensors {
             if dtype == .f16 {
+                if let i = t.data.firstIndex(where: { $0.isFinite && !Float16($0).isFinite }) {
+                    throw CheckpointError.unwritable(path: path, reason: "tensor '\(name)' holds \(t.data[i]) (at \(i)), beyond the float16 range (±65504): store it as float32")
+                }
                 let half = t.data.map { Float16($0).bitPattern.littleEndian }
                 half.withUnsafeBytes { out.append(contentsOf: $0) }
                 continue
@@ -58,7 +69,7 @@ public enum SafeTensors {
     /// Writes atomically: a temporary file in the same folder, flushed, then renamed over `url`.
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL,
                              dtype: DType = .f32) throws {
-        let data = try encode(tensors, metadata: metadata, dtype: dtype)
+        let data = try encode(tensors, metadata: metadata, dtype: dtype, path: url.path)
         try writeAtomically(data, to: url)
     }
 
@@ -92,14 +103,17 @@ public enum SafeTensors {
                   let shapeAny = e["shape"] as? [Any], let offAny = e["data_offsets"] as? [Any], offAny.count == 2 else {
                 throw bad("tensor '\(key)': entry needs dtype, shape and two data_offsets")
             }
+            guard shapeAny.count <= maxRank else {
+                throw bad("tensor '\(key)': shape has \(shapeAny.count) dimensions (at most \(maxRank))")
+            }
             let shape = try shapeAny.map { v -> Int in
-                guard let i = (v as? NSNumber)?.intValue, i >= 0, (v as? NSNumber)?.doubleValue == Double(i) else {
-                    throw bad("tensor '\(key)': shape \(shapeAny) has a non-integer or negative dimension")
+                guard let i = jsonInt(v) else {
+                    throw bad("tensor '\(key)': shape \(shapeAny.prefix(8)) has a non-integer or negative dimension")
                 }
                 return i
             }
             let offs = try offAny.map { v -> Int in
-                guard let i = (v as? NSNumber)?.intValue, i >= 0, (v as? NSNumber)?.doubleValue == Double(i) else {
+                guard let i = jsonInt(v) else {
                     throw bad("tensor '\(key)': data_offsets \(offAny) are not non-negative integers")
                 }
                 return i
@@ -143,12 +157,38 @@ public enum SafeTensors {
         return File(tensors: tensors, metadata: metadata)
     }
 
+    /// Most dimensions accepted for one tensor.
+    public static let maxRank = 64
+
+    /// A JSON number that is a non-negative integer (not a bool, not a fraction, in range).
+    static func jsonInt(_ v: Any) -> Int? {
+        guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else { return nil }   // "c": a JSON bool
+        let i = n.intValue
+        guard i >= 0, n.doubleValue == Double(i) else { return nil }
+        return i
+    }
+
+    /// Reads and validates the file at `url`, which must be a regular file (not a folder, a
+    /// device or a pipe).
     public static func read(_ url: URL) throws -> File {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+        let data = try readRegularFile(url)
+        return try decode(data, path: url.path)
+    }
+
+    /// The bytes of a regular file, memory-mapped; errors are `CheckpointError.unreadable`.
+    static func readRegularFile(_ url: URL) throws -> Data {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else {
+            let e = errno
+            throw CheckpointError.unreadable(path: url.path, reason: errnoDescription(e))
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            let kind = st.st_mode & S_IFMT == S_IFDIR ? "a folder" : "not a regular file"
+            throw CheckpointError.unreadable(path: url.path, reason: "\(kind), not a safetensors file")
+        }
+        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw CheckpointError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
         }
-        return try decode(data, path: url.path)
     }
 
     static let dtypeSize: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
@@ -173,27 +213,108 @@ public enum SafeTensors {
     }
 }
 
-/// Writes `data` to `url` through a temporary file in the same folder and a rename, so a
-/// crash or full disk never leaves a half-written file under the final name.
+/// Writes `data` to `url` through a temporary file in the same folder
+/// (`.<name>.<pid>.<random>.tmp`), flushed to disk, then renamed over `url`: a crash, a
+/// full disk or a file-size limit never leaves a half-written file under the final name, and
+/// a failed write removes its temporary file and leaves any previous file untouched. Errors
+/// are `CheckpointError.unwritable` naming `url` and the reason ("no space left on device",
+/// "file too large ..."). A file-size limit (`ulimit -f`) raises SIGXFSZ, which kills the
+/// process unless it is ignored (`signal(SIGXFSZ, SIG_IGN)`); ignored, the write fails with EFBIG.
 public func writeAtomically(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
-    guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
-        throw CheckpointError.unwritable(path: url.path, reason: "cannot create a temporary file in \(dir.path)")
+    let previous = FileManager.default.fileExists(atPath: url.path)
+    func fail(_ what: String, _ code: Int32) -> CheckpointError {
+        .unwritable(path: url.path, reason: "\(errnoDescription(code)) (\(what))" + (previous ? "; the existing file is unchanged" : ""))
     }
-    do {
-        let h = try FileHandle(forWritingTo: tmp)
-        try h.write(contentsOf: data)
-        try h.synchronize()
-        try h.close()
-        if rename(tmp.path, url.path) != 0 {
-            throw CheckpointError.unwritable(path: url.path, reason: String(cString: strerror(errno)))
+    let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+        let e = errno
+        throw CheckpointError.unwritable(path: url.path, reason: "cannot create a temporary file in \(dir.path): \(errnoDescription(e))")
+    }
+    var isOpen = true
+    var renamed = false
+    defer {
+        if isOpen { close(fd) }
+        if !renamed { unlink(tmp.path) }
+    }
+    let (written, code) = data.withUnsafeBytes { writeAll(fd, $0) }
+    if let code {
+        throw fail("wrote \(written) of \(data.count) bytes to the temporary file \(tmp.lastPathComponent)", code)
+    }
+    if fsync(fd) != 0 { let e = errno; throw fail("flushing \(tmp.lastPathComponent) to disk", e) }
+    isOpen = false
+    if close(fd) != 0 { let e = errno; throw fail("closing \(tmp.lastPathComponent)", e) }
+    if rename(tmp.path, url.path) != 0 { let e = errno; throw fail("renaming \(tmp.lastPathComponent) over it", e) }
+    renamed = true
+    // Make the rename itself durable (best effort: not every file system supports it).
+    let dfd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+}
+
+/// Writes all of `raw` to `fd` (retrying short writes and EINTR). Returns the bytes written
+/// and, on failure, the errno (ENOSPC for a write that makes no progress).
+func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> (written: Int, errno: Int32?) {
+    var done = 0
+    while done < raw.count {
+        let n = write(fd, raw.baseAddress! + done, min(raw.count - done, 1 << 30))
+        if n < 0 {
+            let e = errno
+            if e == EINTR { continue }
+            return (done, e)
         }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        if let e = error as? CheckpointError { throw e }
-        throw CheckpointError.unwritable(path: url.path, reason: (error as NSError).localizedDescription)
+        if n == 0 { return (done, ENOSPC) }
+        done += n
     }
+    return (done, nil)
+}
+
+/// "no space left on device", "file too large (...)", ...: strerror in lower case, with the
+/// causes of the common write failures spelled out.
+func errnoDescription(_ code: Int32) -> String {
+    switch code {
+    case ENOSPC: return "no space left on device"
+    case EFBIG: return "file too large (over the file-size limit, ulimit -f, or the file system's maximum)"
+    case EDQUOT: return "disk quota exceeded"
+    case EROFS: return "read-only file system"
+    case EACCES, EPERM: return "permission denied"
+    case ENOENT: return "no such file or folder"
+    case ENOTDIR: return "a component of the path is not a folder"
+    case EIO: return "input/output error"
+    default:
+        let s = String(cString: strerror(code))
+        return s.prefix(1).lowercased() + s.dropFirst()
+    }
+}
+
+/// Removes the temporary files that `writeAtomically` leaves when its process is killed
+/// mid-write (`kill -9`, power loss): names `.<name>.<pid>.<number>.tmp` in `folder` whose
+/// process no longer exists (files of running processes, this one included, are kept).
+/// Returns what it removed; a missing or unreadable folder removes nothing.
+@discardableResult
+public func removeStaleTemporaries(in folder: URL) -> [URL] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
+    var removed: [URL] = []
+    for name in names.sorted() {
+        guard let pid = temporaryFilePID(name), pid != getpid() else { continue }
+        if kill(pid, 0) == 0 || errno != ESRCH { continue }   // alive (or not ours to judge)
+        let url = folder.appendingPathComponent(name)
+        var st = stat()
+        guard lstat(url.path, &st) == 0, st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else { continue }
+        if unlink(url.path) == 0 { removed.append(url) }
+    }
+    return removed
+}
+
+/// The pid in a `writeAtomically` temporary name `.<name>.<pid>.<number>.tmp`, else nil.
+func temporaryFilePID(_ name: String) -> pid_t? {
+    guard name.hasPrefix("."), name.hasSuffix(".tmp") else { return nil }
+    let parts = name.dropFirst().dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count >= 3, !parts[..<(parts.count - 2)].joined(separator: ".").isEmpty,
+          let random = parts.last, !random.isEmpty, random.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), UInt32(random) != nil,
+          let pid = pid_t(parts[parts.count - 2]), pid > 0, parts[parts.count - 2].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+    else { return nil }
+    return pid
 }
 
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import Tensors
+import NN
 
 /// Reads state dicts written by `torch.save(state_dict, path)` without executing anything:
 /// no Python, no pickle callables, only a restricted pickle machine (`Unpickler`) that knows
@@ -35,20 +36,42 @@ public enum TorchCheckpoint {
     static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
     static let legacyProtocolVersion = 1001
 
+    /// Longest key accepted after flattening (bytes), and the most key text in all.
+    public static let maxKeyLength = 4096
+    static let maxKeyBytes = 1 << 26
+
     /// Reads the state dict at `url`. Returns its tensors in file order with dotted keys (nested
     /// dicts, lists and tuples are flattened: `{"state_dict": {"a": t}}` gives `state_dict.a`),
     /// and the keys of non-tensor leaves (`epoch`, `opt.lr`, ...) in `ignored`.
-    public static func read(_ url: URL) throws -> (tensors: [(String, Tensor)], ignored: [String]) {
+    ///
+    /// Tensors holding NaN or infinite values (float64 values beyond the float32 range become
+    /// infinite) are refused, naming them, unless `allowNonFinite`: a model with them outputs NaN.
+    public static func read(_ url: URL, allowNonFinite: Bool = false) throws -> (tensors: [(String, Tensor)], ignored: [String]) {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else {
+            let e = errno
+            throw TorchImportError.unreadable(path: url.path, reason: String(cString: strerror(e)))
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw TorchImportError.unreadable(path: url.path, reason: st.st_mode & S_IFMT == S_IFDIR ? "a folder, not a file" : "not a regular file")
+        }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw TorchImportError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
         }
-        return try read(data: data, path: url.path)
+        return try read(data: data, path: url.path, allowNonFinite: allowNonFinite)
     }
 
     /// Reads a state dict from the bytes of a `torch.save` file; `path` names it in errors.
-    public static func read(data: Data, path: String) throws -> (tensors: [(String, Tensor)], ignored: [String]) {
-        try data.withUnsafeBytes { try parse($0, path: path) }
+    public static func read(data: Data, path: String, allowNonFinite: Bool = false) throws -> (tensors: [(String, Tensor)], ignored: [String]) {
+        let result = try data.withUnsafeBytes { try parse($0, path: path) }
+        if !allowNonFinite {
+            let bad = findNonFinite(result.tensors)
+            if !bad.isEmpty {
+                throw TorchImportError.invalidFile(path: path, reason: "\(bad.count) tensor(s) hold NaN or infinite values: \(describeNonFinite(bad)); a model with them outputs NaN (to import it anyway, allow non-finite values: translate import --allow-non-finite)")
+            }
+        }
+        return result
     }
 
     // MARK: Format detection
@@ -179,18 +202,28 @@ public enum TorchCheckpoint {
         var leaves: [(String, Int)] = []
         var ignored: [String] = []
         var seen = Set<String>()
-        var visits = 0
+        var visits = 0, keyBytes = 0
         func walk(_ v: PickleValue, _ key: String, _ depth: Int) throws {
             visits += 1
             guard visits <= maxVisits else {
                 throw TorchImportError.invalidFile(path: path, reason: "more than \(maxVisits) values to walk (shared containers?)")
             }
-            func child(_ k: String) -> String { key.isEmpty ? k : key + "." + k }
+            func child(_ k: String) throws -> String {
+                let length = key.utf8.count + 1 + k.utf8.count
+                guard length <= maxKeyLength else {
+                    throw TorchImportError.invalidFile(path: path, reason: "a key of \(length) bytes after flattening (at most \(maxKeyLength)): '\(key.prefix(40))...'")
+                }
+                keyBytes += length
+                guard keyBytes <= maxKeyBytes else {
+                    throw TorchImportError.invalidFile(path: path, reason: "more than \(maxKeyBytes) bytes of keys after flattening (shared containers under long keys?)")
+                }
+                return key.isEmpty ? k : key + "." + k
+            }
             func descend(_ pairs: [(String, PickleValue)]) throws {
                 guard depth < maxNestingDepth else {
-                    throw TorchImportError.invalidFile(path: path, reason: "containers nested deeper than \(maxNestingDepth) levels at '\(key)'")
+                    throw TorchImportError.invalidFile(path: path, reason: "containers nested deeper than \(maxNestingDepth) levels at '\(key.prefix(200))'")
                 }
-                for (k, x) in pairs { try walk(x, child(k), depth + 1) }
+                for (k, x) in pairs { try walk(x, try child(k), depth + 1) }
             }
             switch v {
             case let .dict(i):
@@ -200,7 +233,7 @@ public enum TorchCheckpoint {
                 try descend(u.sequence(i).enumerated().map { (String($0.offset), $0.element) })
             case let .tensor(t):
                 guard seen.insert(key).inserted else {
-                    throw TorchImportError.invalidFile(path: path, reason: "key '\(key)' occurs twice after flattening")
+                    throw TorchImportError.invalidFile(path: path, reason: "key '\(key.prefix(200))' occurs twice after flattening")
                 }
                 leaves.append((key, t))
             default:
@@ -214,7 +247,8 @@ public enum TorchCheckpoint {
         let budget = elementsPerStorageByte * storageBytes + extraElements
         var total = 0
         for (key, t) in leaves {
-            total += u.tensors[t].count
+            let (sum, overflow) = total.addingReportingOverflow(u.tensors[t].count)
+            total = overflow ? Int.max : sum
             guard u.tensors[t].count <= budget, total <= budget else {
                 throw TorchImportError.invalidFile(path: path, reason: "tensor '\(key)' brings the output to \(total) elements, more than \(budget) for \(storageBytes) bytes of storage (forged sizes or strides?)")
             }
