@@ -40,6 +40,8 @@ public struct Sample {
 public final class ImageDataset: @unchecked Sendable {  // immutable after init
     public let options: DataOptions
     public let skipped: [String]
+    /// Conversions made while decoding (thread-safe; see `ConversionLog`).
+    public let conversions = ConversionLog()
 
     private struct Item {
         let relative: String
@@ -191,22 +193,33 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         let image: Image, path: String
         if options.mode == .unaligned {
             let it = domain == .a ? items[index] : itemsB[index]
-            (image, path) = (try Self.read(it.a), it.a.path)
+            (image, path) = (try read(it.a), it.a.path)
         } else {
             let (a, b, pa, pb) = try rawSides(index)
             guard let bb = b, let pbb = pb else { throw DatasetError.invalidOptions("internal: no B side") }
             (image, path) = domain == .a ? (a, pa) : (bb, pbb)
         }
         let isInput = (domain == .a) == (options.direction == .aToB)
-        let img = image.converted(toChannels: isInput ? options.inputNc : options.outputNc)
+        let img = channels(image, isInput ? options.inputNc : options.outputNc, path: path)
         return Sample(input: img.tensor(), target: nil, inputPath: path, targetPath: nil,
                       originalWidth: img.width, originalHeight: img.height)
     }
 
     // MARK: - Decoding
 
-    static func read(_ url: URL) throws -> Image {
-        do { return try ImageFile.read(url).image } catch let e as ImageIOError { throw DatasetError.image(e) }
+    /// Decodes `url`, recording its conversions in `conversions`.
+    func read(_ url: URL) throws -> Image {
+        do {
+            let d = try ImageFile.read(url)
+            conversions.record(d.conversions)
+            return d.image
+        } catch let e as ImageIOError { throw DatasetError.image(e) }
+    }
+
+    /// `image` with `channels` channels, recording a gray/RGB conversion in `conversions`.
+    func channels(_ image: Image, _ channels: Int, path: String) -> Image {
+        if let n = ConversionNote.channelConversion(from: image.channels, to: channels, path: path) { conversions.record([n]) }
+        return image.converted(toChannels: channels)
     }
 
     /// Input and target images (after split, direction and channel conversion) and their paths.
@@ -216,7 +229,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
             (a, b) = (bb, a)
             (pathA, pathB) = (pb, pathA)
         }
-        return (a.converted(toChannels: options.inputNc), b?.converted(toChannels: options.outputNc), pathA, pathB)
+        return (channels(a, options.inputNc, path: pathA), b.map { channels($0, options.outputNc, path: pathB ?? pathA) }, pathA, pathB)
     }
 
     /// A and B images of item `index` (after the aligned split) and their paths, before
@@ -225,10 +238,9 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
         if options.mode == .unaligned {
             let ia = items[index % items.count], ib = itemsB[index % itemsB.count]
-            return (try Self.read(ia.a), try Self.read(ib.a), ia.a.path, ib.a.path)
+            return (try read(ia.a), try read(ib.a), ia.a.path, ib.a.path)
         }
         let it = items[index]
-        let read = Self.read
         let a: Image, b: Image?
         let pathA = it.a.path
         var pathB: String?
@@ -266,7 +278,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
         let ia = items[index % items.count]
         let ib = itemsB[options.serialB ? index % itemsB.count : rng.nextInt(itemsB.count)]
-        let rawA = try Self.read(ia.a), rawB = try Self.read(ib.a)
+        let rawA = try read(ia.a), rawB = try read(ib.a)
         let pa = try params(width: rawA.width, height: rawA.height, path: ia.a.path, rng: &rng)
         let a = try transform(rawA, pa)
         let pb = try params(width: rawB.width, height: rawB.height, path: ib.a.path, rng: &rng)
@@ -275,8 +287,8 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         let (input, target) = aIsInput ? (a, b) : (b, a)
         let (inPath, tgtPath) = aIsInput ? (ia.a.path, ib.a.path) : (ib.a.path, ia.a.path)
         let (ow, oh) = aIsInput ? (rawA.width, rawA.height) : (rawB.width, rawB.height)
-        return Sample(input: input.converted(toChannels: options.inputNc).tensor(),
-                      target: target.converted(toChannels: options.outputNc).tensor(),
+        return Sample(input: channels(input, options.inputNc, path: inPath).tensor(),
+                      target: channels(target, options.outputNc, path: tgtPath).tensor(),
                       inputPath: inPath, targetPath: tgtPath, originalWidth: ow, originalHeight: oh)
     }
 

@@ -117,7 +117,8 @@ public struct DatasetLayout: Equatable, CustomStringConvertible {
             guard let first = images.first else {
                 throw DatasetError.wrongLayout(path: split.path, reason: "no images directly in it for aligned [A | B] mode (subfolders are not searched); it holds \(listing(split))")
             }
-            let img = try ImageDataset.read(first)
+            let img: Image
+            do { img = try ImageFile.read(first).image } catch let e as ImageIOError { throw DatasetError.image(e) }
             try checkAligned(path: first.path, width: img.width, height: img.height)
         }
         return DatasetLayout(mode: chosen, folder: split, detected: mode == .auto)

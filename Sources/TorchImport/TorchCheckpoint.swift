@@ -68,7 +68,7 @@ public enum TorchCheckpoint {
         if !allowNonFinite {
             let bad = findNonFinite(result.tensors)
             if !bad.isEmpty {
-                throw TorchImportError.invalidFile(path: path, reason: "\(bad.count) tensor(s) hold NaN or infinite values: \(describeNonFinite(bad)); a model with them outputs NaN (to import it anyway, allow non-finite values: translate import --allow-non-finite)")
+                throw TorchImportError.invalidFile(path: path, reason: "\(bad.count) tensor(s) hold NaN or infinite values: \(describeNonFinite(bad)); a model with them outputs NaN (export a state from before the training diverged)")
             }
         }
         return result

@@ -218,6 +218,7 @@ public final class ApplyJob {
                 failed.append(dataset.sourcePath(i))
                 continue
             }
+            if !quiet { for note in dataset.conversions.drainNewLines() { stderrLine(note) } }
             if let s = loadSize {
                 sample.input = try resizeTensor(sample.input, to: s)
                 if let t = sample.target { sample.target = try resizeTensor(t, to: s) }
@@ -234,6 +235,11 @@ public final class ApplyJob {
                                         ("test-time mode", testMode == .paper ? "paper (batch statistics of each image, dropout on)" : "eval (running statistics, no dropout)")]
         if let l1, let ps { meta += [("mean L1 (0-1)", String(format: "%.4f", l1)), ("mean PSNR", String(format: "%.2f dB", ps))] }
         if !failed.isEmpty { meta.append(("failed", failed.joined(separator: ", "))) }
+        let conversions = dataset.conversions.summary
+        if !conversions.isEmpty {
+            meta.append(("conversions", conversions.joined(separator: "; ")))
+            if !quiet { stderrLine("conversions made while reading the inputs: " + conversions.joined(separator: "; ")) }
+        }
         let table = HTMLReport.imageTable(headers: hasTargets ? ["input", "output", "target"] : ["input", "output"], rows: rows)
         try writeText(HTMLReport.page(title: "translate apply", meta: meta, body: table), to: output.appendingPathComponent("index.html"))
         return Result(translated: rows.count, failed: failed, meanL1: l1, meanPSNR: ps, seconds: Date().timeIntervalSince(t0))

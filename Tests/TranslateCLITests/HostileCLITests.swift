@@ -6,6 +6,7 @@ import ImageIO
 import Datasets
 import Pipelines
 import TranslateCLI
+import TestSupport
 
 /// Hostile command lines and faults at the command level: each class gives a clear error
 /// naming the flag or path and a non-zero exit, and nothing is lost.
@@ -150,5 +151,50 @@ final class HostileCLITests: CLITestCase {
         XCTAssertEqual(q.terminationReason, .exit, text)
         XCTAssertNotEqual(q.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("runs/limited"), text)
+    }
+
+    /// Conversions are said once per kind with the first file, then counted.
+    func testConversionsAreSaidOnceAndCounted() throws {
+        let images = fixturesURL.appendingPathComponent("images")
+        let input = tmp.appendingPathComponent("mixed")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        for (src, dst) in [("gray_alpha.png", "a1.png"), ("palette_trns.png", "a2.png"), ("gray16.png", "g.png"), ("rgb.png", "r.png")] {
+            try FileManager.default.copyItem(at: images.appendingPathComponent(src), to: input.appendingPathComponent(dst))
+        }
+        XCTAssertEqual(try run(trainArgs("m")).status, 0)
+        let r = try run(["apply", "--model", tmp.appendingPathComponent("runs/m").path, "--input", input.path,
+                         "--output", tmp.appendingPathComponent("o").path])
+        XCTAssertEqual(r.status, 0, r.err)
+        let alphaLines = r.err.split(separator: "\n").filter { $0.hasPrefix("note:") && $0.contains("alpha channel dropped") }
+        XCTAssertEqual(alphaLines.count, 1, r.err)
+        XCTAssertTrue(alphaLines.first?.contains("a1.png") ?? false, r.err)
+        XCTAssertTrue(r.err.contains("alpha channel dropped: 2 files (first: \(input.appendingPathComponent("a1.png").path))"), r.err)
+        XCTAssertTrue(r.err.contains("16-bit"), r.err)
+        let page = try String(contentsOf: tmp.appendingPathComponent("o/index.html"), encoding: .utf8)
+        XCTAssertTrue(page.contains("conversions"), "the page says what was converted")
+    }
+
+    /// A resume removes partial writes of killed processes and refuses a damaged counter by name.
+    func testResumeCleansPartialWritesAndRefusesDamagedCounters() throws {
+        XCTAssertEqual(try run(trainArgs("m")).status, 0)
+        let runDir = tmp.appendingPathComponent("runs/m")
+        let stale = runDir.appendingPathComponent(".latest.safetensors.99999999.77.tmp")
+        try Data(count: 100).write(to: stale)
+        var args = trainArgs("m") + ["--resume"]
+        args[args.firstIndex(of: "--epochs")! + 1] = "2"
+        let r = try run(args)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("removed \(stale.lastPathComponent)"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
+
+        let latest = runDir.appendingPathComponent("latest.safetensors")
+        let f = try SafeTensors.read(latest)
+        var meta = f.metadata
+        meta["epoch"] = "two"
+        try SafeTensors.write(f.tensors, metadata: meta, to: latest)
+        args[args.firstIndex(of: "--epochs")! + 1] = "3"
+        let q = try run(args)
+        XCTAssertNotEqual(q.status, 0)
+        XCTAssertTrue(q.err.contains("latest.safetensors") && q.err.contains("'epoch'"), q.err)
     }
 }

@@ -221,6 +221,19 @@ public final class ProgressBar {
         lastPrint = now()
     }
 
+    /// Prints `text` as a line of its own above the progress line (which the next step
+    /// redraws), also when the bar is disabled: for notes that must not be lost.
+    public func message(_ text: String) {
+        if enabled && isTTY && (lineOpen || statusShown) {
+            write("\r\u{1B}[K" + text + "\n")
+            lineOpen = false
+            statusShown = false
+            lastPrint = 0
+        } else {
+            write(text + "\n")
+        }
+    }
+
     /// Ends the display: a status line is cleared, an unfinished progress line gets its
     /// newline. Called by `deinit`; call it before printing anything else.
     public func finish() {

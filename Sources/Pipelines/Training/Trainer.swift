@@ -183,11 +183,16 @@ public final class GANTrainer<Model: TrainableModel> {
             do { try model.restoreExtraState(tensors) } catch {
                 throw TranslateError.badModel(path: latest.path, reason: "\(error)")
             }
-            startEpoch = Int(meta["epoch"] ?? "") ?? 0
-            startBatch = Int(meta["epoch_batches"] ?? "") ?? 0
-            if let r = savedRNG { rng = r }
+            // Checkpoint.load has validated these fields where present; a resumable
+            // checkpoint must hold the epoch and its generator state.
+            startEpoch = try Checkpoint.requiredIntField(meta, "epoch", in: 0...Checkpoint.maxEpochs, path: latest.path)
+            startBatch = try Checkpoint.intField(meta, "epoch_batches", in: 0...Checkpoint.maxCounter, path: latest.path) ?? 0
+            guard let r = savedRNG else {
+                throw TranslateError.badModel(path: latest.path, reason: "field 'rng' (the training generator's state) is missing: this file cannot be resumed bit-exactly")
+            }
+            rng = r
             let log = Self.readLog(opts.runDirectory.appendingPathComponent("loss_log.jsonl"))
-            if let steps = meta["steps"].flatMap({ Int($0) }) {
+            if let steps = try Checkpoint.intField(meta, "steps", in: 0...Checkpoint.maxCounter, path: latest.path) {
                 history = log.filter { $0.step <= steps }
             } else {
                 history = log.filter { $0.epoch <= startEpoch }
@@ -247,6 +252,10 @@ public final class GANTrainer<Model: TrainableModel> {
     public func run(stopAfterEpochs: Int? = nil) throws {
         let lock = try RunLock(folder: runDir)
         defer { withExtendedLifetime(lock) {} }
+        // Temporary files of a run killed mid-write (kill -9, power loss): never the checkpoint.
+        for url in removeStaleTemporaries(in: runDir) {
+            stderrLine("note: removed \(url.lastPathComponent), a partial write left by a process that no longer runs")
+        }
         try FileManager.default.createDirectory(at: runDir.appendingPathComponent("images"), withIntermediateDirectories: true)
         try writeText(try configJSON() + "\n", to: runDir.appendingPathComponent("config.json"))
         let total = options.totalEpochs
@@ -298,6 +307,7 @@ public final class GANTrainer<Model: TrainableModel> {
                 do { try log.write(contentsOf: Data(Self.jsonLine(rec).utf8)) } catch {
                     throw TranslateError.io(path: logURL.path, reason: "cannot write the loss log: \(ioReason(error))")
                 }
+                for note in dataset.conversions.drainNewLines() { progress.message(note) }
                 progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
                                 images: batch.input.shape[0], losses: Array(zip(names, running)))
                 guard i < plan.count else { break }
@@ -324,6 +334,14 @@ public final class GANTrainer<Model: TrainableModel> {
             try writeReport(epoch: epoch + 1)
             startEpoch = epoch + 1
             startBatch = 0
+            if epoch + 1 == endEpoch {
+                let summary = dataset.conversions.summary
+                if !summary.isEmpty {
+                    progress.finish()
+                    stderrLine("conversions made while reading the data (the model saw the converted images):")
+                    for line in summary { stderrLine("  " + line) }
+                }
+            }
             if let sig = stop?.signal, epoch + 1 < endEpoch {
                 throw TrainingInterrupted(signal: sig, epoch: epoch + 1, batches: 0, batchesInEpoch: plan.count, step: step,
                                           checkpoint: latestURL.path, midEpoch: false)
