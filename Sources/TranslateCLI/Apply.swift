@@ -10,7 +10,7 @@ import Pipelines
 /// or one of CycleGAN's two (G_A for a-to-b, G_B for b-to-a).
 public struct LoadedGenerator {
     public let url: URL
-    public let kind: String
+    public let method: Method
     public let netG: Module
     /// The checkpoint key prefix of the chosen generator (`netG.`, `netG_A.`, `netG_B.`).
     public let prefix: String
@@ -25,20 +25,19 @@ public struct LoadedGenerator {
     /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
     /// `direction` picks CycleGAN's generator (default a-to-b); pix2pix models ignore it.
     public init(path: String, direction: Direction? = nil) throws {
-        let url = try resolveModelURL(path)
-        self.url = url
-        let file = try SafeTensors.read(url)
-        metadata = file.metadata
-        let text = Data((file.metadata["config"] ?? "").utf8)
+        try self.init(file: try ModelFile.open(try resolveModelURL(path)), direction: direction)
+    }
+
+    public init(file m: ModelFile, direction: Direction? = nil) throws {
+        url = m.url
+        method = m.method
+        metadata = m.metadata
         var rng = RNG(seed: 0)
-        let decoder = JSONDecoder()
-        let kind = file.metadata["kind"] ?? "pix2pix"
-        if kind.hasPrefix("cyclegan") {
-            guard let o = try? decoder.decode(CycleGANTrainOptions.self, from: text) else {
-                throw TranslateError.badModel(path: url.path, reason: "no readable CycleGAN configuration in the file's metadata")
-            }
+        switch m.method {
+        case .cyclegan:
+            let o = try m.options(CycleGANTrainOptions.self)
             // An exported CycleGAN generator records which one it is.
-            let stored = file.metadata["generator"]
+            let stored = m.metadata["generator"]
             let wantB = stored.map { $0 == "netG_B" } ?? (direction == .bToA)
             if let stored, let direction, (direction == .bToA) != (stored == "netG_B") {
                 throw TranslateError.invalidFlag(flag: "--direction", reason: "\(url.path) holds only \(stored) (\(stored == "netG_B" ? "b-to-a" : "a-to-b"))")
@@ -51,10 +50,8 @@ public struct LoadedGenerator {
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction
             trainedDataMode = o.data.mode
-        } else {
-            guard let o = try? decoder.decode(Pix2PixTrainOptions.self, from: text) else {
-                throw TranslateError.badModel(path: url.path, reason: "no pix2pix or CycleGAN configuration in the file's metadata (not a translate model?)")
-            }
+        case .pix2pix:
+            let o = try m.options(Pix2PixTrainOptions.self)
             inputNc = o.model.inputNc; outputNc = o.model.outputNc
             netG = try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: o.model.netG.numDowns, ngf: o.model.ngf,
                                      norm: o.model.norm, useDropout: o.model.dropout, upsampling: o.model.upsampling, initType: nil, rng: &rng)
@@ -62,19 +59,27 @@ public struct LoadedGenerator {
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction
             trainedDataMode = o.data.mode
+        case .cimle:
+            throw TranslateError.badModel(path: url.path, reason: "a conditional IMLE model: this command's GAN path does not take it")
         }
-        self.kind = kind
-        do { try netG.loadStateDict(file.byName, prefix: prefix, strict: false) } catch let e as ModuleError {
+        do { try netG.loadStateDict(m.file.byName, prefix: prefix, strict: false) } catch let e as ModuleError {
             throw TranslateError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(e)")
+        }
+    }
+
+    /// What `export` wrote, e.g. "CycleGAN's G_B (netG_B, b-to-a)".
+    public var generatorDescription: String {
+        switch method {
+        case .cyclegan: return prefix == "netG_B." ? "CycleGAN's G_B (netG_B, b-to-a)" : "CycleGAN's G_A (netG_A, a-to-b)"
+        default: return "the \(method.rawValue) generator (netG, \(trainedDirection.rawValue))"
         }
     }
 
     /// Writes the generator alone (weights and buffers, optionally float16) with its configuration.
     public func export(to out: URL, fp16: Bool) throws {
         var meta = metadata.filter { ["config", "epoch", "steps", "test_mode"].contains($0.key) }
-        let base = kind.hasPrefix("cyclegan") ? "cyclegan" : "pix2pix"
-        meta["kind"] = base + "-generator"
-        if base == "cyclegan" { meta["generator"] = String(prefix.dropLast()) }
+        meta["kind"] = method.kindField(generatorOnly: true)
+        if method == .cyclegan { meta["generator"] = String(prefix.dropLast()) }
         try SafeTensors.write(netG.stateDict(prefix: prefix), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
     }
 }
@@ -111,7 +116,7 @@ public final class ApplyJob {
         var data: DataOptions
         let roots: [URL]
         if let root = dataroot {
-            if g.kind.hasPrefix("cyclegan") {
+            if g.method == .cyclegan {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
             }
             let layout = try DatasetLayout.paired(root: URL(fileURLWithPath: root), phase: phase, mode: datasetMode,

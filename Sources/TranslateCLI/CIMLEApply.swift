@@ -28,21 +28,16 @@ public final class LoadedCIMLE {
     public let cimle: CIMLE
     public let metadata: [String: String]
 
-    /// Nil when the file is not a cIMLE model.
-    public static func load(path: String) throws -> LoadedCIMLE? {
-        let url = try resolveModelURL(path)
-        let file = try SafeTensors.read(url)
-        guard (file.metadata["kind"] ?? "").hasPrefix("cimle") else { return nil }
-        return try LoadedCIMLE(url: url, file: file)
+    public convenience init(path: String) throws {
+        try self.init(file: try ModelFile.open(try resolveModelURL(path)))
     }
 
-    init(url: URL, file: SafeTensors.File) throws {
-        self.url = url
-        metadata = file.metadata
-        guard let text = file.metadata["config"],
-              let o = try? JSONDecoder().decode(CIMLETrainOptions.self, from: Data(text.utf8)) else {
-            throw TranslateError.badModel(path: url.path, reason: "no readable cIMLE configuration in the file's metadata")
-        }
+    public init(file m: ModelFile) throws {
+        try m.require(.cimle, for: "this cIMLE command")
+        url = m.url
+        metadata = m.metadata
+        let file = m.file
+        let o = try m.options(CIMLETrainOptions.self)
         options = o
         var rng = RNG(seed: 0)
         do { cimle = try CIMLE(config: o.model, lpips: nil, rng: &rng) } catch {
@@ -86,7 +81,7 @@ public final class LoadedCIMLE {
     /// Exports the generator alone with its configuration.
     public func export(to out: URL, fp16: Bool) throws {
         var meta = metadata.filter { ["config", "epoch", "steps"].contains($0.key) }
-        meta["kind"] = "cimle-generator"
+        meta["kind"] = Method.cimle.kindField(generatorOnly: true)
         try SafeTensors.write(cimle.netG.stateDict(prefix: "netG."), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
     }
 }

@@ -167,7 +167,9 @@ public struct Apply: ParsableCommand {
 
     public func run() throws {
         let model = try checkpointPath(model: self.model, epoch: epoch)
-        if let c = try LoadedCIMLE.load(path: model) {
+        let file = try ModelFile.open(try resolveModelURL(model))
+        if file.method == .cimle {
+            let c = try LoadedCIMLE(file: file)
             guard dataroot == nil else {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
@@ -182,8 +184,8 @@ public struct Apply: ParsableCommand {
         if samples != nil {
             throw TranslateError.invalidFlag(flag: "--samples", reason: "only cIMLE models draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
         }
-        if let root = dataroot, let g = try? LoadedGenerator(path: model), g.kind == "cyclegan" {
-            let job = try CycleEvalJob(modelPath: model, dataroot: root, phase: phase, output: output, loadSize: loadSize,
+        if let root = dataroot, file.method == .cyclegan {
+            let job = try CycleEvalJob(file: file, dataroot: root, phase: phase, output: output, loadSize: loadSize,
                                        testMode: testMode, maxItems: numTest)
             let r = try job.run()
             print(String(format: "cycle L1 (0-1 scale): A->B->A %.4f over %d, B->A->B %.4f over %d; open %@/index.html",
@@ -212,20 +214,16 @@ public struct Export: ParsableCommand {
     public func run() throws {
         let precision = fp16 ? "float16" : "float32"
         try refuseOverwriting(URL(fileURLWithPath: output), input: try resolveModelURL(model), flag: "--output")
-        if let c = try LoadedCIMLE.load(path: model) {
+        let file = try ModelFile.open(try resolveModelURL(model))
+        if file.method == .cimle {
+            let c = try LoadedCIMLE(file: file)
             try c.export(to: URL(fileURLWithPath: output), fp16: fp16)
             print("wrote the cIMLE generator (\(c.cimle.netG.parameterCount) parameters, \(precision)) of \(c.url.path) to \(output)")
             return
         }
-        let loaded = try LoadedGenerator(path: model, direction: direction)
+        let loaded = try LoadedGenerator(file: file, direction: direction)
         try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
-        let which: String
-        if loaded.kind.hasPrefix("cyclegan") {
-            which = loaded.prefix == "netG_B." ? "CycleGAN's G_B (netG_B, b-to-a)" : "CycleGAN's G_A (netG_A, a-to-b)"
-        } else {
-            which = "the pix2pix generator (netG, \(loaded.trainedDirection.rawValue))"
-        }
-        print("wrote \(which), \(loaded.netG.parameterCount) parameters, \(precision), from \(loaded.url.path) to \(output)")
+        print("wrote \(loaded.generatorDescription), \(loaded.netG.parameterCount) parameters, \(precision), from \(loaded.url.path) to \(output)")
     }
 }
 

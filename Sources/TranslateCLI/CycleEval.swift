@@ -19,13 +19,20 @@ public final class CycleEvalJob {
 
     public struct Result { public var cycleL1: [String: Double]; public var counts: [String: Int]; public var failed: [String] }
 
-    public init(modelPath: String, dataroot: String, phase: String = "test", output: String, loadSize: Int?,
+    public convenience init(modelPath: String, dataroot: String, phase: String = "test", output: String, loadSize: Int?,
+                            testMode: TestMode?, maxItems: Int? = nil) throws {
+        try self.init(file: try ModelFile.open(try resolveModelURL(modelPath)), dataroot: dataroot, phase: phase, output: output,
+                      loadSize: loadSize, testMode: testMode, maxItems: maxItems)
+    }
+
+    public init(file: ModelFile, dataroot: String, phase: String = "test", output: String, loadSize: Int?,
                 testMode: TestMode?, maxItems: Int? = nil) throws {
-        gA = try LoadedGenerator(path: modelPath, direction: .aToB)
-        gB = try LoadedGenerator(path: modelPath, direction: .bToA)
-        guard gA.kind == "cyclegan" else {
-            throw TranslateError.badModel(path: gA.url.path, reason: "cycle evaluation needs a CycleGAN checkpoint with both generators")
+        try file.require(.cyclegan, for: "cycle evaluation")
+        guard !file.generatorOnly else {
+            throw TranslateError.badModel(path: file.url.path, reason: "cycle evaluation needs both generators; this exported file holds only \(file.metadata["generator"] ?? "one")")
         }
+        gA = try LoadedGenerator(file: file, direction: .aToB)
+        gB = try LoadedGenerator(file: file, direction: .bToA)
         root = URL(fileURLWithPath: dataroot)
         self.output = URL(fileURLWithPath: output)
         self.phase = phase

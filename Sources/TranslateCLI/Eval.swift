@@ -69,11 +69,11 @@ public final class EvalJob {
             }
             return out
         }
-        var describe: [(String, String)] = [("model", g.url.path), ("model kind", g.kind),
+        var describe: [(String, String)] = [("model", g.url.path), ("model kind", g.method.rawValue),
             ("test-time mode", mode == .paper ? "paper (dropout on, per-image batch statistics)" : "eval (running statistics, no dropout)"),
             ("noise source", deterministic ? "none: the generator is deterministic in this mode, so its samples are identical by construction" : "dropout masks (seeded per input)")]
         var src: EvalSource
-        if g.kind.hasPrefix("cyclegan") {
+        if g.method == .cyclegan {
             let dir = direction ?? .aToB
             let (inDom, outDom): (ImageDataset.Domain, ImageDataset.Domain) = dir == .aToB ? (.a, .b) : (.b, .a)
             var o = DataOptions(mode: .unaligned, direction: .aToB, preprocess: .none, flip: false, inputNc: 3, outputNc: 3)

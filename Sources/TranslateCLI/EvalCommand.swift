@@ -67,7 +67,9 @@ public struct Eval: ParsableCommand {
         config.srScale = scale
         config.seed = seed
         let job: EvalJob
-        if let model, let dataroot, let c = try LoadedCIMLE.load(path: model) {
+        let file = try model.map { try ModelFile.open(try resolveModelURL($0)) }
+        if let file, let dataroot, file.method == .cimle {
+            let c = try LoadedCIMLE(file: file)
             try LoadedCIMLE.refuseGANFlags(loadSize: loadSize, direction: direction, testMode: testMode)
             job = try EvalJob(cimle: c, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
                               samples: samples, maxInputs: maxInputs, config: config, lpipsWeights: lpipsWeights,

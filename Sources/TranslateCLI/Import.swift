@@ -39,7 +39,7 @@ public enum TorchModelImporter {
             let g = try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: o.model.netG.numDowns, ngf: ngf, norm: norm,
                                       useDropout: dropout, initType: nil, rng: &rng)
             net = g
-            meta["kind"] = "pix2pix-generator"
+            meta["kind"] = Method.pix2pix.kindField(generatorOnly: true)
             meta["config"] = String(decoding: try enc.encode(o), as: UTF8.self)
         } else {
             var o = CycleGANTrainOptions(dataroot: "", name: pth.deletingPathExtension().lastPathComponent)
@@ -48,7 +48,7 @@ public enum TorchModelImporter {
             o.model.ngf = ngf; o.model.norm = norm; o.model.dropout = dropout
             o.model.inputNc = inputNc; o.model.outputNc = outputNc
             net = try CycleGAN.makeGenerator(o.model, inputNc: inputNc, outputNc: outputNc, rng: &rng)
-            meta["kind"] = "cyclegan-generator"
+            meta["kind"] = Method.cyclegan.kindField(generatorOnly: true)
             meta["generator"] = "netG_A"
             meta["config"] = String(decoding: try enc.encode(o), as: UTF8.self)
         }

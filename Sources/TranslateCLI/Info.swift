@@ -19,9 +19,10 @@ public struct ModelInfo {
     public init(path: String) throws {
         let url = try resolveModelURL(path)
         self.path = url.path
-        let file = try SafeTensors.read(url)
+        let modelFile = try ModelFile.open(url)
+        let file = modelFile.file
         let meta = file.metadata
-        kind = meta["kind"] ?? "pix2pix (no kind recorded)"
+        kind = modelFile.method.title + (modelFile.generatorOnly ? ", generator only" : ", training checkpoint")
         var rows: [(String, String)] = [("file", url.path), ("kind", kind)]
         // Parameters and buffers of the networks: not optimiser state or extra training state.
         var byNet: [String: Int] = [:]

@@ -147,4 +147,31 @@ final class CycleGANStepTests: XCTestCase {
         XCTAssertEqual(m.poolA.images.count, 1)
         XCTAssertEqual(m.poolA.images[0].shape, [1, 1, 32, 32])
     }
+
+    /// History buffers of images of different sizes survive a checkpoint (one tensor per
+    /// image); the older single-tensor form still loads; a gap or an overfull buffer is refused.
+    func testHistoryBuffersRoundTripWhateverTheirSizes() throws {
+        var c = CycleGANConfig()
+        c.ngf = 2; c.ndf = 2; c.netG = .resnet6; c.poolSize = 4
+        var rng = RNG(seed: 3)
+        let m = try CycleGAN(config: c, rng: &rng, generatorBlocks: 1)
+        m.poolA.images = [Tensor.randn([1, 3, 8, 8], rng: &rng), Tensor.randn([1, 3, 12, 10], rng: &rng)]
+        m.poolB.images = []
+        let state = Dictionary(uniqueKeysWithValues: m.poolState)
+        XCTAssertEqual(state.keys.sorted(), ["pool_A.0", "pool_A.1"])
+        let n = try CycleGAN(config: c, rng: &rng, generatorBlocks: 1)
+        n.poolB.images = [Tensor.randn([1, 3, 8, 8], rng: &rng)]
+        try n.restorePools(state)
+        XCTAssertEqual(n.poolA.images.map(\.shape), [[1, 3, 8, 8], [1, 3, 12, 10]])
+        XCTAssertEqual(n.poolA.images.map(\.data), m.poolA.images.map(\.data))
+        XCTAssertTrue(n.poolB.images.isEmpty, "an empty buffer is restored empty")
+        // The older form: one [count, C, H, W] tensor.
+        try n.restorePools(["pool_A": try cat([m.poolA.images[0], m.poolA.images[0]], dim: 0)])
+        XCTAssertEqual(n.poolA.images.count, 2)
+        XCTAssertThrowsError(try n.restorePools(["pool_A.0": m.poolA.images[0], "pool_A.2": m.poolA.images[0]])) {
+            XCTAssertTrue("\($0)".contains("image 1 of 2"), "\($0)")
+        }
+        let five = Dictionary(uniqueKeysWithValues: (0..<5).map { ("pool_B.\($0)", m.poolA.images[0]) })
+        XCTAssertThrowsError(try n.restorePools(five)) { XCTAssertTrue("\($0)".contains("--pool-size"), "\($0)") }
+    }
 }

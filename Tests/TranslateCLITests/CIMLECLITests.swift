@@ -65,7 +65,7 @@ final class CIMLECLITests: CLITestCase {
         let lrDir = tmp.appendingPathComponent("lr")
         try FileManager.default.createDirectory(at: lrDir, withIntermediateDirectories: true)
         try ImageFile.write(try makeImage(width: 17, height: 13, seed: 1), to: lrDir.appendingPathComponent("small.png"))
-        let model = try XCTUnwrap(try LoadedCIMLE.load(path: a.runDir.path))
+        let model = try LoadedCIMLE(path: a.runDir.path)
         let out = tmp.appendingPathComponent("up")
         let job = try CIMLEApplyJob(model: model, inputs: [lrDir.path], output: out.path, samples: 3, seed: 0)
         job.quiet = true
@@ -141,7 +141,7 @@ final class CIMLECLITests: CLITestCase {
         try t.run()
         let log = try String(contentsOf: t.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
         XCTAssertTrue(log.contains("\"lpips\""))
-        let model = try XCTUnwrap(try LoadedCIMLE.load(path: t.runDir.path))
+        let model = try LoadedCIMLE(path: t.runDir.path)
         let job = try CIMLEApplyJob(model: model, inputs: [root.appendingPathComponent("trainannot").path],
                                     output: tmp.appendingPathComponent("gen").path, samples: 2, seed: 1)
         job.quiet = true

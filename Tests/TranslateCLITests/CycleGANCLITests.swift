@@ -52,7 +52,7 @@ final class CycleGANCLITests: CLITestCase {
         try b2.run()
         let fa = try SafeTensors.read(a.latestURL), fb = try SafeTensors.read(b2.latestURL)
         XCTAssertEqual(fa.tensors.map(\.0), fb.tensors.map(\.0))
-        XCTAssertTrue(fa.tensors.contains { $0.0 == "extra.pool_A" })
+        XCTAssertTrue(fa.tensors.contains { $0.0 == "extra.pool_A.0" })
         for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
         let html = try String(contentsOf: a.runDir.appendingPathComponent("index.html"), encoding: .utf8)
         for s in ["rec_A", "fake_B", "cycle_A", "idt_B", "<svg"] { XCTAssertTrue(html.contains(s), s) }

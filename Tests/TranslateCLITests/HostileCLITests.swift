@@ -197,4 +197,34 @@ final class HostileCLITests: CLITestCase {
         XCTAssertNotEqual(q.status, 0)
         XCTAssertTrue(q.err.contains("latest.safetensors") && q.err.contains("'epoch'"), q.err)
     }
+
+    /// A model file's kind is read in one place: a file without one, or with an unknown one,
+    /// or whose configuration does not decode, is refused naming the file and the field.
+    func testModelFilesWithoutAKnownKindAreRefused() throws {
+        XCTAssertEqual(try run(trainArgs("m")).status, 0)
+        let latest = tmp.appendingPathComponent("runs/m/latest.safetensors")
+        let f = try SafeTensors.read(latest)
+        func variant(_ name: String, _ edit: (inout [String: String]) -> Void) throws -> String {
+            var meta = f.metadata
+            edit(&meta)
+            let url = tmp.appendingPathComponent(name + ".safetensors")
+            try SafeTensors.write(f.tensors, metadata: meta, to: url)
+            return url.path
+        }
+        let out = tmp.appendingPathComponent("o").path
+        let input = root.appendingPathComponent("train").path
+        try expectFailure(["apply", "--model", try variant("nokind") { $0["kind"] = nil }, "--input", input, "--output", out],
+                          mentions: "nokind.safetensors: no 'kind' field")
+        try expectFailure(["apply", "--model", try variant("alien") { $0["kind"] = "stylegan" }, "--input", input, "--output", out],
+                          mentions: "kind 'stylegan' is not one this version knows")
+        try expectFailure(["apply", "--model", try variant("badcfg") { $0["config"] = #"{"model": 3}"# }, "--input", input, "--output", out],
+                          mentions: "configuration does not decode")
+        try expectFailure(["info", try variant("nokind2") { $0["kind"] = nil }], mentions: "no 'kind' field")
+        // The shipped perceptual network is named as what it is.
+        let lpips = fixturesURL.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/lpips_alexnet").path
+        try expectFailure(["apply", "--model", lpips, "--input", input, "--output", out], mentions: "perceptual-metric network")
+        // A pix2pix checkpoint given to cycle evaluation is refused by method.
+        let i = try run(["info", latest.path])
+        XCTAssertTrue(i.out.contains("pix2pix (conditional GAN on pairs), training checkpoint"), i.out)
+    }
 }

@@ -16,7 +16,7 @@ final class ImportTests: CLITestCase {
                                                        output: out, fp16: false)
         XCTAssertGreaterThan(r.loaded, 10)
         let g = try LoadedGenerator(path: out.path)
-        XCTAssertEqual(g.kind, expectedKind)
+        XCTAssertEqual(g.metadata["kind"], expectedKind)
         let fx = try Fixture("torch_import/\(io)")
         let y = try g.netG.translate(try fx.tensor("x"), mode: .eval)
         assertClose(y, try fx.tensor("out"), rtol: 1e-4, atol: 1e-5, "\(pth) output after import")

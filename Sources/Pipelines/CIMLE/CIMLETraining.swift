@@ -53,7 +53,7 @@ public typealias CIMLETrainer = GANTrainer<CIMLEModel>
 /// The cIMLE pipelines as a trainable model: pool rounds with code selection, report samples.
 public final class CIMLEModel: TrainableModel {
     public typealias Options = CIMLETrainOptions
-    public static var kind: String { "cimle" }
+    public static var method: Method { .cimle }
     public static var lossNames: [String] { CIMLE.lossNames }
     public let options: CIMLETrainOptions
     public let cimle: CIMLE

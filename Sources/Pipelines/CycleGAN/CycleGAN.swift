@@ -145,24 +145,36 @@ public final class CycleGAN {
         return try (lossReal + lossFake) * 0.5
     }
 
-    /// The history buffers as tensors (`pool_A`, `pool_B`: [count, C, H, W]) for checkpoints.
+    /// The history buffers for checkpoints: one tensor per stored image (`pool_A.0`,
+    /// `pool_A.1`, ..., each [1, C, H, W]), so images of different sizes (--preprocess none)
+    /// are kept too. An empty buffer writes nothing.
     public var poolState: [(String, Tensor)] {
-        get throws {
-            var out: [(String, Tensor)] = []
-            for (name, pool) in [("pool_A", poolA), ("pool_B", poolB)] where !pool.images.isEmpty {
-                out.append((name, try cat(pool.images, dim: 0)))
-            }
-            return out
+        [("pool_A", poolA), ("pool_B", poolB)].flatMap { name, pool in
+            pool.images.enumerated().map { ("\(name).\($0.offset)", $0.element) }
         }
     }
 
+    /// Restores `poolState`; also reads the older single-tensor form (`pool_A`: [count, C,
+    /// H, W]). Refuses buffers that do not fit the pool or have gaps in their numbering.
     public func restorePools(_ tensors: [String: Tensor]) throws {
         for (name, pool) in [("pool_A", poolA), ("pool_B", poolB)] {
-            guard let t = tensors[name] else { pool.images = []; continue }
-            guard t.rank == 4, t.shape[0] <= pool.size else {
-                throw NetworkError.invalidOption("history buffer \(name): shape \(t.shape) does not fit a pool of \(pool.size) images")
+            var images: [Tensor] = []
+            if let t = tensors[name] {
+                guard t.rank == 4 else { throw NetworkError.invalidOption("history buffer \(name): shape \(t.shape) is not [count, C, H, W]") }
+                images = try (0..<t.shape[0]).map { try narrow(t, dim: 0, start: $0, length: 1).detach() }
+            } else {
+                let keys = tensors.keys.filter { $0.hasPrefix(name + ".") }
+                for i in 0..<keys.count {
+                    guard let t = tensors["\(name).\(i)"], t.rank == 4, t.shape[0] == 1 else {
+                        throw NetworkError.invalidOption("history buffer \(name): image \(i) of \(keys.count) is missing or not [1, C, H, W]")
+                    }
+                    images.append(t)
+                }
             }
-            pool.images = try (0..<t.shape[0]).map { try narrow(t, dim: 0, start: $0, length: 1).detach() }
+            guard images.count <= pool.size else {
+                throw NetworkError.invalidOption("history buffer \(name): \(images.count) images do not fit a pool of \(pool.size) (--pool-size)")
+            }
+            pool.images = images
         }
     }
 }

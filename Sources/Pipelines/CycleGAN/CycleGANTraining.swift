@@ -31,7 +31,7 @@ public struct CycleGANTrainOptions: TrainingRunOptions {
 public typealias CycleGANTrainer = GANTrainer<CycleGAN>
 
 extension CycleGAN: TrainableModel {
-    public static var kind: String { "cyclegan" }
+    public static var method: Method { .cyclegan }
     public static var lossNames: [String] { Losses.names }
 
     public convenience init(options: CycleGANTrainOptions, rng: inout RNG) throws {
@@ -62,6 +62,6 @@ extension CycleGAN: TrainableModel {
         return out
     }
 
-    public var extraState: [(String, Tensor)] { (try? poolState) ?? [] }
+    public var extraState: [(String, Tensor)] { poolState }
     public func restoreExtraState(_ tensors: [String: Tensor]) throws { try restorePools(tensors) }
 }

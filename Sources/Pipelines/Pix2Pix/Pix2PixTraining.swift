@@ -31,7 +31,7 @@ public struct Pix2PixTrainOptions: TrainingRunOptions {
 public typealias Pix2PixTrainer = GANTrainer<Pix2Pix>
 
 extension Pix2Pix: TrainableModel {
-    public static var kind: String { "pix2pix" }
+    public static var method: Method { .pix2pix }
     public static var lossNames: [String] { Losses.names }
 
     public convenience init(options: Pix2PixTrainOptions, rng: inout RNG) throws {

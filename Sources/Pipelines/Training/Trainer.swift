@@ -63,7 +63,7 @@ extension TrainingRunOptions {
 public protocol TrainableModel: AnyObject {
     associatedtype Options: TrainingRunOptions
     /// "pix2pix", "cyclegan": written into checkpoints.
-    static var kind: String { get }
+    static var method: Method { get }
     static var lossNames: [String] { get }
     init(options: Options, rng: inout RNG) throws
     var modules: [(String, Module)] { get }
@@ -134,11 +134,12 @@ public final class GANTrainer<Model: TrainableModel> {
             guard FileManager.default.fileExists(atPath: latest.path) else {
                 throw TranslateError.notFound(path: latest.path, what: "checkpoint to resume from (--resume)")
             }
-            let file = try SafeTensors.read(latest)
-            guard file.metadata["kind"] == Model.kind, let text = file.metadata["config"],
-                  let saved = try? JSONDecoder().decode(Model.Options.self, from: Data(text.utf8)) else {
-                throw TranslateError.badModel(path: latest.path, reason: "checkpoint has no readable \(Model.kind) configuration")
+            let file = try ModelFile.open(latest)
+            try file.require(Model.method, for: "resuming \(Model.method.rawValue) training")
+            guard !file.generatorOnly else {
+                throw TranslateError.badModel(path: latest.path, reason: "an exported generator holds no training state (optimizers, discriminators): it cannot be resumed")
             }
+            let saved = try file.options(Model.Options.self)
             if let defaults {
                 (opts, resumeNotes) = try ResumeChanges.apply(saved: saved, given: options, defaults: defaults)
             } else {
@@ -238,7 +239,7 @@ public final class GANTrainer<Model: TrainableModel> {
     /// Saves `latest` (and `epoch_N` on the save frequency) after `epoch` completed epochs and
     /// `batches` batches of the next one (a mid-epoch checkpoint: `latest` only).
     func saveCheckpoint(epoch: Int, batches: Int = 0) throws {
-        let meta = ["config": try configJSON(), "epoch": "\(epoch)", "epoch_batches": "\(batches)", "kind": Model.kind,
+        let meta = ["config": try configJSON(), "epoch": "\(epoch)", "epoch_batches": "\(batches)", "kind": Model.method.kindField(generatorOnly: false),
                     "test_mode": options.testMode.rawValue, "steps": "\(history.last?.step ?? 0)"]
         var ck = Checkpoint(modules: model.modules, optimizers: model.optimizers, metadata: meta)
         ck.extraTensors = model.extraState

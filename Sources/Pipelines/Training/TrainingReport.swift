@@ -50,7 +50,7 @@ public enum TrainingCurves {
 
 extension GANTrainer {
     /// "round" for cIMLE (one round of code selection and training per epoch), else "epoch".
-    var reportUnit: String { Model.kind == "cimle" ? "round" : "epoch" }
+    var reportUnit: String { Model.method.epochUnit }
 
     /// index.html: the run's state, loss curves per step (raw faint, smoothed), the samples of
     /// every epoch (newest first; all but the newest 2 folded) and the configuration as a
@@ -73,7 +73,7 @@ extension GANTrainer {
         let stepsThisRun = history.filter { $0.epoch == epoch }.count
         let stepTime = history.suffix(50).map(\.seconds)
         var meta: [(String, String)] = [
-            ("run", "\(Model.kind): \(options.name)"), ("dataroot", options.dataroot),
+            ("run", "\(Model.method.rawValue): \(options.name)"), ("dataroot", options.dataroot),
             (unit, "\(epoch) of \(options.totalEpochs)"),
             ("steps", "\(last?.step ?? 0) (\(stepsThisRun) in \(unit) \(epoch), batch size \(options.batchSize))"),
             ("test-time mode of the samples", options.testMode == .paper ? "paper (batch statistics, dropout on)" : "eval (running statistics, no dropout)"),
@@ -94,6 +94,6 @@ extension GANTrainer {
         <h2>Configuration</h2>\(HTMLReport.configTable(json: try configJSON()))
         <h2>Samples</h2>\(sections)
         """
-        try writeText(HTMLReport.page(title: "\(Model.kind): \(options.name)", meta: meta, body: body), to: runDir.appendingPathComponent("index.html"))
+        try writeText(HTMLReport.page(title: "\(Model.method.rawValue): \(options.name)", meta: meta, body: body), to: runDir.appendingPathComponent("index.html"))
     }
 }
