@@ -226,8 +226,8 @@ public struct LPIPSFeatures {
             var values = [Float](repeating: 0, count: pairs.count)
             values.withUnsafeMutableBufferPointer { vp in
                 let v = vp.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    for k in stride(from: part, to: pairs.count, by: 2) { v[k] = direct(pairs[k].0, pairs[k].1) }
+                parallelChunks(pairs.count, minimumWork: 2) { lo, hi in
+                    for k in lo..<hi { v[k] = direct(pairs[k].0, pairs[k].1) }
                 }
             }
             for (k, (i, j)) in pairs.enumerated() { d[i * n + j] = values[k]; d[j * n + i] = values[k] }

@@ -11,6 +11,11 @@ public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
         abstract: "Image-to-image translation on the CPU: pix2pix, CycleGAN and conditional IMLE training, translation and evaluation.",
+        discussion: """
+        Every command takes --threads N: the threads it computes with (ours and OpenBLAS's). The default \
+        is TRANSLATE_THREADS when set, else the CPUs this process may use (its affinity mask, capped by \
+        a container's CPU quota). Results are bit-identical for every thread count.
+        """,
         version: "translate \(TranslateVersion.current)",
         subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self, Info.self, List.self])
     public init() {}
@@ -23,12 +28,44 @@ public struct TranslateCommand: ParsableCommand {
         // A file larger than `ulimit -f` must fail its write (EFBIG), not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         do {
-            var command = try parseAsRoot(rewritten)
-            try command.run()
+            let (parallelism, rest) = try threads(in: rewritten, environment: ProcessInfo.processInfo.environment)
+            var command = try parseAsRoot(rest)
+            try parallelism.run { try command.run() }
         } catch {
             exit(withError: userFacing(error))
         }
         Foundation.exit(0)
+    }
+
+    /// `--threads N` (or `--threads=N`), which every command takes, removed from `args`; else
+    /// `TRANSLATE_THREADS`; else the CPUs this process may use (affinity and cgroup quota).
+    /// N may be `auto` (or 0). A bad value is an error naming the flag or the variable.
+    static func threads(in args: [String], environment: [String: String]) throws -> (Parallelism, [String]) {
+        var rest: [String] = []
+        var given: Parallelism?
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--" { rest += args[i...]; break }
+            if a == "--threads" {
+                guard i + 1 < args.count else { throw ValidationError("--threads needs a value: a number of threads, or auto") }
+                given = try Parallelism.parse(args[i + 1], source: "--threads")
+                i += 2
+                continue
+            }
+            if a.hasPrefix("--threads=") {
+                given = try Parallelism.parse(String(a.dropFirst("--threads=".count)), source: "--threads")
+                i += 1
+                continue
+            }
+            rest.append(a)
+            i += 1
+        }
+        if let given { return (given, rest) }
+        if let v = environment[Parallelism.environmentVariable] {
+            return (try Parallelism.parse(v, source: Parallelism.environmentVariable), rest)
+        }
+        return (Parallelism(threads: Parallelism.availableCPUs()), rest)
     }
 
     /// System errors that reach the top say which path and why, in words.

@@ -227,4 +227,29 @@ final class HostileCLITests: CLITestCase {
         let i = try run(["info", latest.path])
         XCTAssertTrue(i.out.contains("pix2pix (conditional GAN on pairs), training checkpoint"), i.out)
     }
+
+    /// `--threads` on any command: the same checkpoint and outputs at 1 and 5 threads; a bad
+    /// value is refused naming the flag.
+    func testThreadsFlagGivesTheSameBits() throws {
+        XCTAssertEqual(try run(["--threads", "1"] + trainArgs("t1")).status, 0)
+        XCTAssertEqual(try run(trainArgs("t5") + ["--threads=5"]).status, 0)
+        let a = try SafeTensors.read(tmp.appendingPathComponent("runs/t1/latest.safetensors"))
+        let b = try SafeTensors.read(tmp.appendingPathComponent("runs/t5/latest.safetensors"))
+        XCTAssertEqual(a.tensors.map(\.0), b.tensors.map(\.0))
+        for ((k, x), (_, y)) in zip(a.tensors, b.tensors) {
+            XCTAssertTrue(zip(x.data, y.data).allSatisfy { $0.bitPattern == $1.bitPattern }, k)
+        }
+        let input = root.appendingPathComponent("train").path
+        for t in ["1", "3"] {
+            XCTAssertEqual(try run(["apply", "--threads", t, "--model", tmp.appendingPathComponent("runs/t1").path, "--input", input,
+                                    "--output", tmp.appendingPathComponent("out\(t)").path, "--quiet"]).status, 0)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.hasSuffix(".png") }
+        XCTAssertFalse(names.isEmpty)
+        for n in names {
+            XCTAssertEqual(try Data(contentsOf: tmp.appendingPathComponent("out1/\(n)")), try Data(contentsOf: tmp.appendingPathComponent("out3/\(n)")), n)
+        }
+        try expectFailure(["--threads", "many", "list"], mentions: "--threads 'many'")
+        try expectFailure(["list", "--threads", "-1"], mentions: "--threads '-1'")
+    }
 }

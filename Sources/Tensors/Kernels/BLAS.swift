@@ -14,8 +14,71 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    _ = BLASThreads.single
+    let rowBlocks = (m + BLASGrid.rows - 1) / BLASGrid.rows, colBlocks = (n + BLASGrid.columns - 1) / BLASGrid.columns
+    let cells = rowBlocks * colBlocks
+    // One cell of C over depth range p0..<p1, into `dst` (ldd) with `beta`.
+    func cell(_ index: Int, _ p0: Int, _ p1: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int, _ beta: Float) {
+        let i0 = (index / colBlocks) * BLASGrid.rows, j0 = (index % colBlocks) * BLASGrid.columns
+        let mi = min(BLASGrid.rows, m - i0), nj = min(BLASGrid.columns, n - j0)
+        let ai = transA ? a + p0 * lda + i0 : a + i0 * lda + p0, bj = transB ? b + j0 * ldb + p0 : b + p0 * ldb + j0
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(mi), Int32(nj), Int32(p1 - p0), alpha, ai, Int32(lda), bj, Int32(ldb), beta, dst + i0 * ldd + j0, Int32(ldd))
+    }
+    let parts = BLASGrid.depthParts(cells: cells, k: k)
+    if parts == 1 {
+        if cells == 1 { cell(0, 0, k, c, ldc, beta); return }
+        parallelChunks(cells, work: m * n * k, minimumWork: 1 << 21) { lo, hi in for i in lo..<hi { cell(i, 0, k, c, ldc, beta) } }
+        return
+    }
+    // A deep product with a small C (a weight gradient summed over every pixel): the depth is
+    // cut into fixed parts, each summed into its own buffer, then added in order.
+    var partial = [Float](repeating: 0, count: parts * m * n)
+    partial.withUnsafeMutableBufferPointer { pp in
+        let base = pp.baseAddress!
+        parallelChunks(parts * cells, work: m * n * k, minimumWork: 1 << 21) { lo, hi in
+            for t in lo..<hi {
+                let part = t / cells
+                let p0 = k * part / parts, p1 = k * (part + 1) / parts
+                cell(t % cells, p0, p1, base + part * m * n, n, 0)
+            }
+        }
+        parallelChunks(m, work: m * n * parts, minimumWork: 1 << 18) { i0, i1 in
+            for i in i0..<i1 {
+                for j in 0..<n {
+                    var s = base[i * n + j]
+                    for part in 1..<parts { s += base[part * m * n + i * n + j] }
+                    let dst = c + i * ldc + j
+                    dst.pointee = beta == 0 ? s : beta * dst.pointee + s
+                }
+            }
+        }
+    }
+}
+
+/// The fixed grid `sgemm` cuts C into: each cell is one single-threaded OpenBLAS product,
+/// the cells are shared among our threads. OpenBLAS's own threading is off because its
+/// results depend on its thread count on some CPUs (Haswell kernels: a 128 x 4096 x 128
+/// product differs in 5 % of its values between 1 and 2 threads); a grid that depends only
+/// on the shape gives the same bits at every thread count.
+enum BLASGrid {
+    /// Rows of C per cell (a multiple of every OpenBLAS sgemm kernel's unroll).
+    static let rows = 128
+    /// Columns of C per cell.
+    static let columns = 256
+    /// Depth per part when the depth is cut (see `depthParts`).
+    static let depth = 4096
+
+    /// Parts the depth k is cut into: 1 when C has cells enough to share (8), else one per
+    /// `depth` of k, at most 16. Depends only on the shape.
+    static func depthParts(cells: Int, k: Int) -> Int {
+        cells >= 8 || k < 2 * depth ? 1 : min(16, k / depth)
+    }
+}
+
+/// OpenBLAS runs single-threaded (set once, before its first product).
+enum BLASThreads {
+    static let single: Void = { openblas_set_num_threads(1) }()
 }
 
 /// Counts the floating-point operations of every `sgemm`, and of the direct convolution

@@ -29,30 +29,6 @@ public struct ConvGeometry: Equatable {
     }
 }
 
-/// Runs `body(i)` for i in 0..<n, split over the cores when the work is large.
-@inline(__always)
-func parallelFor(_ n: Int, work: Int, _ body: (Int) -> Void) {
-    if n > 1 && work >= 1 << 16 {
-        let chunks = min(n, 2)
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = n * c / chunks, hi = n * (c + 1) / chunks
-            for i in lo..<hi { body(i) }
-        }
-    } else {
-        for i in 0..<n { body(i) }
-    }
-}
-
-/// Runs `body(lo, hi)` over 0..<n in two contiguous halves on both cores when the work (by
-/// default n itself) reaches `minimumWork`, else once over 0..<n.
-public func parallelChunks(_ n: Int, work: Int? = nil, minimumWork: Int = 1 << 16, _ body: (Int, Int) -> Void) {
-    if n >= 2 && (work ?? n) >= minimumWork {
-        DispatchQueue.concurrentPerform(iterations: 2) { c in body(n * c / 2, n * (c + 1) / 2) }
-    } else if n > 0 {
-        body(0, n)
-    }
-}
-
 /// Unfolds image x (C, H, W) into cols (C*kH*kW, outH*outW); zero outside the image.
 public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>) {
     im2col(x, g, cols, outRows: 0..<g.outH)

@@ -54,12 +54,20 @@ enum Winograd {
         return u
     }
 
+    /// Floats of scratch one chunk of the tile transforms needs (a row of tiles).
+    static func scratchFloats(_ g: ConvGeometry) -> Int { 32 * (tiles(g).1 + 1) }
+
+    /// Runs `body` with a chunk's own scratch for the tile transforms.
+    @inline(__always)
+    static func withScratch(_ g: ConvGeometry, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchFloats(g)) { body($0.baseAddress!) }
+    }
+
     /// V (points, C, tiles) of one image.
-    static func transformInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into v: UnsafeMutablePointer<Float>,
-                               scratch: UnsafeMutablePointer<Float>) {
+    static func transformInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into v: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(g), C = g.channels, k = kind(g)
         parallelChunks(C, work: C * th * tw * k.points, minimumWork: 1 << 18) { lo, hi in
-            k.input(x, C, g.height, g.width, g.padH, th, tw, v, lo, hi, scratch + (lo == 0 ? 0 : 32 * (tw + 1)))
+            withScratch(g) { k.input(x, C, g.height, g.width, g.padH, th, tw, v, lo, hi, $0) }
         }
     }
 
@@ -69,19 +77,15 @@ enum Winograd {
         let (th, tw) = tiles(g), T = th * tw, C = g.channels, k = kind(g), np = k.points
         if k.kernel == 4 { ConvAlgorithm.winogradK4Convolutions += 1 }
         var v = uninitializedFloats(np * C * T), m = uninitializedFloats(np * O * T)
-        var scratch = uninitializedFloats(64 * (tw + 1))
         v.withUnsafeMutableBufferPointer { vp in
             m.withUnsafeMutableBufferPointer { mp in
-                scratch.withUnsafeMutableBufferPointer { sp in
-                    transformInput(x, g, into: vp.baseAddress!, scratch: sp.baseAddress!)
-                    for xi in 0..<np {
-                        sgemm(m: O, n: T, k: C, a: u + xi * O * C, lda: C, b: vp.baseAddress! + xi * C * T, ldb: T,
-                              c: mp.baseAddress! + xi * O * T, ldc: T)
-                    }
-                    parallelChunks(O, work: O * T * np, minimumWork: 1 << 18) { lo, hi in
-                        k.output(mp.baseAddress!, O, th, tw, out, g.outH, g.outW, accumulate ? 1 : 0, lo, hi,
-                                 sp.baseAddress! + (lo == 0 ? 0 : 32 * (tw + 1)))
-                    }
+                transformInput(x, g, into: vp.baseAddress!)
+                for xi in 0..<np {
+                    sgemm(m: O, n: T, k: C, a: u + xi * O * C, lda: C, b: vp.baseAddress! + xi * C * T, ldb: T,
+                          c: mp.baseAddress! + xi * O * T, ldc: T)
+                }
+                parallelChunks(O, work: O * T * np, minimumWork: 1 << 18) { lo, hi in
+                    withScratch(g) { k.output(mp.baseAddress!, O, th, tw, out, g.outH, g.outW, accumulate ? 1 : 0, lo, hi, $0) }
                 }
             }
         }
@@ -94,26 +98,22 @@ enum Winograd {
         let (th, tw) = tiles(g), T = th * tw, C = g.channels, k = kind(g), np = k.points
         let chw = C * g.height * g.width, ohw = O * g.outH * g.outW
         var v = uninitializedFloats(np * C * T), gt = uninitializedFloats(np * O * T), wh = uninitializedFloats(np * O * C)
-        var scratch = uninitializedFloats(64 * (tw + 1))
         v.withUnsafeMutableBufferPointer { vp in
             gt.withUnsafeMutableBufferPointer { gp in
                 wh.withUnsafeMutableBufferPointer { hp in
-                    scratch.withUnsafeMutableBufferPointer { sp in
-                        for n in 0..<images {
-                            transformInput(x + n * chw, g, into: vp.baseAddress!, scratch: sp.baseAddress!)
-                            parallelChunks(O, work: O * T * np, minimumWork: 1 << 18) { lo, hi in
-                                k.gout(gout + n * ohw, O, g.outH, g.outW, th, tw, gp.baseAddress!, lo, hi,
-                                       sp.baseAddress! + (lo == 0 ? 0 : 32 * (tw + 1)))
-                            }
-                            for xi in 0..<np {
-                                sgemm(transB: true, m: O, n: C, k: T, a: gp.baseAddress! + xi * O * T, lda: T,
-                                      b: vp.baseAddress! + xi * C * T, ldb: T, beta: n == 0 ? 0 : 1,
-                                      c: hp.baseAddress! + xi * O * C, ldc: C)
-                            }
+                    for n in 0..<images {
+                        transformInput(x + n * chw, g, into: vp.baseAddress!)
+                        parallelChunks(O, work: O * T * np, minimumWork: 1 << 18) { lo, hi in
+                            withScratch(g) { k.gout(gout + n * ohw, O, g.outH, g.outW, th, tw, gp.baseAddress!, lo, hi, $0) }
                         }
-                        parallelChunks(O * C, work: O * C * 4 * np, minimumWork: 1 << 18) { lo, hi in
-                            k.wgradOutput(hp.baseAddress!, O, C, dw, accumulate ? 1 : 0, lo, hi)
+                        for xi in 0..<np {
+                            sgemm(transB: true, m: O, n: C, k: T, a: gp.baseAddress! + xi * O * T, lda: T,
+                                  b: vp.baseAddress! + xi * C * T, ldb: T, beta: n == 0 ? 0 : 1,
+                                  c: hp.baseAddress! + xi * O * C, ldc: C)
                         }
+                    }
+                    parallelChunks(O * C, work: O * C * 4 * np, minimumWork: 1 << 18) { lo, hi in
+                        k.wgradOutput(hp.baseAddress!, O, C, dw, accumulate ? 1 : 0, lo, hi)
                     }
                 }
             }
