@@ -53,8 +53,9 @@ public struct LoadedGenerator {
         case .pix2pix:
             let o = try m.options(Pix2PixTrainOptions.self)
             inputNc = o.model.inputNc; outputNc = o.model.outputNc
-            netG = try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: o.model.netG.numDowns, ngf: o.model.ngf,
-                                     norm: o.model.norm, useDropout: o.model.dropout, upsampling: o.model.upsampling, initType: nil, rng: &rng)
+            var spec = o.model.generator
+            spec.initType = nil
+            netG = try spec.make(rng: &rng)
             prefix = "netG."
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction

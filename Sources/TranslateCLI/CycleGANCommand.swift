@@ -5,7 +5,6 @@ import NN
 import Datasets
 import Pipelines
 
-extension CycleGANGeneratorArch: ReferenceSpelled {}
 
 public struct TrainCycleGAN: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -19,7 +18,7 @@ public struct TrainCycleGAN: ParsableCommand {
     public init() {}
 
     @OptionGroup var common: TrainingFlags
-    @Option(help: "Generator.") var netG = CycleGANGeneratorArch.resnet9
+    @Option(help: "Generator.") var netG = GeneratorArch.resnet9
     @Option(help: "Normalisation layers.") var norm = Norm.instance
     @Flag(help: "Dropout in the generators (off by default, as the reference's CycleGAN).") var dropout = false
     @Option(help: "GAN objective.") var ganMode = GANMode.lsgan

@@ -7,18 +7,12 @@ import Pipelines
 import TorchImport
 
 /// Architectures a reference checkpoint can be imported as.
-public enum ImportArch: String, CaseIterable, Codable, ExpressibleByArgument {
-    case unet256 = "unet-256", unet128 = "unet-128", unet64 = "unet-64", unet32 = "unet-32"
-    case resnet9 = "resnet-9blocks", resnet6 = "resnet-6blocks"
-    var isUNet: Bool { rawValue.hasPrefix("unet") }
-}
-
 /// Converts a generator state dict written by the PyTorch reference (`torch.save`, zip or
 /// legacy format; parsed, never executed) into a model file that `translate apply` runs.
 public enum TorchModelImporter {
     public struct Report { public var loaded: Int; public var ignored: [String] }
 
-    public static func importGenerator(pth: URL, arch: ImportArch, ngf: Int, norm: Norm, dropout: Bool, nBlocks: Int?,
+    public static func importGenerator(pth: URL, arch: GeneratorArch, ngf: Int, norm: Norm, dropout: Bool, nBlocks: Int?,
                                        inputNc: Int, outputNc: Int, output: URL, fp16: Bool) throws -> Report {
         let (tensors, ignoredLeaves) = try TorchCheckpoint.read(pth)
         var state = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
@@ -31,23 +25,23 @@ public enum TorchModelImporter {
         var meta: [String: String] = ["imported_from": pth.lastPathComponent, "test_mode": TestMode.paper.rawValue]
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
+        // The reference publishes pix2pix generators as U-Nets and CycleGAN's as ResNets.
+        let spec = GeneratorSpec(arch: arch, inputNc: inputNc, outputNc: outputNc, ngf: ngf, norm: norm, dropout: dropout,
+                                 blocks: nBlocks, initType: nil)
+        net = try spec.make(rng: &rng)
         if arch.isUNet {
             var o = Pix2PixTrainOptions(dataroot: "", name: pth.deletingPathExtension().lastPathComponent)
-            o.model.netG = GeneratorArch(rawValue: arch.rawValue)!
+            o.model.netG = arch
             o.model.ngf = ngf; o.model.norm = norm; o.model.dropout = dropout
             o.model.inputNc = inputNc; o.model.outputNc = outputNc
-            let g = try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: o.model.netG.numDowns, ngf: ngf, norm: norm,
-                                      useDropout: dropout, initType: nil, rng: &rng)
-            net = g
             meta["kind"] = Method.pix2pix.kindField(generatorOnly: true)
             meta["config"] = String(decoding: try enc.encode(o), as: UTF8.self)
         } else {
             var o = CycleGANTrainOptions(dataroot: "", name: pth.deletingPathExtension().lastPathComponent)
-            o.model.netG = CycleGANGeneratorArch(rawValue: arch.rawValue)!
+            o.model.netG = arch
             o.model.nBlocks = nBlocks
             o.model.ngf = ngf; o.model.norm = norm; o.model.dropout = dropout
             o.model.inputNc = inputNc; o.model.outputNc = outputNc
-            net = try CycleGAN.makeGenerator(o.model, inputNc: inputNc, outputNc: outputNc, rng: &rng)
             meta["kind"] = Method.cyclegan.kindField(generatorOnly: true)
             meta["generator"] = "netG_A"
             meta["config"] = String(decoding: try enc.encode(o), as: UTF8.self)
@@ -81,7 +75,7 @@ public struct Import: ParsableCommand {
     public init() {}
 
     @Option(help: "The .pth file (torch.save of a generator's state_dict).") var pth: String
-    @Option(help: "The architecture it holds.") var netG: ImportArch
+    @Option(help: "The architecture it holds (U-Nets become pix2pix models, ResNets CycleGAN generators).") var netG: GeneratorArch
     @Option(help: "Filters in the first conv layer.") var ngf = 64
     @Option(help: "Normalisation layers.") var norm: Norm?
     @Flag(help: "The U-Net has dropout layers (pix2pix models do; affects test-time behaviour only).") var dropout = false

@@ -40,7 +40,7 @@ enum Workloads {
             var c = Pix2PixConfig()
             c.netG = GeneratorArch(rawValue: "unet-\(size)") ?? .unet256
             let m = try Pix2Pix(config: c, rng: &rng)
-            precondition(m.netG.numDowns == downs || size > 256)
+            precondition((m.netG as? UnetGenerator)?.numDowns == downs || size > 256)
             result["seconds"] = try median(iters) { _ = try m.trainStep(input: a, target: b) }
             try countGEMM { _ = try m.trainStep(input: a, target: b) }
             // Forward MACs: G once per step + D three times; backward ~2x forward for the parts with gradients.

@@ -9,7 +9,7 @@ import TranslateCLI
 /// Reference checkpoints saved by torch.save (tools/make_torch_import_fixtures.py) imported
 /// into model files that `apply` loads, with PyTorch's outputs reproduced.
 final class ImportTests: CLITestCase {
-    func check(pth: String, io: String, arch: ImportArch, ngf: Int, norm: Norm, nBlocks: Int?, expectedKind: String) throws {
+    func check(pth: String, io: String, arch: GeneratorArch, ngf: Int, norm: Norm, nBlocks: Int?, expectedKind: String) throws {
         let out = tmp.appendingPathComponent("\(pth).safetensors")
         let r = try TorchModelImporter.importGenerator(pth: fixturesURL.appendingPathComponent("torch_import/\(pth)"), arch: arch, ngf: ngf,
                                                        norm: norm, dropout: false, nBlocks: nBlocks, inputNc: 3, outputNc: 3,

@@ -3,14 +3,10 @@ import Tensors
 import NN
 
 /// CycleGAN generator architectures (`--net-g`).
-public enum CycleGANGeneratorArch: String, CaseIterable, Codable {
-    case resnet9 = "resnet-9blocks", resnet6 = "resnet-6blocks", unet256 = "unet-256", unet128 = "unet-128"
-}
-
 /// Everything that defines a CycleGAN model and its optimisation; saved in checkpoints.
 public struct CycleGANConfig: Codable, Equatable {
     public var inputNc = 3, outputNc = 3
-    public var netG = CycleGANGeneratorArch.resnet9
+    public var netG = GeneratorArch.resnet9
     /// Residual blocks, when not the architecture's 9 or 6 (imported models, small tests).
     public var nBlocks: Int?
     public var ngf = 64
@@ -51,28 +47,16 @@ public final class CycleGAN {
         public var values: [Float] { [dA, gA, cycleA, idtA, dB, gB, cycleB, idtB] }
     }
 
-    /// `blocks` overrides the residual block count of the ResNet generators (small test models).
+    /// The generator inputNc -> outputNc; `blocks` overrides the residual block count of
+    /// the ResNet generators (small test models).
     public static func makeGenerator(_ c: CycleGANConfig, inputNc: Int, outputNc: Int, blocks: Int? = nil, rng: inout RNG) throws -> Module {
-        switch c.netG {
-        case .resnet9, .resnet6:
-            return try ResnetGenerator(inputNc: inputNc, outputNc: outputNc, ngf: c.ngf, norm: c.norm, useDropout: c.dropout,
-                                       nBlocks: blocks ?? c.nBlocks ?? (c.netG == .resnet9 ? 9 : 6), upsampling: c.upsampling,
-                                       initType: c.initType, initGain: c.initGain, rng: &rng)
-        case .unet256, .unet128:
-            return try UnetGenerator(inputNc: inputNc, outputNc: outputNc, numDowns: c.netG == .unet256 ? 8 : 7, ngf: c.ngf,
-                                     norm: c.norm, useDropout: c.dropout, upsampling: c.upsampling,
-                                     initType: c.initType, initGain: c.initGain, rng: &rng)
-        }
+        try GeneratorSpec(arch: c.netG, inputNc: inputNc, outputNc: outputNc, ngf: c.ngf, norm: c.norm, dropout: c.dropout,
+                          upsampling: c.upsampling, blocks: blocks ?? c.nBlocks, initType: c.initType, initGain: c.initGain).make(rng: &rng)
     }
 
     static func makeDiscriminator(_ c: CycleGANConfig, inputNc: Int, rng: inout RNG) throws -> Module {
-        switch c.netD {
-        case .basic, .nLayers:
-            return try NLayerDiscriminator(inputNc: inputNc, ndf: c.ndf, nLayers: c.netD == .basic ? 3 : c.nLayersD, norm: c.norm,
-                                           initType: c.initType, initGain: c.initGain, rng: &rng)
-        case .pixel:
-            return try PixelDiscriminator(inputNc: inputNc, ndf: c.ndf, norm: c.norm, initType: c.initType, initGain: c.initGain, rng: &rng)
-        }
+        try DiscriminatorSpec(arch: c.netD, inputNc: inputNc, ndf: c.ndf, nLayers: c.nLayersD, norm: c.norm,
+                              initType: c.initType, initGain: c.initGain).make(rng: &rng)
     }
 
     /// Networks are created in the reference's order: G_A, G_B, D_A, D_B.

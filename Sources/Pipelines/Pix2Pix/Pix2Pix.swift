@@ -3,13 +3,6 @@ import Tensors
 import NN
 
 /// Generator architectures (`--net-g`): U-Nets by the input side they are made for.
-public enum GeneratorArch: String, CaseIterable, Codable {
-    case unet256 = "unet-256", unet128 = "unet-128", unet64 = "unet-64", unet32 = "unet-32"
-    public var numDowns: Int {
-        switch self { case .unet256: return 8; case .unet128: return 7; case .unet64: return 6; case .unet32: return 5 }
-    }
-}
-
 /// Discriminator architectures (`--net-d`): `basic` = 3-layer PatchGAN (70x70 receptive
 /// field), `n-layers` = PatchGAN with `--n-layers-d`, `pixel` = 1x1 PixelGAN.
 public enum DiscriminatorArch: String, CaseIterable, Codable {
@@ -28,6 +21,8 @@ public enum TestMode: String, CaseIterable, Codable {
 public struct Pix2PixConfig: Codable, Equatable {
     public var inputNc = 3, outputNc = 3
     public var netG = GeneratorArch.unet256
+    /// Residual blocks of a ResNet generator when not the architecture's 9 or 6.
+    public var nBlocks: Int?
     public var ngf = 64
     public var netD = DiscriminatorArch.basic
     public var nLayersD = 3
@@ -42,15 +37,26 @@ public struct Pix2PixConfig: Codable, Equatable {
     public var initType = InitType.normal
     public var initGain: Float = 0.02
     public init() {}
+
+    /// The generator (inputNc -> outputNc).
+    public var generator: GeneratorSpec {
+        GeneratorSpec(arch: netG, inputNc: inputNc, outputNc: outputNc, ngf: ngf, norm: norm, dropout: dropout,
+                      upsampling: upsampling, blocks: nBlocks, initType: initType, initGain: initGain)
+    }
+
+    /// The conditional discriminator: it sees cat(input, output).
+    public var discriminator: DiscriminatorSpec {
+        DiscriminatorSpec(arch: netD, inputNc: inputNc + outputNc, ndf: ndf, nLayers: nLayersD, norm: norm, initType: initType, initGain: initGain)
+    }
 }
 
-/// pix2pix (Isola et al. 2017): a U-Net generator G and a conditional PatchGAN D that sees
+/// pix2pix (Isola et al. 2017): a generator G (U-Net by default, or ResNet) and a conditional PatchGAN D that sees
 /// cat(input, output). One training step is the reference's `optimize_parameters`: D update
 /// on (input, G(input)) as fake and (input, target) as real, loss halved; then G update with
 /// D frozen on GAN(D(input, G(input)), real) + lambdaL1 * |G(input) - target|.
 public final class Pix2Pix {
     public let config: Pix2PixConfig
-    public let netG: UnetGenerator
+    public let netG: Module
     public let netD: Module
     public let optG: Adam, optD: Adam
 
@@ -62,21 +68,8 @@ public final class Pix2Pix {
 
     public init(config: Pix2PixConfig, rng: inout RNG) throws {
         self.config = config
-        netG = try UnetGenerator(inputNc: config.inputNc, outputNc: config.outputNc, numDowns: config.netG.numDowns,
-                                 ngf: config.ngf, norm: config.norm, useDropout: config.dropout,
-                                 upsampling: config.upsampling, initType: config.initType, initGain: config.initGain, rng: &rng)
-        let dIn = config.inputNc + config.outputNc
-        switch config.netD {
-        case .basic:
-            netD = try NLayerDiscriminator(inputNc: dIn, ndf: config.ndf, nLayers: 3, norm: config.norm,
-                                           initType: config.initType, initGain: config.initGain, rng: &rng)
-        case .nLayers:
-            netD = try NLayerDiscriminator(inputNc: dIn, ndf: config.ndf, nLayers: config.nLayersD, norm: config.norm,
-                                           initType: config.initType, initGain: config.initGain, rng: &rng)
-        case .pixel:
-            netD = try PixelDiscriminator(inputNc: dIn, ndf: config.ndf, norm: config.norm,
-                                          initType: config.initType, initGain: config.initGain, rng: &rng)
-        }
+        netG = try config.generator.make(rng: &rng)
+        netD = try config.discriminator.make(rng: &rng)
         optG = Adam(netG.namedParameters(), lr: config.lr, betas: (config.beta1, 0.999))
         optD = Adam(netD.namedParameters(), lr: config.lr, betas: (config.beta1, 0.999))
     }
