@@ -171,8 +171,19 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         let p = try params(width: ow, height: oh, path: inPath, rng: &rng)
         input = try transform(input, p)
         target = try target.map { try transform($0, p) }
-        return Sample(input: input.tensor(), target: target?.tensor(), inputPath: inPath, targetPath: tgtPath,
-                      originalWidth: ow, originalHeight: oh)
+        return taskSample(input, target, inPath, tgtPath, ow, oh)
+    }
+
+    /// The sample of the task: colorization splits the (preprocessed) photo into L and ab.
+    private func taskSample(_ input: Image, _ target: Image?, _ inPath: String, _ tgtPath: String?, _ ow: Int, _ oh: Int) -> Sample {
+        switch options.task {
+        case .translation:
+            return Sample(input: input.tensor(), target: target?.tensor(), inputPath: inPath, targetPath: tgtPath,
+                          originalWidth: ow, originalHeight: oh)
+        case .colorization:
+            let (l, ab) = Colorization.split(input)
+            return Sample(input: l, target: ab, inputPath: inPath, targetPath: inPath, originalWidth: ow, originalHeight: oh)
+        }
     }
 
     /// For inference: the images at their decoded size (no resize, crop or flip; only the
@@ -180,8 +191,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// particular sizes pad (the U-Net does). Unaligned: A[i % |A|] and B[i % |B|].
     public func load(_ index: Int) throws -> Sample {
         let (input, target, inPath, tgtPath) = try decoded(index)
-        return Sample(input: input.tensor(), target: target?.tensor(), inputPath: inPath, targetPath: tgtPath,
-                      originalWidth: input.width, originalHeight: input.height)
+        return taskSample(input, target, inPath, tgtPath, input.width, input.height)
     }
 
     /// For inference on one domain: file `index` of `domain` (unaligned; for aligned/paired the
@@ -229,7 +239,9 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
             (a, b) = (bb, a)
             (pathA, pathB) = (pb, pathA)
         }
-        return (channels(a, options.inputNc, path: pathA), b.map { channels($0, options.outputNc, path: pathB ?? pathA) }, pathA, pathB)
+        // Colorization converts the photo itself (as RGB) into L and ab later.
+        let inNc = options.task == .colorization ? 3 : options.inputNc
+        return (channels(a, inNc, path: pathA), b.map { channels($0, options.outputNc, path: pathB ?? pathA) }, pathA, pathB)
     }
 
     /// A and B images of item `index` (after the aligned split) and their paths, before

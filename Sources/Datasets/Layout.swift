@@ -23,10 +23,15 @@ public struct DatasetLayout: Equatable, CustomStringConvertible {
     public var folder: URL
     /// Whether the mode was detected (true) or given.
     public var detected: Bool
+    /// Further folders read with `folder` (single mode: a colorization set's second domain).
+    public var others: [URL] = []
 
     public init(mode: DatasetMode, folder: URL, detected: Bool) {
         self.mode = mode; self.folder = folder; self.detected = detected
     }
+
+    /// Every folder `ImageDataset(roots:)` reads.
+    public var folders: [URL] { [folder] + others }
 
     public var description: String {
         let how = detected ? "detected" : "as given"
@@ -34,7 +39,7 @@ public struct DatasetLayout: Equatable, CustomStringConvertible {
         case .paired: return "paired folders A/ B/ in \(folder.path) (\(how))"
         case .aligned: return "aligned [A | B] images in \(folder.path) (\(how))"
         case .unaligned: return "unpaired folders in \(folder.path) (\(how))"
-        case .single, .auto: return "images in \(folder.path)"
+        case .single, .auto: return "images in " + folders.map(\.path).joined(separator: " and ")
         }
     }
 

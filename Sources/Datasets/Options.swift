@@ -55,6 +55,9 @@ public struct DataOptions: Codable, Equatable {
     public var phase: String = "train"
     /// Unaligned mode only: pair item i with B[i % |B|] instead of a random B image.
     public var serialB: Bool = false
+    /// What the pairs are made of: the files' images (translation), or a photo's lightness
+    /// and colour (colorization: single mode, inputNc 1, outputNc 2).
+    public var task: ImageTask = .translation
 
     public init(mode: DatasetMode, direction: Direction = .aToB, preprocess: Preprocess = .resizeAndCrop,
                 loadSize: Int = 286, cropSize: Int = 256, flip: Bool = true, inputNc: Int = 3, outputNc: Int = 3,
@@ -73,7 +76,7 @@ public struct DataOptions: Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case mode, direction, preprocess, loadSize, cropSize, flip, inputNc, outputNc, maxItems, phase, serialB
+        case mode, direction, preprocess, loadSize, cropSize, flip, inputNc, outputNc, maxItems, phase, serialB, task
     }
 
     /// Missing keys take the defaults, so options saved by older versions still load.
@@ -90,6 +93,7 @@ public struct DataOptions: Codable, Equatable {
         maxItems = try c.decodeIfPresent(Int.self, forKey: .maxItems)
         phase = try c.decodeIfPresent(String.self, forKey: .phase) ?? phase
         serialB = try c.decodeIfPresent(Bool.self, forKey: .serialB) ?? serialB
+        task = try c.decodeIfPresent(ImageTask.self, forKey: .task) ?? task
     }
 
     /// Throws `DatasetError.invalidOptions` naming the offending setting (CLI spelling).
@@ -97,8 +101,14 @@ public struct DataOptions: Codable, Equatable {
         func bad(_ s: String) -> DatasetError { .invalidOptions(s) }
         guard loadSize >= 1 else { throw bad("--load-size must be positive, got \(loadSize)") }
         guard cropSize >= 1 else { throw bad("--crop-size must be positive, got \(cropSize)") }
-        guard [1, 3].contains(inputNc) else { throw bad("--input-nc must be 1 or 3, got \(inputNc)") }
-        guard [1, 3].contains(outputNc) else { throw bad("--output-nc must be 1 or 3, got \(outputNc)") }
+        if task == .colorization {
+            guard mode == .single, inputNc == Colorization.inputNc, outputNc == Colorization.outputNc else {
+                throw bad("colorization reads colour photos (single mode) as L (1 channel) in and ab (2 channels) out; got mode \(mode.rawValue), --input-nc \(inputNc), --output-nc \(outputNc)")
+            }
+        } else {
+            guard [1, 3].contains(inputNc) else { throw bad("--input-nc must be 1 or 3, got \(inputNc)") }
+            guard [1, 3].contains(outputNc) else { throw bad("--output-nc must be 1 or 3, got \(outputNc)") }
+        }
         if preprocess == .resizeAndCrop || preprocess == .scaleWidthAndCrop, loadSize < cropSize {
             throw bad("--load-size \(loadSize) is smaller than --crop-size \(cropSize), which \(preprocess.rawValue) needs to crop")
         }

@@ -20,6 +20,8 @@ public struct LoadedGenerator {
     public let trainedDirection: Direction
     /// How the training pairs were stored (aligned or paired), when the file records it.
     public let trainedDataMode: DatasetMode?
+    /// What the model was trained to do (colorization: L in, ab out).
+    public let task: ImageTask
     public let metadata: [String: String]
 
     /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
@@ -50,6 +52,7 @@ public struct LoadedGenerator {
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction
             trainedDataMode = o.data.mode
+            task = o.data.task
         case .pix2pix:
             let o = try m.options(Pix2PixTrainOptions.self)
             inputNc = o.model.inputNc; outputNc = o.model.outputNc
@@ -60,6 +63,7 @@ public struct LoadedGenerator {
             defaultTestMode = o.testMode
             trainedDirection = o.data.direction
             trainedDataMode = o.data.mode
+            task = o.data.task
         case .cimle:
             throw TranslateError.badModel(path: url.path, reason: "a conditional IMLE model: this command's GAN path does not take it")
         }
@@ -72,7 +76,7 @@ public struct LoadedGenerator {
     public var generatorDescription: String {
         switch method {
         case .cyclegan: return prefix == "netG_B." ? "CycleGAN's G_B (netG_B, b-to-a)" : "CycleGAN's G_A (netG_A, a-to-b)"
-        default: return "the \(method.rawValue) generator (netG, \(trainedDirection.rawValue))"
+        default: return "the \(method.rawValue) generator (netG, \(task == .colorization ? "colorization" : trainedDirection.rawValue))"
         }
     }
 
@@ -98,6 +102,8 @@ public final class ApplyJob {
     var rng: RNG
     /// What was found at --dataroot (nil for --input).
     var layoutLine: String?
+    /// Targets exist and are scored (a --dataroot).
+    var scoresTargets = false
 
     public struct Result {
         public var translated: Int
@@ -116,7 +122,23 @@ public final class ApplyJob {
         let g = generator
         var data: DataOptions
         let roots: [URL]
-        if let root = dataroot {
+        if g.task == .colorization && loadSize != nil {
+            throw TranslateError.invalidFlag(flag: "--load-size", reason: "colorization keeps each photo's size (its L is the input)")
+        }
+        if g.task == .colorization {
+            // Photos in, colour out: L of each input (gray or colour) is kept.
+            data = DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc,
+                               maxItems: dataroot == nil ? nil : numTest)
+            data.task = .colorization
+            if let root = dataroot {
+                let layout = try Colorization.layout(root: URL(fileURLWithPath: root), phase: phase)
+                roots = layout.folders
+                layoutLine = "\(layout)"
+                scoresTargets = true
+            } else {
+                roots = inputs.map { URL(fileURLWithPath: $0) }
+            }
+        } else if let root = dataroot {
             if g.method == .cyclegan {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
             }
@@ -129,6 +151,7 @@ public final class ApplyJob {
                                preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc, maxItems: numTest)
             roots = [layout.folder]
             layoutLine = "\(layout)"
+            scoresTargets = true
         } else {
             data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
                                inputNc: g.inputNc, outputNc: g.outputNc)
@@ -142,7 +165,9 @@ public final class ApplyJob {
             throw TranslateError.invalidFlag(flag: "--output", reason: "\(output) is a file; --output is the folder the results go into")
         }
         dataset = try ImageDataset(roots: roots, options: data)
-        if let l = layoutLine, !quiet { stderrLine("dataset: \(l): \(dataset.count) pairs, \(data.direction.rawValue)") }
+        if let l = layoutLine, !quiet {
+            stderrLine("dataset: \(l): \(dataset.count) " + (data.task == .colorization ? "photos" : "pairs, \(data.direction.rawValue)"))
+        }
         self.output = URL(fileURLWithPath: output)
         self.batchSize = batchSize
         self.testMode = testMode ?? g.defaultTestMode
@@ -184,7 +209,8 @@ public final class ApplyJob {
         var rows: [(String, [String?])] = []
         var scores: [(Double, Double)] = []
         var pending: [(Int, Sample)] = []
-        let hasTargets = dataset.options.mode != .single
+        let hasTargets = scoresTargets
+        let colour = dataset.options.task == .colorization
         let assets = output.appendingPathComponent("index_files")
 
         func flush() throws {
@@ -192,7 +218,7 @@ public final class ApplyJob {
             let batch = try stack(pending.map { $0.1.input })
             let out = try generator.netG.translate(batch, mode: testMode)
             for (k, (i, sample)) in pending.enumerated() {
-                let img = try Image(tensor: out, index: k)
+                let img = colour ? try Colorization.merge(l: batch, ab: out, index: k) : try Image(tensor: out, index: k)
                 let dst = outputURL(i)
                 try FileManager.default.createDirectory(at: dst.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try ImageFile.write(img, to: dst)
@@ -204,8 +230,8 @@ public final class ApplyJob {
                     try ImageFile.write(try Image(tensor: sample.input), to: inURL)
                     cells[0] = "index_files/input/" + pageImageName(rel)
                 }
-                if let t = sample.target {
-                    let timg = try Image(tensor: t)
+                if hasTargets, let t = sample.target {
+                    let timg = colour ? try Colorization.merge(l: sample.input, ab: t) : try Image(tensor: t)
                     let tURL = assets.appendingPathComponent("target").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: tURL.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(timg, to: tURL)

@@ -78,7 +78,7 @@ public struct TranslateCommand: ParsableCommand {
 }
 
 public struct Train: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainCycleGAN.self, TrainCIMLESR.self, TrainCIMLELayout.self])
+    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainCIMLESR.self, TrainCIMLELayout.self])
     public init() {}
 }
 
@@ -95,12 +95,7 @@ public struct TrainPix2Pix: ParsableCommand {
 
     @OptionGroup var common: TrainingFlags
     @Option(help: "How pairs are stored: auto detects A/ + B/ folders (paired) or [A | B] images about twice as wide as high (aligned).") var datasetMode = DatasetMode.auto
-    @Option(help: "Generator.") var netG = GeneratorArch.unet256
-    @Option(help: "Normalisation layers.") var norm = Norm.batch
-    @Flag(help: "No dropout in the generator.") var noDropout = false
-    @Option(help: "GAN objective (wgangp is not available: it needs second-order gradients).") var ganMode = GANMode.vanilla
-    @Option(help: "Weight of the L1 loss.") var lambdaL1: Float = 100
-    @Option(help: "Test-time behaviour for the samples: paper (batch statistics, dropout on) or eval.") var testMode = TestMode.paper
+    @OptionGroup var objective: Pix2PixFlags
 
     public func validate() throws {
         if ![.auto, .aligned, .paired].contains(datasetMode) {
@@ -112,9 +107,8 @@ public struct TrainPix2Pix: ParsableCommand {
         var o = Pix2PixTrainOptions(dataroot: common.dataroot, name: common.name)
         common.fillRun(&o)
         common.fill(&o.model)
-        o.model.netG = netG; o.model.norm = norm; o.model.dropout = !noDropout; o.model.ganMode = ganMode; o.model.lambdaL1 = lambdaL1
+        objective.fill(&o)
         o.data = common.dataOptions(mode: datasetMode)
-        o.testMode = testMode
         return o
     }
 
@@ -123,6 +117,68 @@ public struct TrainPix2Pix: ParsableCommand {
         let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
         try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "pix2pix",
                         describe: "training pix2pix on \(t.dataset.count) pairs (\(t.options.data.direction.rawValue)); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
+    }
+}
+
+/// The pix2pix objective's own flags (`train pix2pix` and `train colorization`).
+public struct Pix2PixFlags: ParsableArguments {
+    public init() {}
+    @Option(help: "Generator.") var netG = GeneratorArch.unet256
+    @Option(help: "Normalisation layers.") var norm = Norm.batch
+    @Flag(help: "No dropout in the generator.") var noDropout = false
+    @Option(help: "GAN objective (wgangp is not available: it needs second-order gradients).") var ganMode = GANMode.vanilla
+    @Option(help: "Weight of the L1 loss.") var lambdaL1: Float = 100
+    @Option(help: "Test-time behaviour for the samples: paper (batch statistics, dropout on) or eval.") var testMode = TestMode.paper
+
+    func fill(_ o: inout Pix2PixTrainOptions) {
+        o.model.netG = netG; o.model.norm = norm; o.model.dropout = !noDropout; o.model.ganMode = ganMode; o.model.lambdaL1 = lambdaL1
+        o.testMode = testMode
+    }
+}
+
+/// `translate train colorization`: the colorization task with the pix2pix objective, as the
+/// reference's colorization model.
+public struct TrainColorization: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "colorization",
+        abstract: "Train colorization (pix2pix objective): lightness L in, colour ab out, in CIE Lab.",
+        discussion: """
+        --dataroot holds colour photos: a <phase>/ folder, or <phase>A/ and <phase>B/ (both are read: \
+        any unpaired set), or the photos themselves (searched recursively). Each photo is resized, \
+        cropped and flipped as for pix2pix, then split into L (the input, L / 50 - 1) and ab (the \
+        target, ab / 110), as the reference's colorization model. translate apply colours gray or \
+        colour photos (keeping their L) at their own size.
+        """)
+    public init() {}
+
+    @OptionGroup var common: TrainingFlags
+    @OptionGroup var objective: Pix2PixFlags
+
+    public func validate() throws {
+        if common.inputNc != 3 || common.outputNc != 3 {
+            throw ValidationError("--input-nc and --output-nc are fixed for colorization (L in, ab out); leave them out")
+        }
+    }
+
+    public var trainOptions: Pix2PixTrainOptions {
+        var o = Pix2PixTrainOptions(dataroot: common.dataroot, name: common.name)
+        common.fillRun(&o)
+        common.fill(&o.model)
+        objective.fill(&o)
+        o.model.inputNc = Colorization.inputNc
+        o.model.outputNc = Colorization.outputNc
+        o.data = common.dataOptions(mode: .single)
+        o.data.task = .colorization
+        o.data.inputNc = Colorization.inputNc
+        o.data.outputNc = Colorization.outputNc
+        return o
+    }
+
+    public func run() throws {
+        let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
+        let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "colorization",
+                        describe: "training colorization (pix2pix objective) on \(t.dataset.count) photos; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
 

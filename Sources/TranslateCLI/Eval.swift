@@ -53,10 +53,11 @@ public final class EvalJob {
         let deterministic = mode == .eval || !g.netG.hasDropout
         let seed = config.seed
         func resize(_ img: Image) -> Image { loadSize.map { img.resized(width: $0, height: $0, filter: .bicubic) } ?? img }
-        func sample(_ x: Image, _ index: Int) throws -> [Image] {
-            let t = x.tensor()
+        func sample(_ x: Image, _ index: Int) throws -> [Image] { try sampleTensor(x.tensor(), index) { try Image(tensor: $0, index: $1) } }
+        /// `samples` outputs for the network input `t`, each made an image by `image(batch, k)`.
+        func sampleTensor(_ t: Tensor, _ index: Int, _ image: (Tensor, Int) throws -> Image) throws -> [Image] {
             if deterministic {
-                let out = try Image(tensor: try g.netG.translate(t, mode: mode))
+                let out = try image(try g.netG.translate(t, mode: mode), 0)
                 return Array(repeating: out, count: samples)
             }
             // Dropout masks from (seed, input index): the same whatever ran before.
@@ -65,7 +66,7 @@ public final class EvalJob {
             while out.count < samples {
                 let b = min(batchSize, samples - out.count)
                 let y = try g.netG.translate(try stack(Array(repeating: t, count: b)), mode: mode)
-                for k in 0..<b { out.append(try Image(tensor: y, index: k)) }
+                for k in 0..<b { out.append(try image(y, k)) }
             }
             return out
         }
@@ -104,6 +105,35 @@ public final class EvalJob {
             describe += [("inputs", "\(phase)\(inDom.rawValue)/ (\(n) images), \(dir.rawValue)"),
                          ("real images", "\(phase)\(outDom.rawValue)/ (unpaired: no fidelity scores)")]
             if let t = trainSet { describe.append(("training images", "\(t.options.phase)\(outDom.rawValue)/ (\(t.count(outDom)))")) }
+        } else if g.task == .colorization {
+            // Colour photos: the input is their L, the target the photo itself (via Lab).
+            let layout = try Colorization.layout(root: root, phase: phase)
+            var o = DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc)
+            o.task = .colorization
+            let test = try ImageDataset(roots: layout.folders, options: o)
+            var trainSet: ImageDataset?
+            if let tp = trainPhase, let tl = try? Colorization.layout(root: root, phase: tp), tl.folders != layout.folders {
+                trainSet = try ImageDataset(roots: tl.folders, options: o)
+            }
+            func item(_ ds: ImageDataset, _ i: Int) throws -> (l: Tensor, gray: Image, photo: Image) {
+                let s = try ds.load(i)
+                return (s.input, try Colorization.lightness(s.input), try Colorization.merge(l: s.input, ab: s.target!))
+            }
+            let n = min(test.count, maxInputs ?? Int.max)
+            src = EvalSource(
+                count: n,
+                item: { i in
+                    let x = try item(test, i)
+                    let outs = try sampleTensor(x.l, i) { y, k in try Colorization.merge(l: try stack(Array(repeating: x.l, count: y.shape[0])), ab: y, index: k) }
+                    return EvalItem(name: test.relativePath(i), input: x.gray, target: x.photo, samples: outs.map(resize))
+                },
+                reals: { try (0..<n).map { resize(try item(test, $0).photo) } },
+                trainCount: trainSet?.count ?? 0,
+                train: { resize(try item(trainSet!, $0).photo) },
+                trainName: { trainSet?.relativePath($0) ?? "" },
+                describe: [], deterministic: deterministic)
+            describe += [("photos", "\(layout) (\(n) photos; input their L, target the photo)")]
+            if let t = trainSet { describe.append(("training images", "\(t.count) photos of \(trainPhase!)")) }
         } else {
             let layout = try DatasetLayout.paired(root: root, phase: phase, cycleGANCommand: "a CycleGAN model with translate eval")
             let splitDir = layout.folder

@@ -38,8 +38,11 @@ extension Pix2Pix: TrainableModel {
         try GANChecks.common(options.model)
         try GANChecks.finite(options.model.lambdaL1, "--lambda-l1", in: 0...1e6)
         try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
-        if ![.aligned, .paired].contains(options.data.mode) {
+        if ![.aligned, .paired].contains(options.data.mode) && options.data.task != .colorization {
             throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
+        }
+        if options.data.task == .colorization && (options.model.inputNc, options.model.outputNc) != (Colorization.inputNc, Colorization.outputNc) {
+            throw TranslateError.invalidFlag(flag: "--input-nc", reason: "colorization maps L (1 channel) to ab (2 channels), got \(options.model.inputNc) -> \(options.model.outputNc)")
         }
         try self.init(config: options.model, rng: &rng)
     }

@@ -47,8 +47,12 @@ extension TrainingRunOptions {
         if batchSize < 1 { throw bad("--batch-size", "must be at least 1, got \(batchSize)") }
         if epochs < 0 || epochsDecay < 0 || totalEpochs < 1 { throw bad("--epochs", "epochs + epochs-decay must be at least 1 (got \(epochs) + \(epochsDecay))") }
         if baseLR <= 0 { throw bad("--lr", "must be positive") }
-        if ![1, 3].contains(channels.input) { throw bad("--input-nc", "must be 1 or 3, got \(channels.input)") }
-        if ![1, 3].contains(channels.output) { throw bad("--output-nc", "must be 1 or 3, got \(channels.output)") }
+        if data.task == .colorization {
+            if channels != (Colorization.inputNc, Colorization.outputNc) { throw bad("--input-nc", "colorization maps L (1 channel) to ab (2 channels), got \(channels.input) -> \(channels.output)") }
+        } else {
+            if ![1, 3].contains(channels.input) { throw bad("--input-nc", "must be 1 or 3, got \(channels.input)") }
+            if ![1, 3].contains(channels.output) { throw bad("--output-nc", "must be 1 or 3, got \(channels.output)") }
+        }
         if data.cropSize < 1 || data.loadSize < data.cropSize && [.resizeAndCrop, .scaleWidthAndCrop].contains(data.preprocess) {
             throw bad("--crop-size", "must be between 1 and --load-size (\(data.loadSize)), got \(data.cropSize)")
         }
@@ -166,6 +170,8 @@ public final class GANTrainer<Model: TrainableModel> {
         let layout: DatasetLayout
         switch data.mode {
         case .unaligned: layout = try DatasetLayout.unpaired(root: root, phase: opts.phase)
+        case .single where data.task == .colorization:
+            layout = try Colorization.layout(root: root, phase: opts.phase)
         case .single:
             let phaseDir = root.appendingPathComponent(opts.phase)
             layout = DatasetLayout(mode: .single, folder: FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root, detected: false)
@@ -176,7 +182,7 @@ public final class GANTrainer<Model: TrainableModel> {
         opts.data.mode = layout.mode
         self.layout = layout
         self.options = opts
-        dataset = try ImageDataset(roots: [layout.folder], options: data)
+        dataset = try ImageDataset(roots: layout.folders, options: data)
         rng = RNG(seed: opts.seed)
         model = try Model(options: opts, rng: &rng)
         if resume {
@@ -374,7 +380,9 @@ public final class GANTrainer<Model: TrainableModel> {
                 let file = fixedColumns.contains(name) ? String(format: "sample%02d_%@.png", i, name) : String(format: "epoch%03d_%02d_%@.png", epoch, i, name)
                 let url = dir.appendingPathComponent(file)
                 if fixedColumns.contains(name) && FileManager.default.fileExists(atPath: url.path) { continue }
-                try ImageFile.write(try Image(tensor: t), to: url)
+                // Colorization's outputs and targets are ab: shown in colour with the input's L.
+                let colour = options.data.task == .colorization && t.shape.count == 4 && t.shape[1] == Colorization.outputNc
+                try ImageFile.write(colour ? try Colorization.merge(l: s.input, ab: t) : try Image(tensor: t), to: url)
             }
         }
         columns = cols
