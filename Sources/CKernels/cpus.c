@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include <sched.h>
-#include "include/cpus.h"
+#include "include/gemm.h"
 
 int tr_affinity_cpus(void) {
 #ifdef __linux__

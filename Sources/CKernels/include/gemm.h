@@ -27,4 +27,8 @@ void tr_gemm_pack_b(const float *B, long ldb, long K, long N, float *Bp, long q0
 void tr_gemm_packed(const float *Ap, const float *Bp, float *C, long ldc, long M, long N, long K,
                     long p0, long p1, int accumulate, long image_cols, long image_stride);
 
+/* The CPUs in this process's affinity mask (sched_getaffinity), or 0 when it cannot be read
+ * (cpus.c; declared here so that builds with an existing module cache see it). */
+int tr_affinity_cpus(void);
+
 #endif
