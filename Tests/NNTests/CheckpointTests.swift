@@ -4,7 +4,9 @@ import Tensors
 import NN
 import TestSupport
 
-final class CheckpointTests: XCTestCase {
+/// A temporary folder per test and a small network with every kind of state (conv weights,
+/// batch-norm buffers, a dropout generator).
+class CheckpointTestCase: XCTestCase {
     var dir: URL!
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)")
@@ -17,7 +19,9 @@ final class CheckpointTests: XCTestCase {
         return Sequential(Conv2d(2, 3, kernelSize: 3, padding: 1, rng: &rng), BatchNorm2d(3), ReLU(),
                           Dropout(p: 0.5, rng: &rng), Conv2d(3, 1, kernelSize: 1, rng: &rng))
     }
+}
 
+final class CheckpointTests: CheckpointTestCase {
     /// One training step: forward, loss, backward, Adam.
     func step(_ net: Sequential, _ opt: Adam, _ x: Tensor) throws -> Float {
         opt.zeroGrad()

@@ -6,20 +6,7 @@ import TestSupport
 
 /// Damaged checkpoint fields: each is refused naming the file and the field, and a refused
 /// load leaves the modules and optimizers exactly as they were.
-final class CheckpointValidationTests: XCTestCase {
-    var dir: URL!
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckptv-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func makeNet(_ seed: UInt64) -> Sequential {
-        var rng = RNG(seed: seed)
-        return Sequential(Conv2d(2, 3, kernelSize: 3, padding: 1, rng: &rng), BatchNorm2d(3), ReLU(),
-                          Dropout(p: 0.5, rng: &rng), Conv2d(3, 1, kernelSize: 1, rng: &rng))
-    }
-
+final class CheckpointValidationTests: CheckpointTestCase {
     /// A valid checkpoint after one Adam step, as tensors and metadata to tamper with.
     func validState() throws -> (tensors: [(String, Tensor)], meta: [String: String]) {
         var rng = RNG(seed: 5)

@@ -21,43 +21,16 @@ public enum Colorization {
     public static let inputNc = 1
     public static let outputNc = 2
 
-    /// L as [1, 1, H, W] and ab as [1, 2, H, W] of an image (gray images have ab = 0).
-    public static func split(_ image: Image) -> (l: Tensor, ab: Tensor) {
-        let rgb = image.converted(toChannels: 3)
-        let hw = rgb.width * rgb.height
-        let lab = LabColor.rgbToLab(rgb.pixels.map { Float($0) / 255 })
-        var l = [Float](repeating: 0, count: hw), ab = [Float](repeating: 0, count: 2 * hw)
-        for i in 0..<hw {
-            l[i] = lab[3 * i] / 50 - 1
-            ab[i] = lab[3 * i + 1] / 110
-            ab[hw + i] = lab[3 * i + 2] / 110
-        }
-        let lt = Tensor(zeros: [1, 1, rgb.height, rgb.width]), abt = Tensor(zeros: [1, 2, rgb.height, rgb.width])
-        lt.data = l
-        abt.data = ab
-        return (lt, abt)
-    }
+    /// L as [1, 1, H, W] and ab as [1, 2, H, W] of an image (`Image.labTensors`; a gray
+    /// image has ab within 1e-4 of 0).
+    public static func split(_ image: Image) -> (l: Tensor, ab: Tensor) { image.labTensors() }
 
-    /// The RGB image of item `index` of L [N, 1, H, W] and ab [N, 2, H, W] (normalised as
-    /// `split`); L is clamped to [0, 100] before the conversion.
+    /// The RGB image of item `index` of L [N, 1, H, W] and ab [N, 2, H, W] (`Image(l:ab:)`);
+    /// errors (wrong shapes, a NaN output) become dataset errors naming the task.
     public static func merge(l: Tensor, ab: Tensor, index: Int = 0) throws -> Image {
-        guard l.rank == 4, ab.rank == 4, l.shape[1] == 1, ab.shape[1] == 2, l.shape[2...] == ab.shape[2...],
-              index < l.shape[0], index < ab.shape[0] else {
-            throw DatasetError.invalidOptions("colorization: L \(l.shape) and ab \(ab.shape) do not make an image")
+        do { return try Image(l: l, ab: ab, index: index) } catch let e as ImageIOError {
+            throw DatasetError.invalidOptions("colorization: \(e)")
         }
-        let h = l.shape[2], w = l.shape[3], hw = h * w
-        var lab = [Float](repeating: 0, count: 3 * hw)
-        let lb = index * hw, ab0 = index * 2 * hw
-        for i in 0..<hw {
-            lab[3 * i] = min(max((l.data[lb + i] + 1) * 50, 0), 100)
-            lab[3 * i + 1] = ab.data[ab0 + i] * 110
-            lab[3 * i + 2] = ab.data[ab0 + hw + i] * 110
-        }
-        let rgb = LabColor.labToRgb(lab)
-        if let bad = rgb.firstIndex(where: { $0.isNaN }) {
-            throw DatasetError.invalidOptions("colorization: the network's output is NaN at pixel \(bad / 3)")
-        }
-        return try Image(width: w, height: h, channels: 3, pixels: rgb.map { UInt8((min(max($0, 0), 1) * 255).rounded()) })
     }
 
     /// The gray image of L (item `index`), for pages.
