@@ -166,6 +166,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// own x, y, flip (independent crops and flips); then `direction` swaps the sides.
     public func sample(_ index: Int, rng: inout RNG) throws -> Sample {
         if options.mode == .unaligned { return try unalignedSample(index, rng: &rng) }
+        if options.task == .layout { return try layoutSample(index, flip: options.flip && rng.nextInt(2) == 1) }
         var (input, target, inPath, tgtPath) = try decoded(index)
         let (ow, oh) = (input.width, input.height)
         let p = try params(width: ow, height: oh, path: inPath, rng: &rng)
@@ -183,6 +184,8 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         case .colorization:
             let (l, ab) = Colorization.split(input)
             return Sample(input: l, target: ab, inputPath: inPath, targetPath: inPath, originalWidth: ow, originalHeight: oh)
+        case .layout:
+            preconditionFailure("layout samples are made by layoutSample")
         }
     }
 
@@ -190,6 +193,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// channel conversion), plus that size in `originalWidth/Height`. Networks that need
     /// particular sizes pad (the U-Net does). Unaligned: A[i % |A|] and B[i % |B|].
     public func load(_ index: Int) throws -> Sample {
+        if options.task == .layout { return try layoutSample(index, flip: false) }
         let (input, target, inPath, tgtPath) = try decoded(index)
         return taskSample(input, target, inPath, tgtPath, input.width, input.height)
     }
@@ -246,7 +250,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
 
     /// A and B images of item `index` (after the aligned split) and their paths, before
     /// `direction` and channel conversion. Unaligned: A[i % |A|], B[i % |B|].
-    private func rawSides(_ index: Int) throws -> (Image, Image?, String, String?) {
+    func rawSides(_ index: Int) throws -> (Image, Image?, String, String?) {
         guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
         if options.mode == .unaligned {
             let ia = items[index % items.count], ib = itemsB[index % itemsB.count]

@@ -58,6 +58,8 @@ public struct DataOptions: Codable, Equatable {
     /// What the pairs are made of: the files' images (translation), or a photo's lightness
     /// and colour (colorization: single mode, inputNc 1, outputNc 2).
     public var task: ImageTask = .translation
+    /// The layout task's label format, classes and working size (nil for the other tasks).
+    public var layout: LayoutOptions? = nil
 
     public init(mode: DatasetMode, direction: Direction = .aToB, preprocess: Preprocess = .resizeAndCrop,
                 loadSize: Int = 286, cropSize: Int = 256, flip: Bool = true, inputNc: Int = 3, outputNc: Int = 3,
@@ -76,7 +78,7 @@ public struct DataOptions: Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case mode, direction, preprocess, loadSize, cropSize, flip, inputNc, outputNc, maxItems, phase, serialB, task
+        case mode, direction, preprocess, loadSize, cropSize, flip, inputNc, outputNc, maxItems, phase, serialB, task, layout
     }
 
     /// Missing keys take the defaults, so options saved by older versions still load.
@@ -94,6 +96,7 @@ public struct DataOptions: Codable, Equatable {
         phase = try c.decodeIfPresent(String.self, forKey: .phase) ?? phase
         serialB = try c.decodeIfPresent(Bool.self, forKey: .serialB) ?? serialB
         task = try c.decodeIfPresent(ImageTask.self, forKey: .task) ?? task
+        layout = try c.decodeIfPresent(LayoutOptions.self, forKey: .layout)
     }
 
     /// Throws `DatasetError.invalidOptions` naming the offending setting (CLI spelling).
@@ -104,6 +107,15 @@ public struct DataOptions: Codable, Equatable {
         if task == .colorization {
             guard mode == .single, inputNc == Colorization.inputNc, outputNc == Colorization.outputNc else {
                 throw bad("colorization reads colour photos (single mode) as L (1 channel) in and ab (2 channels) out; got mode \(mode.rawValue), --input-nc \(inputNc), --output-nc \(outputNc)")
+            }
+        } else if task == .layout {
+            guard let l = layout else { throw bad("the layout task needs its label format, classes and working size") }
+            try l.validate()
+            guard inputNc == l.numClasses, outputNc == 3 else {
+                throw bad("layouts are one-hot label maps in (--num-classes \(l.numClasses) channels) and RGB photos out; got --input-nc \(inputNc), --output-nc \(outputNc)")
+            }
+            guard (l.labelFormat == .ids) == (mode == .single) else {
+                throw bad(l.labelFormat == .ids ? "class-id labels go with photos in a split folder (single mode), not \(mode.rawValue) pairs" : "palette labels are one side of aligned or paired images, not single images")
             }
         } else {
             guard [1, 3].contains(inputNc) else { throw bad("--input-nc must be 1 or 3, got \(inputNc)") }

@@ -6,93 +6,10 @@ import ImageIO
 import Datasets
 import Pipelines
 
-/// A generator restored from a training checkpoint or an exported model file: pix2pix's G,
-/// or one of CycleGAN's two (G_A for a-to-b, G_B for b-to-a).
-public struct LoadedGenerator {
-    public let url: URL
-    public let method: Method
-    public let netG: Module
-    /// The checkpoint key prefix of the chosen generator (`netG.`, `netG_A.`, `netG_B.`).
-    public let prefix: String
-    public let inputNc: Int, outputNc: Int
-    public let defaultTestMode: TestMode
-    /// The data direction the model was trained with (pix2pix datasets).
-    public let trainedDirection: Direction
-    /// How the training pairs were stored (aligned or paired), when the file records it.
-    public let trainedDataMode: DatasetMode?
-    /// What the model was trained to do (colorization: L in, ab out).
-    public let task: ImageTask
-    public let metadata: [String: String]
-
-    /// `path`: a .safetensors file, or a folder holding model.safetensors or latest.safetensors.
-    /// `direction` picks CycleGAN's generator (default a-to-b); pix2pix models ignore it.
-    public init(path: String, direction: Direction? = nil) throws {
-        try self.init(file: try ModelFile.open(try resolveModelURL(path)), direction: direction)
-    }
-
-    public init(file m: ModelFile, direction: Direction? = nil) throws {
-        url = m.url
-        method = m.method
-        metadata = m.metadata
-        var rng = RNG(seed: 0)
-        switch m.method {
-        case .cyclegan:
-            let o = try m.options(CycleGANTrainOptions.self)
-            // An exported CycleGAN generator records which one it is.
-            let stored = m.metadata["generator"]
-            let wantB = stored.map { $0 == "netG_B" } ?? (direction == .bToA)
-            if let stored, let direction, (direction == .bToA) != (stored == "netG_B") {
-                throw TranslateError.invalidFlag(flag: "--direction", reason: "\(url.path) holds only \(stored) (\(stored == "netG_B" ? "b-to-a" : "a-to-b"))")
-            }
-            let c = o.model
-            inputNc = wantB ? c.outputNc : c.inputNc
-            outputNc = wantB ? c.inputNc : c.outputNc
-            netG = try CycleGAN.makeGenerator(c, inputNc: inputNc, outputNc: outputNc, rng: &rng)
-            prefix = wantB ? "netG_B." : "netG_A."
-            defaultTestMode = o.testMode
-            trainedDirection = o.data.direction
-            trainedDataMode = o.data.mode
-            task = o.data.task
-        case .pix2pix:
-            let o = try m.options(Pix2PixTrainOptions.self)
-            inputNc = o.model.inputNc; outputNc = o.model.outputNc
-            var spec = o.model.generator
-            spec.initType = nil
-            netG = try spec.make(rng: &rng)
-            prefix = "netG."
-            defaultTestMode = o.testMode
-            trainedDirection = o.data.direction
-            trainedDataMode = o.data.mode
-            task = o.data.task
-        case .cimle:
-            throw TranslateError.badModel(path: url.path, reason: "a conditional IMLE model: this command's GAN path does not take it")
-        }
-        do { try netG.loadStateDict(m.file.byName, prefix: prefix, strict: false) } catch let e as ModuleError {
-            throw TranslateError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(e)")
-        }
-    }
-
-    /// What `export` wrote, e.g. "CycleGAN's G_B (netG_B, b-to-a)".
-    public var generatorDescription: String {
-        switch method {
-        case .cyclegan: return prefix == "netG_B." ? "CycleGAN's G_B (netG_B, b-to-a)" : "CycleGAN's G_A (netG_A, a-to-b)"
-        default: return "the \(method.rawValue) generator (netG, \(task == .colorization ? "colorization" : trainedDirection.rawValue))"
-        }
-    }
-
-    /// Writes the generator alone (weights and buffers, optionally float16) with its configuration.
-    public func export(to out: URL, fp16: Bool) throws {
-        var meta = metadata.filter { ["config", "epoch", "steps", "test_mode"].contains($0.key) }
-        meta["kind"] = method.kindField(generatorOnly: true)
-        if method == .cyclegan { meta["generator"] = String(prefix.dropLast()) }
-        try SafeTensors.write(netG.stateDict(prefix: prefix), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
-    }
-}
-
 /// `translate apply`: batch-wise translation of files, folders or a paired dataset, with an
 /// index.html of the results and, when targets exist, L1 and PSNR.
 public final class ApplyJob {
-    public let generator: LoadedGenerator
+    public let generator: BatchTranslator
     public let dataset: ImageDataset
     public let output: URL
     public let batchSize: Int
@@ -115,17 +32,43 @@ public final class ApplyJob {
 
     /// `dataroot`: a paired dataset, read from its `phase` split (or the folder itself when it
     /// is a split), laid out as `datasetMode` says or as detected; at most `numTest` pairs.
-    public init(modelPath: String, inputs: [String], dataroot: String?, datasetMode: DatasetMode = .auto, phase: String = "test",
+    public convenience init(modelPath: String, inputs: [String], dataroot: String?, datasetMode: DatasetMode = .auto, phase: String = "test",
                 numTest: Int? = nil, direction: Direction?,
                 output: String, batchSize: Int, testMode: TestMode?, seed: UInt64, loadSize: Int?) throws {
-        generator = try LoadedGenerator(path: modelPath, direction: direction)
-        let g = generator
+        try self.init(generator: try LoadedGenerator(path: modelPath, direction: direction), inputs: inputs, dataroot: dataroot,
+                      datasetMode: datasetMode, phase: phase, numTest: numTest, direction: direction, output: output,
+                      batchSize: batchSize, testMode: testMode, seed: seed, loadSize: loadSize)
+    }
+
+    public init(generator g: BatchTranslator, inputs: [String], dataroot: String?, datasetMode: DatasetMode = .auto, phase: String = "test",
+                numTest: Int? = nil, direction: Direction?,
+                output: String, batchSize: Int, testMode: TestMode?, seed: UInt64, loadSize: Int?) throws {
+        generator = g
         var data: DataOptions
         let roots: [URL]
-        if g.task == .colorization && loadSize != nil {
-            throw TranslateError.invalidFlag(flag: "--load-size", reason: "colorization keeps each photo's size (its L is the input)")
+        if g.task != .translation && loadSize != nil {
+            throw TranslateError.invalidFlag(flag: "--load-size", reason: g.task == .colorization ? "colorization keeps each photo's size (its L is the input)" : "a layout model works at its training size \(g.data.layout.map { "\($0.width)x\($0.height)" } ?? "")")
         }
-        if g.task == .colorization {
+        if g.task == .layout, let root = dataroot {
+            // The labelled split, read as in training (working size, no flip).
+            var d = g.data
+            d.flip = false
+            d.maxItems = numTest
+            let split = URL(fileURLWithPath: root).appendingPathComponent(phase)
+            guard FileManager.default.fileExists(atPath: split.path) else {
+                throw TranslateError.notFound(path: split.path, what: "--phase \(phase) split of --dataroot")
+            }
+            d.phase = phase
+            data = d
+            roots = [split]
+            layoutLine = "labelled split \(split.path)"
+            scoresTargets = true
+        } else if g.task == .layout {
+            // Label maps in (as stored: one channel for class ids), photos out at the label's size.
+            data = DataOptions(mode: .single, preprocess: .none, flip: false,
+                               inputNc: g.data.layout?.labelFormat == .ids ? 1 : 3, outputNc: 3)
+            roots = inputs.map { URL(fileURLWithPath: $0) }
+        } else if g.task == .colorization {
             // Photos in, colour out: L of each input (gray or colour) is kept.
             data = DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc,
                                maxItems: dataroot == nil ? nil : numTest)
@@ -139,15 +82,15 @@ public final class ApplyJob {
                 roots = inputs.map { URL(fileURLWithPath: $0) }
             }
         } else if let root = dataroot {
-            if g.method == .cyclegan {
+            if g.unpaired {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
             }
             let layout = try DatasetLayout.paired(root: URL(fileURLWithPath: root), phase: phase, mode: datasetMode,
                                                   cycleGANCommand: "a CycleGAN model with translate apply")
-            if layout.detected, let trained = g.trainedDataMode, trained != layout.mode, [.aligned, .paired].contains(trained) {
-                stderrLine("note: the model was trained on \(trained.rawValue) data; \(layout)")
+            if layout.detected, g.data.mode != layout.mode, [.aligned, .paired].contains(g.data.mode) {
+                stderrLine("note: the model was trained on \(g.data.mode.rawValue) data; \(layout)")
             }
-            data = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.trainedDirection),
+            data = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.data.direction),
                                preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc, maxItems: numTest)
             roots = [layout.folder]
             layoutLine = "\(layout)"
@@ -166,7 +109,7 @@ public final class ApplyJob {
         }
         dataset = try ImageDataset(roots: roots, options: data)
         if let l = layoutLine, !quiet {
-            stderrLine("dataset: \(l): \(dataset.count) " + (data.task == .colorization ? "photos" : "pairs, \(data.direction.rawValue)"))
+            stderrLine("dataset: \(l): \(dataset.count) " + (data.task == .colorization ? "photos" : data.task == .layout ? "layouts" : "pairs, \(data.direction.rawValue)"))
         }
         self.output = URL(fileURLWithPath: output)
         self.batchSize = batchSize
@@ -210,7 +153,9 @@ public final class ApplyJob {
         var scores: [(Double, Double)] = []
         var pending: [(Int, Sample)] = []
         let hasTargets = scoresTargets
-        let colour = dataset.options.task == .colorization
+        let shownData = dataset.options
+        // Label maps given as files become one-hot inputs at the model's working size.
+        let labelInputs = generator.task == .layout && shownData.task != .layout ? generator.data.layout : nil
         let assets = output.appendingPathComponent("index_files")
 
         func flush() throws {
@@ -218,7 +163,10 @@ public final class ApplyJob {
             let batch = try stack(pending.map { $0.1.input })
             let out = try generator.netG.translate(batch, mode: testMode)
             for (k, (i, sample)) in pending.enumerated() {
-                let img = colour ? try Colorization.merge(l: batch, ab: out, index: k) : try Image(tensor: out, index: k)
+                var img = try shownData.displayImage(out, isInput: false, lightness: batch, index: k)
+                if labelInputs != nil, img.width != sample.originalWidth || img.height != sample.originalHeight {
+                    img = img.resized(width: sample.originalWidth, height: sample.originalHeight, filter: .bicubic)
+                }
                 let dst = outputURL(i)
                 try FileManager.default.createDirectory(at: dst.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try ImageFile.write(img, to: dst)
@@ -227,11 +175,12 @@ public final class ApplyJob {
                 if hasTargets || dataset.options.mode == .single {
                     let inURL = assets.appendingPathComponent("input").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: inURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    try ImageFile.write(try Image(tensor: sample.input), to: inURL)
+                    let shown = try labelInputs.map { try $0.display(sample.input) } ?? (try shownData.displayImage(sample.input, isInput: true))
+                    try ImageFile.write(shown, to: inURL)
                     cells[0] = "index_files/input/" + pageImageName(rel)
                 }
                 if hasTargets, let t = sample.target {
-                    let timg = colour ? try Colorization.merge(l: sample.input, ab: t) : try Image(tensor: t)
+                    let timg = try shownData.displayImage(t, isInput: false, lightness: sample.input)
                     let tURL = assets.appendingPathComponent("target").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: tURL.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(timg, to: tURL)
@@ -245,7 +194,10 @@ public final class ApplyJob {
 
         for i in 0..<dataset.count {
             var sample: Sample
-            do { sample = try dataset.load(i) } catch {
+            do {
+                sample = try dataset.load(i)
+                if let layout = labelInputs { sample.input = try layout.input(try Image(tensor: sample.input), path: sample.inputPath) }
+            } catch {
                 stderrLine("error: \(error)")
                 failed.append(dataset.sourcePath(i))
                 continue

@@ -6,103 +6,30 @@ import Datasets
 import Pipelines
 import Evaluation
 
-/// A model file or run folder: the .safetensors file it means.
-func resolveModelURL(_ path: String) throws -> URL {
-    let url = URL(fileURLWithPath: path)
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-        throw TranslateError.notFound(path: url.path, what: "--model")
-    }
-    guard isDir.boolValue else { return url }
-    let candidates = ["model.safetensors", "latest.safetensors"].map { url.appendingPathComponent($0) }
-    guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-        throw TranslateError.notFound(path: url.path, what: "model.safetensors or latest.safetensors in --model folder")
-    }
-    return found
-}
-
-/// A cIMLE generator loaded from a checkpoint or exported model, ready to sample.
-public final class LoadedCIMLE {
-    public let url: URL
-    public let options: CIMLETrainOptions
-    public let cimle: CIMLE
-    public let metadata: [String: String]
-
-    public convenience init(path: String) throws {
-        try self.init(file: try ModelFile.open(try resolveModelURL(path)))
-    }
-
-    public init(file m: ModelFile) throws {
-        try m.require(.cimle, for: "this cIMLE command")
-        url = m.url
-        metadata = m.metadata
-        let file = m.file
-        let o = try m.options(CIMLETrainOptions.self)
-        options = o
-        var rng = RNG(seed: 0)
-        do { cimle = try CIMLE(config: o.model, lpips: nil, rng: &rng) } catch {
-            throw TranslateError.badModel(path: url.path, reason: "\(error)")
-        }
-        do { try cimle.netG.loadStateDict(file.byName, prefix: "netG.", strict: false) } catch {
-            throw TranslateError.badModel(path: url.path, reason: "generator weights do not fit its configuration: \(error)")
-        }
-    }
-
-    var task: CIMLETask { options.model.task }
-
-    /// apply/eval flags of the GAN models that mean nothing here: refused by name.
-    static func refuseGANFlags(loadSize: Int?, direction: Direction?, testMode: TestMode?) throws {
-        for (flag, given) in [("--load-size", loadSize != nil), ("--direction", direction != nil), ("--test-mode", testMode != nil)] where given {
-            throw TranslateError.invalidFlag(flag: flag, reason: "does not apply to cIMLE models (super-resolution keeps the image size; layouts use the model's working size)")
-        }
-    }
-
-    /// The network input for an image: the image itself (super-resolution, RGB), or the
-    /// one-hot label map at the working size (layouts; `labelPath` names it in errors), and
-    /// the class ids for display.
-    func input(_ img: Image, labelPath: String) throws -> (x: Tensor, ids: [Int]?) {
-        switch task {
-        case .superResolution:
-            return (img.converted(toChannels: 3).tensor(), nil)
-        case .layout:
-            let d = options.cimleData
-            let ids = try LayoutCodec.ids(img, format: d.labelFormat, numClasses: d.numClasses, palette: d.palette, path: labelPath)
-            let small = try LayoutCodec.resize(ids, width: img.width, height: img.height, toWidth: d.width, toHeight: d.height)
-            return (try LayoutCodec.oneHot(small, width: d.width, height: d.height, numClasses: d.numClasses), small)
-        }
-    }
-
-    /// `count` samples for one input, seeded by (seed, index) so any subset is reproducible.
-    func samples(_ x: Tensor, count: Int, seed: UInt64, index: Int) throws -> [Image] {
-        var rng = RNG(seed: seed &+ UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15)
-        return try cimle.samples(x, count: count, rng: &rng).map { try Image(tensor: $0) }
-    }
-
-    /// Exports the generator alone with its configuration.
-    public func export(to out: URL, fp16: Bool) throws {
-        var meta = metadata.filter { ["config", "epoch", "steps"].contains($0.key) }
-        meta["kind"] = Method.cimle.kindField(generatorOnly: true)
-        try SafeTensors.write(cimle.netG.stateDict(prefix: "netG."), metadata: meta, to: out, dtype: fp16 ? .f16 : .f32)
+/// apply/eval flags of the one-pass GAN models that mean nothing to a code sampler: refused by name.
+func refuseGANFlags(_ model: Translator, loadSize: Int?, direction: Direction?, testMode: TestMode?) throws {
+    for (flag, given) in [("--load-size", loadSize != nil), ("--direction", direction != nil), ("--test-mode", testMode != nil)] where given {
+        throw TranslateError.invalidFlag(flag: flag, reason: "does not apply to \(model.method.title), which samples latent codes (super-resolution keeps the image size; the other tasks use the model's working size)")
     }
 }
 
-/// `translate apply --model CIMLE --samples K`: K outputs per input file, named
+/// `translate apply --model M --samples K` for a code sampler: K outputs per input file, named
 /// `<name>_s<k>.png`, and a page with the input (and bicubic upscaling for super-resolution)
 /// beside the samples.
-public final class CIMLEApplyJob {
-    let model: LoadedCIMLE
+public final class SampleApplyJob {
+    let model: CodeSampler
     let dataset: ImageDataset
     let output: URL
     let count: Int
     let seed: UInt64
     public var quiet = false
 
-    public init(model: LoadedCIMLE, inputs: [String], output: String, samples: Int, seed: UInt64) throws {
+    public init(model: CodeSampler, inputs: [String], output: String, samples: Int, seed: UInt64) throws {
         self.model = model
         let roots = inputs.map { URL(fileURLWithPath: $0) }
         for r in roots where !FileManager.default.fileExists(atPath: r.path) { throw TranslateError.notFound(path: r.path, what: "--input") }
-        // Labels are read as stored (1 channel for ids); low-resolution images as RGB.
-        let c = model.task == .layout && model.options.cimleData.labelFormat == .ids ? 1 : 3
+        // Labels are read as stored (1 channel for ids); images as RGB.
+        let c = model.inputChannels
         dataset = try ImageDataset(roots: roots, options: DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: c, outputNc: c))
         self.output = URL(fileURLWithPath: output)
         count = samples
@@ -130,31 +57,22 @@ public final class CIMLEApplyJob {
         try fm.createDirectory(at: output, withIntermediateDirectories: true)
         for s in dataset.skipped { stderrLine("warning: skipping \(s): not an image file") }
         var failed: [String] = [], rows: [(String, [String?])] = []
+        var extraHeaders: [String] = []
         let assets = output.appendingPathComponent("index_files")
         for i in 0..<dataset.count {
             do {
                 let path = dataset.sourcePath(i)
                 let img = try ImageFile.read(URL(fileURLWithPath: path)).image
-                let (x, ids) = try model.input(img, labelPath: path)
-                let outs = try model.samples(x, count: count, seed: seed, index: i)
+                let (shown, extra, outs) = try model.samples(for: img, path: path, count: count, seed: seed, index: i)
+                extraHeaders = extra.map(\.0)
                 var cells: [String?] = []
-                let shown = assets.appendingPathComponent(stem(i) + "_input.png")
-                try fm.createDirectory(at: shown.deletingLastPathComponent(), withIntermediateDirectories: true)
-                if let ids {
-                    let d = model.options.cimleData
-                    try ImageFile.write(try LayoutCodec.colorize(ids, width: d.width, height: d.height, palette: d.palette, numClasses: d.numClasses), to: shown)
-                    cells.append("index_files/" + stem(i) + "_input.png")
-                } else {
-                    try ImageFile.write(img, to: shown)
-                    let bic = assets.appendingPathComponent(stem(i) + "_bicubic.png")
-                    try ImageFile.write(img.converted(toChannels: 3).resized(width: outs[0].width, height: outs[0].height, filter: .bicubic), to: bic)
-                    cells += ["index_files/" + stem(i) + "_input.png", "index_files/" + stem(i) + "_bicubic.png"]
+                for (name, image) in [("input", shown)] + extra {
+                    let u = assets.appendingPathComponent(stem(i) + "_\(name).png")
+                    try fm.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try ImageFile.write(image, to: u)
+                    cells.append("index_files/" + stem(i) + "_\(name).png")
                 }
-                for (k, var o) in outs.enumerated() {
-                    // Layouts are generated at the model's working size; outputs come back at the input's.
-                    if ids != nil && (o.width != img.width || o.height != img.height) {
-                        o = o.resized(width: img.width, height: img.height, filter: .bicubic)
-                    }
+                for (k, o) in outs.enumerated() {
                     let u = sampleURL(i, k)
                     try fm.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(o, to: u)
@@ -167,10 +85,10 @@ public final class CIMLEApplyJob {
                 failed.append(dataset.sourcePath(i))
             }
         }
-        let headers = (model.task == .layout ? ["layout"] : ["input", "bicubic"]) + (0..<count).map { "sample \($0)" }
-        let meta: [(String, String)] = [("model", model.url.path), ("task", model.task == .layout ? "layout to image" : "x\(model.options.model.scale) super-resolution"),
+        let headers = [model.task == .layout ? "layout" : "input"] + extraHeaders + (0..<count).map { "sample \($0)" }
+        let meta: [(String, String)] = [("model", model.url.path), ("generator", model.summary),
                                         ("samples per input", "\(count) (seed \(seed))"), ("inputs", "\(rows.count)")]
-        try writeText(HTMLReport.page(title: "translate apply (cIMLE)", meta: meta, body: HTMLReport.imageTable(headers: headers, rows: rows)),
+        try writeText(HTMLReport.page(title: "translate apply (\(model.method.rawValue))", meta: meta, body: HTMLReport.imageTable(headers: headers, rows: rows)),
                       to: output.appendingPathComponent("index.html"))
         let summary = "wrote \(count) sample(s) for each of \(rows.count) input(s) in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s into \(output.path); open \(output.appendingPathComponent("index.html").path)"
         return (rows.count, failed, summary)
@@ -180,18 +98,21 @@ public final class CIMLEApplyJob {
 extension EvalJob {
     /// Evaluates a cIMLE model: super-resolution on a folder of high-resolution images
     /// (cropped to a multiple of the scale, inputs made by bicubic downscaling), layouts on a
-    /// labelled split (as in training).
-    public convenience init(cimle m: LoadedCIMLE, dataroot: String, phase: String, trainPhase: String?, samples: Int,
+    /// labelled split (as in training), paired translation and colorization on a split of
+    /// pairs or colour photos (as apply translates them).
+    public convenience init(sampler m: CodeSampler, dataroot: String, phase: String, trainPhase: String?, samples: Int,
                      maxInputs: Int?, config: EvalConfig, lpipsWeights: String?, output: String, shownInputs: Int) throws {
         var config = config
         let root = URL(fileURLWithPath: dataroot)
         guard FileManager.default.fileExists(atPath: root.path) else { throw TranslateError.notFound(path: root.path, what: "--dataroot") }
         let seed = config.seed
-        var describe: [(String, String)] = [("model", m.url.path), ("model kind", "cimle (\(m.task.rawValue))"), ("noise source", "latent codes")]
+        var describe: [(String, String)] = [("model", m.url.path), ("generator", m.summary), ("noise source", "latent codes")]
         let src: EvalSource
-        switch m.task {
-        case .superResolution:
-            let s = m.options.model.scale
+        // Super-resolution makes its inputs from the images; the other tasks read their data.
+        let task: ImageTask? = m.superResolutionScale == nil ? m.task : nil
+        switch task {
+        case nil:
+            let s = m.superResolutionScale!
             config.srScale = s
             let split = root.appendingPathComponent(phase)
             let dir = FileManager.default.fileExists(atPath: split.path) ? split : root
@@ -205,33 +126,63 @@ extension EvalJob {
             }
             src = EvalSource(count: n, item: { i in
                 let (lr, hr) = try pair(i)
-                let outs = try m.samples(lr.tensor(), count: samples, seed: seed, index: i)
+                let outs = try m.sampleTensors(lr.tensor(), count: samples, seed: seed, index: i).map { try Image(tensor: $0) }
                 return EvalItem(name: ds.relativePath(i), input: lr, target: hr, samples: outs, lowRes: lr)
             }, reals: { try (0..<n).map { try pair($0).hr } }, trainCount: 0, train: { _ in throw TranslateError.invalidFlag(flag: "--train-phase", reason: "none") },
             trainName: { _ in "" }, describe: [], deterministic: false)
             describe.append(("images", "\(dir.path) (\(n)), high resolution cropped to multiples of \(s), inputs by bicubic downscaling"))
         case .layout:
-            let d = m.options.cimleData
+            guard let d = m.data.layout else { throw TranslateError.badModel(path: m.url.path, reason: "a layout model without its layout options") }
             func dataset(_ p: String) throws -> ImageDataset? {
                 let dir = root.appendingPathComponent(p)
                 guard FileManager.default.fileExists(atPath: dir.path) else { return nil }
-                var o = m.options.data
+                var o = m.data
                 o.maxItems = nil
+                o.flip = false
                 return try ImageDataset(roots: [dir], options: o)
             }
             guard let test = try dataset(phase) else { throw TranslateError.notFound(path: root.appendingPathComponent(phase).path, what: "--phase \(phase) split") }
             let train = try trainPhase.flatMap { try dataset($0) }
             let n = min(test.count, maxInputs ?? Int.max)
-            func pair(_ ds: ImageDataset, _ i: Int) throws -> (ids: [Int], photo: Image) { try CIMLEModel.layoutPair(try ds.load(i), d) }
+            func photo(_ ds: ImageDataset, _ i: Int) throws -> Image { try Image(tensor: try ds.load(i).target!) }
             src = EvalSource(count: n, item: { i in
-                let (ids, photo) = try pair(test, i)
-                let outs = try m.samples(try LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), count: samples, seed: seed, index: i)
-                let shown = try LayoutCodec.colorize(ids, width: d.width, height: d.height, palette: d.palette, numClasses: d.numClasses)
-                return EvalItem(name: test.relativePath(i), input: shown, target: photo, samples: outs)
-            }, reals: { try (0..<n).map { try pair(test, $0).photo } }, trainCount: train?.count ?? 0,
-            train: { try pair(train!, $0).photo }, trainName: { train?.relativePath($0) ?? "" }, describe: [], deterministic: false)
+                let s = try test.load(i)
+                let outs = try m.sampleTensors(s.input, count: samples, seed: seed, index: i).map { try Image(tensor: $0) }
+                return EvalItem(name: test.relativePath(i), input: try d.display(s.input), target: try Image(tensor: s.target!), samples: outs)
+            }, reals: { try (0..<n).map { try photo(test, $0) } }, trainCount: train?.count ?? 0,
+            train: { try photo(train!, $0) }, trainName: { train?.relativePath($0) ?? "" }, describe: [], deterministic: false)
             describe.append(("split", "\(root.appendingPathComponent(phase).path) (\(n) layouts at \(d.width)x\(d.height))"))
             if let t = train { describe.append(("training images", "\(t.count) photos of \(trainPhase!)/")) }
+        case .translation, .colorization:
+            // Inputs and targets at their size, as apply translates them.
+            let colour = m.task == .colorization
+            func dataset(_ p: String) throws -> (ImageDataset, DatasetLayout) {
+                var o = DataOptions(mode: colour ? .single : m.data.mode, direction: m.data.direction, preprocess: .none, flip: false,
+                                    inputNc: m.data.inputNc, outputNc: m.data.outputNc)
+                o.task = m.data.task
+                let layout = colour ? try Colorization.layout(root: root, phase: p) : try DatasetLayout.paired(root: root, phase: p, mode: m.data.mode)
+                return (try ImageDataset(roots: layout.folders, options: o), layout)
+            }
+            func pair(_ ds: ImageDataset, _ i: Int) throws -> (input: Image, target: Image) {
+                let s = try ds.load(i)
+                if colour {
+                    let photo = try Colorization.merge(l: s.input, ab: s.target!)
+                    return (photo, photo)
+                }
+                return (try Image(tensor: s.input), try Image(tensor: s.target!))
+            }
+            let (test, testLayout) = try dataset(phase)
+            var train: ImageDataset?
+            if let tp = trainPhase, let (t, l) = try? dataset(tp), l.folders != testLayout.folders { train = t }
+            let n = min(test.count, maxInputs ?? Int.max)
+            src = EvalSource(count: n, item: { i in
+                let (x, y) = try pair(test, i)
+                let (shown, _, outs) = try m.samples(for: x, path: test.sourcePath(i), count: samples, seed: seed, index: i)
+                return EvalItem(name: test.relativePath(i), input: shown, target: y, samples: outs)
+            }, reals: { try (0..<n).map { try pair(test, $0).target } }, trainCount: train?.count ?? 0,
+            train: { try pair(train!, $0).target }, trainName: { train?.relativePath($0) ?? "" }, describe: [], deterministic: false)
+            describe.append(("split", "\(testLayout) (\(n) inputs, generated at \(m.data.cropSize)x\(m.data.cropSize) and resized to each input's size)"))
+            if let t = train { describe.append(("training images", "\(t.count) of \(trainPhase!)")) }
         }
         describe.append(("samples per input", "\(samples)"))
         var s2 = src

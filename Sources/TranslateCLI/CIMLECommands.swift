@@ -23,7 +23,7 @@ public struct CIMLEFlags: ParsableArguments {
     @Option(help: "Code selection: hierarchical (level by level) or flat.") var selection = CIMLESelection.hierarchical
     @Option(help: "Flat selection: codes drawn per pool item.") var candidates = 20
     @Option(help: "Hierarchical selection: codes per level, coarse to fine, comma-separated (default: 16 at the coarsest, halving, at least 4).") var levelCandidates: String?
-    @Option(help: "Weight of LPIPS-AlexNet in the distance/loss (0: pixel only).") var lpipsWeight: Float?
+    @Option(help: "Weight of LPIPS-AlexNet in the distance/loss (0: pixel only; default 0.1 for super-resolution, 1 for layouts and pairs, 0 for colorization).") var lpipsWeight: Float?
     @Option(help: "Weight of the multi-scale pixel L1 in the distance/loss.") var l1Weight: Float = 1
     @Option(help: "Noise channels concatenated at every level.") var noiseChannels: Int?
     @Option(help: "Feature widths per level, coarse to fine, comma-separated.") var widths: String?
@@ -145,34 +145,27 @@ public struct TrainCIMLELayout: ParsableCommand {
         """)
     public init() {}
     @OptionGroup var common: CIMLEFlags
-    @Option(help: "ids: single-channel PNGs of class ids; palette: colour-coded labels.") var labelFormat = LabelFormat.ids
-    @Option(help: "Number of classes.") var numClasses = 12
-    @Option(help: "Working width (divisible by 2^(levels-1)).") var width = 128
-    @Option(help: "Working height.") var height = 96
+    @OptionGroup var layout: LayoutFlags
     @Option(help: "Resolution levels.") var levels = 5
-    @Option(help: "ids format: labels of <phase>/x.* are in <phase><suffix>/x.png.") var labelsSuffix = "annot"
     @Option(help: "palette format (aligned files): b-to-a when the label map is the right half (facades).") var direction = Direction.bToA
     @Flag(help: "No random horizontal flips.") var noFlip = false
 
     public func validate() throws {
-        if numClasses < 2 || numClasses > 255 { throw ValidationError("--num-classes must be between 2 and 255, got \(numClasses)") }
         if levels < 2 || levels > 8 { throw ValidationError("--levels must be between 2 and 8, got \(levels)") }
         let m = 1 << (levels - 1)
-        if width < 32 || height < 32 || width % m != 0 || height % m != 0 {
-            throw ValidationError("--width and --height must be at least 32 and divisible by \(m) (2^(levels-1)), got \(width)x\(height)")
+        if layout.width < 32 || layout.height < 32 || layout.width % m != 0 || layout.height % m != 0 {
+            throw ValidationError("--width and --height must be at least 32 and divisible by \(m) (2^(levels-1)), got \(layout.width)x\(layout.height)")
         }
     }
 
     public var trainOptions: CIMLETrainOptions {
         get throws {
-            var m = CIMLEConfig(task: .layout, inputNc: numClasses, levels: levels,
+            var m = CIMLEConfig(task: .layout, inputNc: layout.numClasses, levels: levels,
                                 widths: (0..<levels).map { max(32, 128 >> max(0, $0 - 1)) }, noiseChannels: 8)
             m.resBlocks = 1; m.lpipsWeight = 1
             var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: m)
             o.batchSize = 4
-            o.cimleData.labelFormat = labelFormat; o.cimleData.numClasses = numClasses
-            o.cimleData.width = width; o.cimleData.height = height; o.cimleData.labelsSuffix = labelsSuffix; o.cimleData.flip = !noFlip
-            o.data = DataOptions(mode: labelFormat == .ids ? .single : .aligned, direction: direction, preprocess: .none, flip: false)
+            o.setLayout(layout.options, direction: direction, flip: !noFlip)
             try common.fill(&o)
             return o
         }
@@ -180,16 +173,94 @@ public struct TrainCIMLELayout: ParsableCommand {
 
     public func run() throws {
         var o = try trainOptions
-        if o.cimleData.labelFormat == .palette && !common.resume {
-            // Fit the palette on up to 60 training label maps (the JPEG colours cluster around it).
-            let root = URL(fileURLWithPath: o.dataroot)
-            let split = root.appendingPathComponent(o.phase)
-            let ds = try ImageDataset(roots: [FileManager.default.fileExists(atPath: split.path) ? split : root], options: o.data)
-            var rng = RNG(seed: o.seed ^ 0x9a1e77e)
-            let imgs = try (0..<min(ds.count, 60)).map { try Image(tensor: try ds.load($0).input) }
-            o.cimleData.palette = try LayoutCodec.fitPalette(imgs, numClasses: o.cimleData.numClasses, rng: &rng)
-            stderrLine("palette fitted on \(imgs.count) label maps: \(o.cimleData.palette.map { "#" + $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: " "))")
-        }
+        if !common.resume { try o.data.fitPalette(root: o.dataroot, phase: o.phase, seed: o.seed) }
         try common.run(o, what: "layout-to-image", command: Self.configuration.commandName ?? "")
     }
+}
+
+/// The image flags of cIMLE on pairs and photos: pix2pix's preprocessing, declared once in
+/// `PreprocessFlags`, plus the generator's depth.
+public struct CIMLEImageFlags: ParsableArguments {
+    public init() {}
+    @OptionGroup var preprocessing: PreprocessFlags
+    @Option(help: "Resolution levels (the crop size must be divisible by 2^(levels-1)).") var levels = 5
+
+    public func validate() throws {
+        if levels < 2 || levels > 8 { throw ValidationError("--levels must be between 2 and 8, got \(levels)") }
+        let m = 1 << (levels - 1)
+        if preprocessing.cropSize < 32 || preprocessing.cropSize % m != 0 {
+            throw ValidationError("--crop-size must be at least 32 and divisible by \(m) (2^(levels-1)), got \(preprocessing.cropSize)")
+        }
+    }
+
+    /// A cascade generator for a full-size image condition, as for layouts.
+    func config(_ task: CIMLETask, inputNc: Int, outputNc: Int, lpipsWeight: Float) -> CIMLEConfig {
+        var m = CIMLEConfig(task: task, inputNc: inputNc, levels: levels, widths: (0..<levels).map { max(32, 128 >> max(0, $0 - 1)) }, noiseChannels: 8)
+        m.outputNc = outputNc; m.resBlocks = 1; m.lpipsWeight = lpipsWeight
+        return m
+    }
+}
+
+public struct TrainCIMLE: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cimle",
+        abstract: "Train conditional IMLE on paired images (several outputs per input), with pix2pix's data.",
+        discussion: """
+        --dataroot is a pix2pix dataset: a <phase>/ split (or the folder itself) of aligned [A | B] images or \
+        A/ and B/ folders, detected as for train pix2pix. Pairs are resized, cropped and flipped as for \
+        pix2pix; each round draws --pool-size of them, picks for each the noise code whose output is \
+        nearest its target (LPIPS + multi-scale L1), then trains --visits passes with codes fixed.
+        """)
+    public init() {}
+    @OptionGroup var common: CIMLEFlags
+    @OptionGroup var image: CIMLEImageFlags
+    @Option(help: "How pairs are stored: auto detects A/ + B/ folders (paired) or [A | B] images (aligned).") var datasetMode = DatasetMode.auto
+    @Option(help: "a-to-b translates A into B.") var direction = Direction.aToB
+
+    public func validate() throws {
+        if ![.auto, .aligned, .paired].contains(datasetMode) {
+            throw ValidationError("--dataset-mode must be auto, aligned or paired (cIMLE needs pairs), got \(datasetMode.rawValue)")
+        }
+    }
+
+    public var trainOptions: CIMLETrainOptions {
+        get throws {
+            var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: image.config(.translation, inputNc: 3, outputNc: 3, lpipsWeight: 1))
+            o.batchSize = 4
+            o.data = image.preprocessing.dataOptions(mode: datasetMode, direction: direction, inputNc: 3, outputNc: 3)
+            try common.fill(&o)
+            return o
+        }
+    }
+
+    public func run() throws { try common.run(try trainOptions, what: "image translation", command: Self.configuration.commandName ?? "") }
+}
+
+public struct TrainCIMLEColorization: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cimle-colorization",
+        abstract: "Train conditional IMLE colorization: many plausible colourings (ab) of each gray image (L), in CIE Lab.",
+        discussion: """
+        --dataroot holds colour photos, found as for train colorization (a <phase>/ folder, <phase>A/ and \
+        <phase>B/, or the photos themselves). Photos are resized, cropped and flipped as for pix2pix, then \
+        split into L (the input) and ab (the target). The distance is the multi-scale L1 on ab (LPIPS \
+        needs RGB). translate apply colours gray or colour photos at their size (ab resized, the photo's L kept).
+        """)
+    public init() {}
+    @OptionGroup var common: CIMLEFlags
+    @OptionGroup var image: CIMLEImageFlags
+
+    public var trainOptions: CIMLETrainOptions {
+        get throws {
+            var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name,
+                                      model: image.config(.colorization, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc, lpipsWeight: 0))
+            o.batchSize = 4
+            o.data = image.preprocessing.dataOptions(mode: .single, direction: .aToB, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc)
+            o.data.task = .colorization
+            try common.fill(&o)
+            return o
+        }
+    }
+
+    public func run() throws { try common.run(try trainOptions, what: "colorization", command: Self.configuration.commandName ?? "") }
 }

@@ -78,7 +78,7 @@ public struct TranslateCommand: ParsableCommand {
 }
 
 public struct Train: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainCIMLESR.self, TrainCIMLELayout.self])
+    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainCIMLE.self, TrainCIMLEColorization.self, TrainCIMLESR.self, TrainCIMLELayout.self])
     public init() {}
 }
 
@@ -95,9 +95,17 @@ public struct TrainPix2Pix: ParsableCommand {
 
     @OptionGroup var common: TrainingFlags
     @Option(help: "How pairs are stored: auto detects A/ + B/ folders (paired) or [A | B] images about twice as wide as high (aligned).") var datasetMode = DatasetMode.auto
+    @Option(help: "translation: image pairs; layout: label maps (class ids or a palette, see the layout flags) to photos; colorization: as translate train colorization.") var task = ImageTask.translation
+    @OptionGroup var layout: LayoutFlags
     @OptionGroup var objective: Pix2PixFlags
 
     public func validate() throws {
+        if task == .colorization && (common.inputNc != 3 || common.outputNc != 3) {
+            throw ValidationError("--input-nc and --output-nc are fixed for colorization (L in, ab out); leave them out")
+        }
+        if task == .layout && (common.inputNc != 3 || common.outputNc != 3) {
+            throw ValidationError("--input-nc and --output-nc are fixed for layouts (--num-classes in, RGB out); leave them out")
+        }
         if ![.auto, .aligned, .paired].contains(datasetMode) {
             throw ValidationError("--dataset-mode must be auto, aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue); unpaired data trains with translate train cyclegan")
         }
@@ -109,14 +117,30 @@ public struct TrainPix2Pix: ParsableCommand {
         common.fill(&o.model)
         objective.fill(&o)
         o.data = common.dataOptions(mode: datasetMode)
+        switch task {
+        case .translation: break
+        case .colorization: o.setColorization()
+        case .layout:
+            o.model.inputNc = layout.numClasses
+            o.model.outputNc = 3
+            o.data.task = .layout
+            o.data.layout = layout.options
+            o.data.mode = layout.mode(pairs: datasetMode)
+            o.data.preprocess = .none
+            o.data.inputNc = layout.numClasses
+            o.data.outputNc = 3
+        }
         return o
     }
 
     public func run() throws {
-        let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
-        let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
+        let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name] + (task == .translation ? [] : ["--task", task.rawValue])).trainOptions
+        var options = trainOptions
+        if !common.resume { try options.data.fitPalette(root: options.dataroot, phase: options.phase, seed: options.seed) }
+        let t = try Pix2PixTrainer(options: options, resume: common.resume, defaults: defaults)
+        let what = task == .translation ? "\(t.dataset.count) pairs (\(t.options.data.direction.rawValue))" : "\(t.dataset.count) \(task == .layout ? "layouts" : "photos") (\(task.title))"
         try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "pix2pix",
-                        describe: "training pix2pix on \(t.dataset.count) pairs (\(t.options.data.direction.rawValue)); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
+                        describe: "training pix2pix on \(what); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
 
@@ -165,12 +189,8 @@ public struct TrainColorization: ParsableCommand {
         common.fillRun(&o)
         common.fill(&o.model)
         objective.fill(&o)
-        o.model.inputNc = Colorization.inputNc
-        o.model.outputNc = Colorization.outputNc
         o.data = common.dataOptions(mode: .single)
-        o.data.task = .colorization
-        o.data.inputNc = Colorization.inputNc
-        o.data.outputNc = Colorization.outputNc
+        o.setColorization()
         return o
     }
 
@@ -260,25 +280,27 @@ public struct Apply: ParsableCommand {
 
     public func run() throws {
         let model = try checkpointPath(model: self.model, epoch: epoch)
-        let file = try ModelFile.open(try resolveModelURL(model))
-        if file.method == .cimle {
-            let c = try LoadedCIMLE(file: file)
+        let translator = try ModelFile.open(path: model).translator(direction: direction)
+        if let sampler = translator as? CodeSampler {
             guard dataroot == nil else {
-                throw TranslateError.invalidFlag(flag: "--dataroot", reason: "cIMLE models translate files or folders given with --input (use translate eval --dataroot to score them)")
+                throw TranslateError.invalidFlag(flag: "--dataroot", reason: "models that sample latent codes translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
-            try LoadedCIMLE.refuseGANFlags(loadSize: loadSize, direction: direction, testMode: testMode)
-            let job = try CIMLEApplyJob(model: c, inputs: input, output: output, samples: samples ?? 1, seed: seed)
+            try refuseGANFlags(sampler, loadSize: loadSize, direction: direction, testMode: testMode)
+            let job = try SampleApplyJob(model: sampler, inputs: input, output: output, samples: samples ?? 1, seed: seed)
             job.quiet = quiet
             let r = try job.run()
             print(r.summary)
             if !r.failed.isEmpty { throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated; \(r.written) other(s) were written") }
             return
         }
-        if samples != nil {
-            throw TranslateError.invalidFlag(flag: "--samples", reason: "only cIMLE models draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
+        guard let generator = translator as? BatchTranslator else {
+            throw TranslateError.badModel(path: translator.url.path, reason: "\(translator.method.title) cannot be applied by this version")
         }
-        if let root = dataroot, file.method == .cyclegan {
-            let job = try CycleEvalJob(file: file, dataroot: root, phase: phase, output: output, loadSize: loadSize,
+        if samples != nil {
+            throw TranslateError.invalidFlag(flag: "--samples", reason: "only models that sample latent codes draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
+        }
+        if let root = dataroot, generator.unpaired {
+            let job = try CycleEvalJob(file: try ModelFile.open(path: model), dataroot: root, phase: phase, output: output, loadSize: loadSize,
                                        testMode: testMode, maxItems: numTest)
             let r = try job.run()
             print(String(format: "cycle L1 (0-1 scale): A->B->A %.4f over %d, B->A->B %.4f over %d; open %@/index.html",
@@ -286,7 +308,7 @@ public struct Apply: ParsableCommand {
             if !r.failed.isEmpty { throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) test image(s) could not be read") }
             return
         }
-        let job = try ApplyJob(modelPath: model, inputs: input, dataroot: dataroot, datasetMode: datasetMode, phase: phase,
+        let job = try ApplyJob(generator: generator, inputs: input, dataroot: dataroot, datasetMode: datasetMode, phase: phase,
                                numTest: numTest, direction: direction, output: output, batchSize: batchSize, testMode: testMode,
                                seed: seed, loadSize: loadSize)
         job.quiet = quiet
@@ -306,17 +328,10 @@ public struct Export: ParsableCommand {
 
     public func run() throws {
         let precision = fp16 ? "float16" : "float32"
-        try refuseOverwriting(URL(fileURLWithPath: output), input: try resolveModelURL(model), flag: "--output")
-        let file = try ModelFile.open(try resolveModelURL(model))
-        if file.method == .cimle {
-            let c = try LoadedCIMLE(file: file)
-            try c.export(to: URL(fileURLWithPath: output), fp16: fp16)
-            print("wrote the cIMLE generator (\(c.cimle.netG.parameterCount) parameters, \(precision)) of \(c.url.path) to \(output)")
-            return
-        }
-        let loaded = try LoadedGenerator(file: file, direction: direction)
-        try loaded.export(to: URL(fileURLWithPath: output), fp16: fp16)
-        print("wrote \(loaded.generatorDescription), \(loaded.netG.parameterCount) parameters, \(precision), from \(loaded.url.path) to \(output)")
+        try refuseOverwriting(URL(fileURLWithPath: output), input: try ModelFile.resolve(model), flag: "--output")
+        let t = try ModelFile.open(path: model).translator(direction: direction)
+        try t.export(to: URL(fileURLWithPath: output), fp16: fp16)
+        print("wrote \(t.summary), \(t.parameterCount) parameters, \(precision), from \(t.url.path) to \(output)")
     }
 }
 

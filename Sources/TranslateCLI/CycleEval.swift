@@ -21,7 +21,7 @@ public final class CycleEvalJob {
 
     public convenience init(modelPath: String, dataroot: String, phase: String = "test", output: String, loadSize: Int?,
                             testMode: TestMode?, maxItems: Int? = nil) throws {
-        try self.init(file: try ModelFile.open(try resolveModelURL(modelPath)), dataroot: dataroot, phase: phase, output: output,
+        try self.init(file: try ModelFile.open(path: modelPath), dataroot: dataroot, phase: phase, output: output,
                       loadSize: loadSize, testMode: testMode, maxItems: maxItems)
     }
 

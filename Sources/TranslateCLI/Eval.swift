@@ -46,7 +46,17 @@ public final class EvalJob {
                             direction: Direction?, samples: Int, batchSize: Int, testMode: TestMode?,
                             maxInputs: Int?, loadSize: Int?, config: EvalConfig, lpipsWeights: String?,
                             output: String, shownInputs: Int = 12) throws {
-        let g = try LoadedGenerator(path: modelPath, direction: direction)
+        try self.init(generator: try LoadedGenerator(path: modelPath, direction: direction), dataroot: dataroot, phase: phase,
+                      trainPhase: trainPhase, direction: direction, samples: samples, batchSize: batchSize, testMode: testMode,
+                      maxInputs: maxInputs, loadSize: loadSize, config: config, lpipsWeights: lpipsWeights, output: output,
+                      shownInputs: shownInputs)
+    }
+
+    /// Evaluates a one-pass generator (its only noise: dropout in paper test mode).
+    public convenience init(generator g: BatchTranslator, dataroot: String, phase: String, trainPhase: String?,
+                            direction: Direction?, samples: Int, batchSize: Int, testMode: TestMode?,
+                            maxInputs: Int?, loadSize: Int?, config: EvalConfig, lpipsWeights: String?,
+                            output: String, shownInputs: Int = 12) throws {
         let mode = testMode ?? g.defaultTestMode
         let root = URL(fileURLWithPath: dataroot)
         guard FileManager.default.fileExists(atPath: root.path) else { throw TranslateError.notFound(path: root.path, what: "--dataroot") }
@@ -74,7 +84,7 @@ public final class EvalJob {
             ("test-time mode", mode == .paper ? "paper (dropout on, per-image batch statistics)" : "eval (running statistics, no dropout)"),
             ("noise source", deterministic ? "none: the generator is deterministic in this mode, so its samples are identical by construction" : "dropout masks (seeded per input)")]
         var src: EvalSource
-        if g.method == .cyclegan {
+        if g.unpaired {
             let dir = direction ?? .aToB
             let (inDom, outDom): (ImageDataset.Domain, ImageDataset.Domain) = dir == .aToB ? (.a, .b) : (.b, .a)
             var o = DataOptions(mode: .unaligned, direction: .aToB, preprocess: .none, flip: false, inputNc: 3, outputNc: 3)
@@ -105,6 +115,34 @@ public final class EvalJob {
             describe += [("inputs", "\(phase)\(inDom.rawValue)/ (\(n) images), \(dir.rawValue)"),
                          ("real images", "\(phase)\(outDom.rawValue)/ (unpaired: no fidelity scores)")]
             if let t = trainSet { describe.append(("training images", "\(t.options.phase)\(outDom.rawValue)/ (\(t.count(outDom)))")) }
+        } else if g.task == .layout, let d = g.data.layout {
+            // The labelled split as in training (working size, no flip).
+            if loadSize != nil { throw TranslateError.invalidFlag(flag: "--load-size", reason: "a layout model works at its training size \(d.width)x\(d.height)") }
+            func dataset(_ p: String) throws -> ImageDataset? {
+                let dir = root.appendingPathComponent(p)
+                guard FileManager.default.fileExists(atPath: dir.path) else { return nil }
+                var o = g.data
+                o.maxItems = nil; o.flip = false; o.phase = p
+                return try ImageDataset(roots: [dir], options: o)
+            }
+            guard let test = try dataset(phase) else { throw TranslateError.notFound(path: root.appendingPathComponent(phase).path, what: "--phase \(phase) split") }
+            let trainSet = try trainPhase.flatMap { try dataset($0) }
+            func photo(_ ds: ImageDataset, _ i: Int) throws -> Image { try Image(tensor: try ds.load(i).target!) }
+            let n = min(test.count, maxInputs ?? Int.max)
+            src = EvalSource(
+                count: n,
+                item: { i in
+                    let s = try test.load(i)
+                    return EvalItem(name: test.relativePath(i), input: try d.display(s.input), target: try Image(tensor: s.target!),
+                                    samples: try sampleTensor(s.input, i) { try Image(tensor: $0, index: $1) })
+                },
+                reals: { try (0..<n).map { try photo(test, $0) } },
+                trainCount: trainSet?.count ?? 0,
+                train: { try photo(trainSet!, $0) },
+                trainName: { trainSet?.relativePath($0) ?? "" },
+                describe: [], deterministic: deterministic)
+            describe += [("split", "\(root.appendingPathComponent(phase).path) (\(n) layouts at \(d.width)x\(d.height))")]
+            if let t = trainSet { describe.append(("training images", "\(t.count) photos of \(trainPhase!)/")) }
         } else if g.task == .colorization {
             // Colour photos: the input is their L, the target the photo itself (via Lab).
             let layout = try Colorization.layout(root: root, phase: phase)
@@ -137,7 +175,7 @@ public final class EvalJob {
         } else {
             let layout = try DatasetLayout.paired(root: root, phase: phase, cycleGANCommand: "a CycleGAN model with translate eval")
             let splitDir = layout.folder
-            let o = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.trainedDirection),
+            let o = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.data.direction),
                                 preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc)
             let test = try ImageDataset(roots: [splitDir], options: o)
             var trainSet: ImageDataset?

@@ -67,15 +67,17 @@ public struct Eval: ParsableCommand {
         config.srScale = scale
         config.seed = seed
         let job: EvalJob
-        let file = try model.map { try ModelFile.open(try resolveModelURL($0)) }
-        if let file, let dataroot, file.method == .cimle {
-            let c = try LoadedCIMLE(file: file)
-            try LoadedCIMLE.refuseGANFlags(loadSize: loadSize, direction: direction, testMode: testMode)
-            job = try EvalJob(cimle: c, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
+        let translator = try model.map { try ModelFile.open(path: $0).translator(direction: direction) }
+        if let sampler = translator as? CodeSampler, let dataroot {
+            try refuseGANFlags(sampler, loadSize: loadSize, direction: direction, testMode: testMode)
+            job = try EvalJob(sampler: sampler, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
                               samples: samples, maxInputs: maxInputs, config: config, lpipsWeights: lpipsWeights,
                               output: output, shownInputs: show)
-        } else if let model, let dataroot {
-            job = try EvalJob(modelPath: model, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
+        } else if let translator, let dataroot {
+            guard let g = translator as? BatchTranslator else {
+                throw TranslateError.badModel(path: translator.url.path, reason: "\(translator.method.title) cannot be evaluated by this version")
+            }
+            job = try EvalJob(generator: g, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
                               direction: direction, samples: samples, batchSize: batchSize, testMode: testMode,
                               maxInputs: maxInputs, loadSize: loadSize, config: config, lpipsWeights: lpipsWeights,
                               output: output, shownInputs: show)

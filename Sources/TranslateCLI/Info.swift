@@ -17,7 +17,7 @@ public struct ModelInfo {
 
     /// `path`: a .safetensors file or a folder (model.safetensors or latest.safetensors).
     public init(path: String) throws {
-        let url = try resolveModelURL(path)
+        let url = try ModelFile.resolve(path)
         self.path = url.path
         let modelFile = try ModelFile.open(url)
         let file = modelFile.file

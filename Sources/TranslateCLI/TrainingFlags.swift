@@ -25,10 +25,7 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
     @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
     @Option(help: "Images per step.") var batchSize = 1
-    @Option(help: "Scale images to this size (resize-and-crop, scale-width...).") var loadSize = 286
-    @Option(help: "Then crop to this size.") var cropSize = 256
-    @Option(help: "Preprocessing.") var preprocess = Preprocess.resizeAndCrop
-    @Flag(help: "No random horizontal flips.") var noFlip = false
+    @OptionGroup var preprocessing: PreprocessFlags
     @Option(help: "Input (domain A) channels, 1 or 3.") var inputNc = 3
     @Option(help: "Output (domain B) channels, 1 or 3.") var outputNc = 3
     @Option(help: "Weight initialisation.") var initType = InitType.normal
@@ -43,14 +40,11 @@ public struct TrainingFlags: ParsableArguments {
 
     public func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
-        if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
         if ![1, 3].contains(inputNc) { throw ValidationError("--input-nc must be 1 or 3, got \(inputNc)") }
         if ![1, 3].contains(outputNc) { throw ValidationError("--output-nc must be 1 or 3, got \(outputNc)") }
         if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
         if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
         if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
-        if cropSize > 8192 || loadSize > 8192 { throw ValidationError("--load-size and --crop-size must be at most 8192, got \(loadSize) and \(cropSize)") }
         if batchSize > 1024 { throw ValidationError("--batch-size must be at most 1024, got \(batchSize)") }
         if epochs > 100_000 || epochsDecay > 100_000 { throw ValidationError("--epochs and --epochs-decay must be at most 100000") }
         if samples < 0 || samples > 100 { throw ValidationError("--samples must be between 0 and 100, got \(samples)") }
@@ -69,8 +63,8 @@ public struct TrainingFlags: ParsableArguments {
 
     /// The data options these flags set, for `mode`.
     func dataOptions(mode: DatasetMode) -> DataOptions {
-        var d = DataOptions(mode: mode, direction: direction, preprocess: preprocess, loadSize: loadSize, cropSize: cropSize,
-                            flip: !noFlip, inputNc: inputNc, outputNc: outputNc, maxItems: maxItems)
+        var d = preprocessing.dataOptions(mode: mode, direction: direction, inputNc: inputNc, outputNc: outputNc)
+        d.maxItems = maxItems
         d.phase = phase
         return d
     }
@@ -80,5 +74,26 @@ public struct TrainingFlags: ParsableArguments {
         o.checkpointsDir = checkpointsDir; o.phase = phase
         o.batchSize = batchSize; o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy; o.lrDecayIters = lrDecayIters
         o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
+    }
+}
+
+/// The reference's preprocessing of training images, for every method that reads images
+/// (pix2pix, CycleGAN, colorization, cIMLE on pairs and photos).
+public struct PreprocessFlags: ParsableArguments {
+    public init() {}
+    @Option(help: "Scale images to this size (resize-and-crop, scale-width...).") var loadSize = 286
+    @Option(help: "Then crop to this size.") var cropSize = 256
+    @Option(help: "Preprocessing.") var preprocess = Preprocess.resizeAndCrop
+    @Flag(help: "No random horizontal flips.") var noFlip = false
+
+    public func validate() throws {
+        if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
+        if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
+        if cropSize > 8192 || loadSize > 8192 { throw ValidationError("--load-size and --crop-size must be at most 8192, got \(loadSize) and \(cropSize)") }
+    }
+
+    func dataOptions(mode: DatasetMode, direction: Direction, inputNc: Int, outputNc: Int) -> DataOptions {
+        DataOptions(mode: mode, direction: direction, preprocess: preprocess, loadSize: loadSize, cropSize: cropSize,
+                    flip: !noFlip, inputNc: inputNc, outputNc: outputNc)
     }
 }

@@ -67,7 +67,7 @@ final class CIMLECLITests: CLITestCase {
         try ImageFile.write(try makeImage(width: 17, height: 13, seed: 1), to: lrDir.appendingPathComponent("small.png"))
         let model = try LoadedCIMLE(path: a.runDir.path)
         let out = tmp.appendingPathComponent("up")
-        let job = try CIMLEApplyJob(model: model, inputs: [lrDir.path], output: out.path, samples: 3, seed: 0)
+        let job = try SampleApplyJob(model: model, inputs: [lrDir.path], output: out.path, samples: 3, seed: 0)
         job.quiet = true
         let r = try job.run()
         XCTAssertEqual(r.written, 1)
@@ -81,7 +81,7 @@ final class CIMLECLITests: CLITestCase {
         // Never over the inputs; flags that do not apply to cIMLE are refused by name.
         try ImageFile.write(try makeImage(width: 8, height: 8, seed: 2), to: lrDir.appendingPathComponent("small_s00.png"))
         assertThrows("sample name of an input", contains: ["--output", "small_s00.png"]) {
-            _ = try CIMLEApplyJob(model: model, inputs: [lrDir.path], output: lrDir.path, samples: 1, seed: 0)
+            _ = try SampleApplyJob(model: model, inputs: [lrDir.path], output: lrDir.path, samples: 1, seed: 0)
         }
         try FileManager.default.removeItem(at: lrDir.appendingPathComponent("small_s00.png"))
         let cmd = try Apply.parse(["--model", a.runDir.path, "--input", lrDir.path, "--output", tmp.appendingPathComponent("o3").path, "--load-size", "64"])
@@ -97,7 +97,7 @@ final class CIMLECLITests: CLITestCase {
 
         // eval on the high-resolution folder: PSNR-Y against bicubic, LR consistency, diversity.
         var c = EvalConfig(); c.nnSize = 32; c.trials = 20
-        let ev = try EvalJob(cimle: model, dataroot: root.path, phase: "test", trainPhase: nil, samples: 4, maxInputs: 2,
+        let ev = try EvalJob(sampler: model, dataroot: root.path, phase: "test", trainPhase: nil, samples: 4, maxInputs: 2,
                              config: c, lpipsWeights: nil, output: tmp.appendingPathComponent("ev").path, shownInputs: 2)
         ev.quiet = true
         let m = try ev.run().metrics
@@ -127,14 +127,14 @@ final class CIMLECLITests: CLITestCase {
                             to: mismatched.appendingPathComponent("trainannot/p.png"))
         var mo = CIMLETrainOptions(dataroot: mismatched.path, name: "mm", model: m)
         mo.checkpointsDir = tmp.appendingPathComponent("runs").path
-        mo.cimleData.numClasses = 3; mo.cimleData.width = 32; mo.cimleData.height = 32
+        mo.setLayout(LayoutOptions(numClasses: 3, width: 32, height: 32))
         mo.batchSize = 1; mo.epochs = 1; mo.samples = 1
         let mt = try CIMLETrainer(options: mo, resume: false)
         mt.progressEnabled = false
         assertThrows("size mismatch", contains: ["trainannot/p.png", "32 x 48", "train/p.jpg", "64 x 64"]) { try mt.run() }
         var o = CIMLETrainOptions(dataroot: root.path, name: "lay", model: m)
         o.checkpointsDir = tmp.appendingPathComponent("runs").path
-        o.cimleData.numClasses = 3; o.cimleData.width = 32; o.cimleData.height = 32
+        o.setLayout(LayoutOptions(numClasses: 3, width: 32, height: 32))
         o.batchSize = 2; o.epochs = 1; o.samples = 1
         let t = try CIMLETrainer(options: o, resume: false)
         t.progressEnabled = false
@@ -142,7 +142,7 @@ final class CIMLECLITests: CLITestCase {
         let log = try String(contentsOf: t.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
         XCTAssertTrue(log.contains("\"lpips\""))
         let model = try LoadedCIMLE(path: t.runDir.path)
-        let job = try CIMLEApplyJob(model: model, inputs: [root.appendingPathComponent("trainannot").path],
+        let job = try SampleApplyJob(model: model, inputs: [root.appendingPathComponent("trainannot").path],
                                     output: tmp.appendingPathComponent("gen").path, samples: 2, seed: 1)
         job.quiet = true
         XCTAssertEqual(try job.run().written, 3)
@@ -154,11 +154,11 @@ final class CIMLECLITests: CLITestCase {
         try FileManager.default.createDirectory(at: twins, withIntermediateDirectories: true)
         for ext in ["png", "jpg"] { try ImageFile.write(try makeImage(width: 8, height: 8, seed: 1), to: twins.appendingPathComponent("x.\(ext)")) }
         assertThrows("twins", contains: ["x.jpg", "x.png", "x_s00.png"]) {
-            _ = try CIMLEApplyJob(model: model, inputs: [twins.path], output: tmp.appendingPathComponent("gt").path, samples: 1, seed: 0)
+            _ = try SampleApplyJob(model: model, inputs: [twins.path], output: tmp.appendingPathComponent("gt").path, samples: 1, seed: 0)
         }
         // eval on the labelled split (as in training): fidelity, diversity, birthday test.
         var c = EvalConfig(); c.nnSize = 32; c.trials = 20
-        let ev = try EvalJob(cimle: model, dataroot: root.path, phase: "train", trainPhase: nil, samples: 3, maxInputs: nil,
+        let ev = try EvalJob(sampler: model, dataroot: root.path, phase: "train", trainPhase: nil, samples: 3, maxInputs: nil,
                              config: c, lpipsWeights: nil, output: tmp.appendingPathComponent("ev").path, shownInputs: 2)
         ev.quiet = true
         let em = try ev.run().metrics
@@ -170,7 +170,7 @@ final class CIMLECLITests: CLITestCase {
         let bad = tmp.appendingPathComponent("bad")
         try FileManager.default.createDirectory(at: bad, withIntermediateDirectories: true)
         try ImageFile.write(try Image(width: 8, height: 8, channels: 1, pixels: Array(repeating: 7, count: 64)), to: bad.appendingPathComponent("b.png"))
-        let jb = try CIMLEApplyJob(model: model, inputs: [bad.path], output: tmp.appendingPathComponent("gb").path, samples: 1, seed: 0)
+        let jb = try SampleApplyJob(model: model, inputs: [bad.path], output: tmp.appendingPathComponent("gb").path, samples: 1, seed: 0)
         jb.quiet = true
         let rb = try jb.run()
         XCTAssertEqual(rb.failed.count, 1)

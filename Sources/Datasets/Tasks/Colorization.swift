@@ -2,17 +2,6 @@ import Foundation
 import ImageIO
 import Tensors
 
-/// What a model is conditioned on and what it produces, with the data preparation and the
-/// output conversion that go with it. Methods (pix2pix, cIMLE, ...) train on any task whose
-/// channels they take.
-/// - translation: an image in, an image out (the pairs of an aligned or paired dataset).
-/// - colorization: the lightness L of a colour photo in (1 channel), its colour ab out
-///   (2 channels), in CIE Lab as the reference's colorization model; outputs are converted
-///   back to RGB with the input's L.
-public enum ImageTask: String, CaseIterable, Codable, Sendable {
-    case translation, colorization
-}
-
 /// The colorization task: photos become (L, ab) pairs; network outputs become RGB images.
 ///
 /// Normalisation as the reference's colorization dataset: L / 50 - 1 in [-1, 1], ab / 110.

@@ -4,12 +4,19 @@ import NN
 import ImageIO
 import Perceptual
 
-/// Which conditional IMLE pipeline a model belongs to.
+/// The task a conditional IMLE model was trained on, which fixes its generator's geometry.
 public enum CIMLETask: String, CaseIterable, Codable {
     /// Super-resolution: the input is the low-resolution image, levels double its size.
     case superResolution = "sr"
     /// Layout to image: the input is a one-hot label map at full size, levels go up to it.
     case layout
+    /// Paired image translation: the input image at full size, levels go up to it.
+    case translation
+    /// Colorization: the lightness L at full size in, colour ab out (CIE Lab).
+    case colorization
+
+    /// Whether the levels upsample the input (super-resolution) rather than go up to its size.
+    public var upsamples: Bool { self == .superResolution }
 }
 
 /// How codes are chosen for each pool item.
@@ -69,6 +76,9 @@ public struct CIMLEConfig: Codable, Equatable {
             throw bad("hierarchical selection needs one candidate count per level (\(levels)), got \(levelCandidates)")
         }
         if levelCandidates.contains(where: { $0 < 1 }) { throw bad("cIMLE: candidate counts must be at least 1") }
+        if outputNc != 3 && lpipsWeight > 0 {
+            throw bad("--lpips-weight must be 0 for a model with \(outputNc) output channels: LPIPS compares RGB images")
+        }
     }
 }
 
@@ -109,16 +119,12 @@ public final class CascadeGenerator: Module {
     /// Spatial size of each level for an input of height x width.
     public func levelSizes(height: Int, width: Int) throws -> [(h: Int, w: Int)] {
         let L = config.levels
-        switch config.task {
-        case .superResolution:
-            return (0..<L).map { (height << $0, width << $0) }
-        case .layout:
-            let m = 1 << (L - 1)
-            guard height % m == 0, width % m == 0 else {
-                throw NetworkError.invalidOption("layout-to-image with \(L) levels needs sides divisible by \(m), got \(width)x\(height)")
-            }
-            return (0..<L).map { (height / (m >> $0), width / (m >> $0)) }
+        if config.task.upsamples { return (0..<L).map { (height << $0, width << $0) } }
+        let m = 1 << (L - 1)
+        guard height % m == 0, width % m == 0 else {
+            throw NetworkError.invalidOption("a cIMLE generator with \(L) levels needs sides divisible by \(m), got \(width)x\(height)")
         }
+        return (0..<L).map { (height / (m >> $0), width / (m >> $0)) }
     }
 
     /// The condition at every level, coarse to fine (no gradient).
@@ -129,9 +135,8 @@ public final class CascadeGenerator: Module {
         return try withNoGrad {
             var out = [x]
             for _ in 1..<max(config.levels, 1) {
-                switch config.task {
-                case .superResolution: out.append(try upsampleBilinear(out.last!, scaleFactor: 2))
-                case .layout: out.insert(try avgPool2d(out.first!, kernelSize: 2), at: 0)
+                if config.task.upsamples { out.append(try upsampleBilinear(out.last!, scaleFactor: 2)) } else {
+                    out.insert(try avgPool2d(out.first!, kernelSize: 2), at: 0)
                 }
             }
             return out

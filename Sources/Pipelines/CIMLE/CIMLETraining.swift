@@ -5,19 +5,10 @@ import ImageIO
 import Datasets
 import Perceptual
 
-/// Data settings of the cIMLE pipelines.
+/// Data settings of cIMLE super-resolution (the other tasks' live in `DataOptions`).
 public struct CIMLEData: Codable, Equatable {
     /// Super-resolution: side of the high-resolution training patches.
     public var patchSize = 64
-    /// Layout to image: how labels are stored, classes, the working size.
-    public var labelFormat = LabelFormat.ids
-    public var numClasses = 12
-    public var width = 128, height = 96
-    /// Palette format: one RGB colour per class, fitted on the training labels.
-    public var palette: [[Int]] = []
-    /// Class-id format: labels of `<phase>/x.jpg` are `<phase><suffix>/x.png` (CamVid: trainannot/).
-    public var labelsSuffix = "annot"
-    public var flip = true
     public init() {}
 }
 
@@ -30,6 +21,8 @@ public struct CIMLETrainOptions: TrainingRunOptions {
     public var checkpointsDir = "models"
     public var model: CIMLEConfig
     public var cimleData = CIMLEData()
+    /// The data of the task: pairs (translation), photos (colorization), labels and photos
+    /// (layout), or single high-resolution images (super-resolution, cut into patches).
     public var data = DataOptions(mode: .single, preprocess: .none, flip: false)
     public var batchSize = 8
     public var epochs = 20
@@ -44,8 +37,68 @@ public struct CIMLETrainOptions: TrainingRunOptions {
 
     public init(dataroot: String, name: String, model: CIMLEConfig) { self.dataroot = dataroot; self.name = name; self.model = model }
 
+    /// The layout task's data: class ids beside photos (single mode) or palette maps in
+    /// aligned files (`direction` b-to-a when the labels are the right half, as facades).
+    public mutating func setLayout(_ l: LayoutOptions, direction: Direction = .bToA, flip: Bool = true) {
+        data = DataOptions(mode: l.labelFormat == .ids ? .single : .aligned, direction: direction, preprocess: .none, flip: flip,
+                           inputNc: l.numClasses, outputNc: 3)
+        data.task = .layout
+        data.layout = l
+    }
+
     public var baseLR: Float { model.lr }
-    public var channels: (input: Int, output: Int) { (3, 3) }
+    public var channels: (input: Int, output: Int) {
+        model.task.upsamples ? (3, 3) : (model.inputNc, model.outputNc)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case dataroot, phase, name, checkpointsDir, model, cimleData, data, batchSize, epochs, epochsDecay, lrPolicy, lrDecayIters
+        case seed, saveEpochFreq, maxItems, samples, testMode
+    }
+
+    /// Layout models written before the layout task moved into `DataOptions` kept its
+    /// settings (label format, classes, working size, palette, flip) in `cimleData`: they are
+    /// read from there into `data.layout`, so those files load and sample as before.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataroot = try c.decode(String.self, forKey: .dataroot)
+        name = try c.decode(String.self, forKey: .name)
+        model = try c.decode(CIMLEConfig.self, forKey: .model)
+        phase = try c.decodeIfPresent(String.self, forKey: .phase) ?? phase
+        checkpointsDir = try c.decodeIfPresent(String.self, forKey: .checkpointsDir) ?? checkpointsDir
+        cimleData = try c.decodeIfPresent(CIMLEData.self, forKey: .cimleData) ?? cimleData
+        data = try c.decodeIfPresent(DataOptions.self, forKey: .data) ?? data
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+        epochsDecay = try c.decodeIfPresent(Int.self, forKey: .epochsDecay) ?? epochsDecay
+        lrPolicy = try c.decodeIfPresent(LRPolicy.self, forKey: .lrPolicy) ?? lrPolicy
+        lrDecayIters = try c.decodeIfPresent(Int.self, forKey: .lrDecayIters) ?? lrDecayIters
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        saveEpochFreq = try c.decodeIfPresent(Int.self, forKey: .saveEpochFreq) ?? saveEpochFreq
+        maxItems = try c.decodeIfPresent(Int.self, forKey: .maxItems)
+        samples = try c.decodeIfPresent(Int.self, forKey: .samples) ?? samples
+        testMode = try c.decodeIfPresent(TestMode.self, forKey: .testMode) ?? testMode
+        if model.task == .layout && data.task != .layout {
+            struct Legacy: Decodable { var flip: Bool? }
+            data.layout = try c.decodeIfPresent(LayoutOptions.self, forKey: .cimleData) ?? LayoutOptions()
+            data.flip = try c.decodeIfPresent(Legacy.self, forKey: .cimleData)?.flip ?? true
+            data.task = .layout
+            data.inputNc = model.inputNc
+            data.outputNc = 3
+        }
+    }
+}
+
+extension CIMLETask {
+    /// The data task of a cIMLE task (super-resolution cuts its pairs from single images).
+    public var imageTask: ImageTask? {
+        switch self {
+        case .superResolution: return nil
+        case .layout: return .layout
+        case .translation: return .translation
+        case .colorization: return .colorization
+        }
+    }
 }
 
 public typealias CIMLETrainer = GANTrainer<CIMLEModel>
@@ -61,10 +114,17 @@ public final class CIMLEModel: TrainableModel {
 
     public init(options: CIMLETrainOptions, rng: inout RNG) throws {
         do { try options.model.validate() } catch { throw TranslateError.invalidFlag(flag: "--levels/--widths/--scale", reason: "\(error)") }
-        if options.model.task == .layout {
-            let d = options.cimleData, m = 1 << (options.model.levels - 1)
-            if d.width % m != 0 || d.height % m != 0 {
-                throw TranslateError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(options.model.levels) levels")
+        let m = 1 << (options.model.levels - 1)
+        if let task = options.model.task.imageTask {
+            guard options.data.task == task else {
+                throw TranslateError.invalidFlag(flag: "--task", reason: "a cIMLE \(options.model.task.rawValue) model needs \(task.rawValue) data, got \(options.data.task.rawValue)")
+            }
+            if let d = options.data.layout, task == .layout {
+                if d.width % m != 0 || d.height % m != 0 {
+                    throw TranslateError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(options.model.levels) levels")
+                }
+            } else if options.data.cropSize % m != 0 {
+                throw TranslateError.invalidFlag(flag: "--crop-size", reason: "\(options.data.cropSize) must be divisible by \(m) for \(options.model.levels) levels")
             }
         } else if options.cimleData.patchSize % options.model.scale != 0 || options.cimleData.patchSize < 32 {
             throw TranslateError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(options.model.scale), got \(options.cimleData.patchSize)")
@@ -100,55 +160,17 @@ public final class CIMLEModel: TrainableModel {
         return (patch.resized(width: p / scale, height: p / scale, filter: .bicubic).tensor(), patch.tensor())
     }
 
-    /// The label file of a class-id layout dataset for a photo.
-    static func labelURL(photo: String, suffix: String) -> URL {
-        let u = URL(fileURLWithPath: photo)
-        let dir = u.deletingLastPathComponent()
-        return dir.deletingLastPathComponent().appendingPathComponent(dir.lastPathComponent + suffix)
-            .appendingPathComponent(u.deletingPathExtension().lastPathComponent + ".png")
-    }
-
-    /// Class ids (at the working size) and the photo (at the working size) of a loaded sample.
-    public static func layoutPair(_ s: Sample, _ d: CIMLEData) throws -> (ids: [Int], photo: Image) {
-        let labelImg: Image, photo: Image, labelPath: String
-        switch d.labelFormat {
-        case .ids:
-            let u = labelURL(photo: s.inputPath, suffix: d.labelsSuffix)
-            labelImg = try ImageFile.read(u).image
-            labelPath = u.path
-            photo = try Image(tensor: s.input)
-        case .palette:
-            labelImg = try Image(tensor: s.input)
-            labelPath = s.inputPath
-            guard let t = s.target else { throw TranslateError.io(path: s.inputPath, reason: "no photo paired with this label map") }
-            photo = try Image(tensor: t)
-        }
-        // A label map must cover its photo pixel for pixel; resizing both silently would pair
-        // labels with the wrong places.
-        guard labelImg.width == photo.width, labelImg.height == photo.height else {
-            throw TranslateError.io(path: labelPath, reason: "label map is \(labelImg.width) x \(labelImg.height), but its photo \(s.inputPath) is \(photo.width) x \(photo.height); a label map must have its photo's size")
-        }
-        let ids = try LayoutCodec.ids(labelImg, format: d.labelFormat, numClasses: d.numClasses, palette: d.palette, path: labelPath)
-        let small = try LayoutCodec.resize(ids, width: labelImg.width, height: labelImg.height, toWidth: d.width, toHeight: d.height)
-        return (small, photo.converted(toChannels: 3).resized(width: d.width, height: d.height, filter: .bicubic))
-    }
-
     func poolItem(_ dataset: ImageDataset, rng: inout RNG) throws -> CIMLE.PoolItem {
         let i = rng.nextInt(dataset.count)
-        let s = try dataset.load(i)
-        switch options.model.task {
-        case .superResolution:
-            let p = try Self.srPair(try Image(tensor: s.input), patch: options.cimleData.patchSize, scale: options.model.scale, rng: &rng)
-            return CIMLE.PoolItem(x: p.x, y: p.y)
-        case .layout:
-            let d = options.cimleData
-            var (ids, photo) = try Self.layoutPair(s, d)
-            if d.flip && rng.nextInt(2) == 1 {
-                photo = photo.flippedHorizontally()
-                ids = (0..<ids.count).map { ids[($0 / d.width) * d.width + d.width - 1 - $0 % d.width] }
-            }
-            return CIMLE.PoolItem(x: try LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), y: photo.tensor())
+        guard options.model.task.upsamples else {
+            // The task's sample: its preprocessing (resize, crop, flip) with this round's generator.
+            let s = try dataset.sample(i, rng: &rng)
+            guard let y = s.target else { throw TranslateError.io(path: s.inputPath, reason: "no target for this input") }
+            return CIMLE.PoolItem(x: s.input, y: y)
         }
+        let s = try dataset.load(i)
+        let p = try Self.srPair(try Image(tensor: s.input), patch: options.cimleData.patchSize, scale: options.model.scale, rng: &rng)
+        return CIMLE.PoolItem(x: p.x, y: p.y)
     }
 
     public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? {
@@ -194,12 +216,16 @@ public final class CIMLEModel: TrainableModel {
             let outs = try cimle.samples(lr.tensor(), count: 3, rng: &r)
             return [("input", lr.tensor()), ("bicubic", lr.resized(width: side, height: side, filter: .bicubic).tensor())]
                 + outs.enumerated().map { ("sample\($0.offset)", $0.element) } + [("target", crop.tensor())]
-        case .layout:
-            let d = options.cimleData
-            let (ids, photo) = try Self.layoutPair(sample, d)
-            let outs = try cimle.samples(try LayoutCodec.oneHot(ids, width: d.width, height: d.height, numClasses: d.numClasses), count: 3, rng: &r)
-            return [("input", try LayoutCodec.colorize(ids, width: d.width, height: d.height, palette: d.palette, numClasses: d.numClasses).tensor())]
-                + outs.enumerated().map { ("sample\($0.offset)", $0.element) } + [("target", photo.tensor())]
+        case .layout, .translation, .colorization:
+            // The task's sample at its working size (layouts have it; images are resized to the
+            // crop size); the trainer shows it as the task does.
+            var (x, y) = (sample.input, sample.target)
+            if options.model.task != .layout {
+                let c = options.data.cropSize
+                (x, y) = try withNoGrad { (try resizeBilinear(x, height: c, width: c), try y.map { try resizeBilinear($0, height: c, width: c) }) }
+            }
+            let outs = try cimle.samples(x, count: 3, rng: &r)
+            return [("input", x)] + outs.enumerated().map { ("sample\($0.offset)", $0.element) } + (y.map { [("target", $0)] } ?? [])
         }
     }
 }

@@ -24,6 +24,16 @@ public struct Pix2PixTrainOptions: TrainingRunOptions {
 
     public init(dataroot: String, name: String) { self.dataroot = dataroot; self.name = name }
 
+    /// The colorization task: L in, ab out, photos read from a single folder.
+    public mutating func setColorization() {
+        model.inputNc = Colorization.inputNc
+        model.outputNc = Colorization.outputNc
+        data.mode = .single
+        data.task = .colorization
+        data.inputNc = Colorization.inputNc
+        data.outputNc = Colorization.outputNc
+    }
+
     public var baseLR: Float { model.lr }
     public var channels: (input: Int, output: Int) { (model.inputNc, model.outputNc) }
 }
@@ -38,11 +48,14 @@ extension Pix2Pix: TrainableModel {
         try GANChecks.common(options.model)
         try GANChecks.finite(options.model.lambdaL1, "--lambda-l1", in: 0...1e6)
         try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
-        if ![.aligned, .paired].contains(options.data.mode) && options.data.task != .colorization {
+        if ![.aligned, .paired].contains(options.data.mode) && options.data.task == .translation {
             throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
         }
         if options.data.task == .colorization && (options.model.inputNc, options.model.outputNc) != (Colorization.inputNc, Colorization.outputNc) {
             throw TranslateError.invalidFlag(flag: "--input-nc", reason: "colorization maps L (1 channel) to ab (2 channels), got \(options.model.inputNc) -> \(options.model.outputNc)")
+        }
+        if let l = options.data.layout, options.data.task == .layout, options.model.inputNc != l.numClasses {
+            throw TranslateError.invalidFlag(flag: "--num-classes", reason: "a layout model takes one input channel per class (\(l.numClasses)), got --input-nc \(options.model.inputNc)")
         }
         try self.init(config: options.model, rng: &rng)
     }

@@ -13,7 +13,7 @@ public enum Method: String, CaseIterable, Codable, Sendable {
         switch self {
         case .pix2pix: return "pix2pix (conditional GAN on pairs)"
         case .cyclegan: return "CycleGAN (two generators on unpaired sets)"
-        case .cimle: return "conditional IMLE (several outputs per input)"
+        case .cimle: return "conditional IMLE (cIMLE: several outputs per input)"
         }
     }
 

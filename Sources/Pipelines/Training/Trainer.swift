@@ -376,13 +376,13 @@ public final class GANTrainer<Model: TrainableModel> {
             let modules = model.modules.map(\.1)
             let images = try preserving(modules) { try model.reportImages(s, mode: options.testMode) }
             cols = images.map(\.0)
+            let shownInput = images.first { $0.0 == "input" }?.1 ?? s.input
             for (name, t) in images {
                 let file = fixedColumns.contains(name) ? String(format: "sample%02d_%@.png", i, name) : String(format: "epoch%03d_%02d_%@.png", epoch, i, name)
                 let url = dir.appendingPathComponent(file)
                 if fixedColumns.contains(name) && FileManager.default.fileExists(atPath: url.path) { continue }
-                // Colorization's outputs and targets are ab: shown in colour with the input's L.
-                let colour = options.data.task == .colorization && t.shape.count == 4 && t.shape[1] == Colorization.outputNc
-                try ImageFile.write(colour ? try Colorization.merge(l: s.input, ab: t) : try Image(tensor: t), to: url)
+                // Layout inputs in label colours; colorization's ab in colour with the input's L.
+                try ImageFile.write(try options.data.displayImage(t, isInput: name == "input", lightness: shownInput), to: url)
             }
         }
         columns = cols
