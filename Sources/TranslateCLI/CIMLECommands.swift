@@ -9,17 +9,14 @@ import Perceptual
 extension CIMLESelection: ReferenceSpelled {}
 extension LabelFormat: ReferenceSpelled {}
 
-/// Flags shared by `train cimle-sr` and `train cimle-layout`.
+/// The flags of every cIMLE training command (the run flags, rounds, pool, selection, distance, generator).
 public struct CIMLEFlags: ParsableArguments {
     public init() {}
-    @Option(help: "Dataset folder.") var dataroot: String
-    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
-    @Option(help: "Where runs are written.") var checkpointsDir = "models"
-    @Option(help: "Training split: <dataroot>/<phase> if it exists, else <dataroot>.") var phase = "train"
+    @OptionGroup var run: RunFlags
     @Option(help: "Rounds: each draws a fresh pool, chooses codes, then trains on it (with --resume: continue up to this many).") var rounds = 20
     @Option(help: "Pool items per round.") var poolSize = 128
     @Option(help: "Optimiser visits per pool item per round.") var visits = 25
-    @Option(help: "Items per optimiser step (default: 16 for super-resolution, 4 for layouts).") var batchSize: Int?
+    @Option(help: "Items per optimiser step (default: 16 for super-resolution, 4 for the other tasks).") var batchSize: Int?
     @Option(help: "Code selection: hierarchical (level by level) or flat.") var selection = CIMLESelection.hierarchical
     @Option(help: "Flat selection: codes drawn per pool item.") var candidates = 20
     @Option(help: "Hierarchical selection: codes per level, coarse to fine, comma-separated (default: 16 at the coarsest, halving, at least 4).") var levelCandidates: String?
@@ -29,12 +26,6 @@ public struct CIMLEFlags: ParsableArguments {
     @Option(help: "Feature widths per level, coarse to fine, comma-separated.") var widths: String?
     @Option(help: "Residual blocks at the coarsest level.") var resBlocks: Int?
     @Option(help: "Adam learning rate (constant).") var lr: Float = 1e-4
-    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
-    @Option(help: "Keep a numbered checkpoint every this many rounds.") var saveEpochFreq = 5
-    @Option(help: "Use at most this many training images.") var maxItems: Int?
-    @Option(help: "Inputs shown per round in index.html.") var samples = 4
-    @Flag(help: "Continue the run from its latest checkpoint (its saved configuration wins).") var resume = false
-    @Flag(help: "No progress bar.") var quiet = false
 
     func ints(_ s: String, _ flag: String) throws -> [Int] {
         let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -57,10 +48,9 @@ public struct CIMLEFlags: ParsableArguments {
 
     /// Fills the shared settings into options whose model has its task defaults.
     func fill(_ o: inout CIMLETrainOptions) throws {
-        o.checkpointsDir = checkpointsDir; o.phase = phase
+        run.fill(&o)
         o.epochs = rounds; o.epochsDecay = 0; o.lrPolicy = .constant
         if let b = batchSize { o.batchSize = b }
-        o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
         var m = o.model
         if let w = widths {
             m.widths = try ints(w, "--widths")
@@ -84,6 +74,11 @@ public struct CIMLEFlags: ParsableArguments {
         }
         o.model = m
     }
+
+    var dataroot: String { run.dataroot }
+    var name: String { run.name }
+    var resume: Bool { run.resume }
+    var quiet: Bool { run.quiet }
 
     /// `command`: the subcommand after `translate train` (for the line that continues a stopped run).
     func run(_ o: CIMLETrainOptions, what: String, command: String) throws {
@@ -188,6 +183,9 @@ public struct CIMLEImageFlags: ParsableArguments {
     public func validate() throws {
         if levels < 2 || levels > 8 { throw ValidationError("--levels must be between 2 and 8, got \(levels)") }
         let m = 1 << (levels - 1)
+        if ![.resizeAndCrop, .crop].contains(preprocessing.preprocess) {
+            throw ValidationError("--preprocess must be resize-and-crop or crop for cIMLE (a pool's items share one size), got \(preprocessing.preprocess.rawValue)")
+        }
         if preprocessing.cropSize < 32 || preprocessing.cropSize % m != 0 {
             throw ValidationError("--crop-size must be at least 32 and divisible by \(m) (2^(levels-1)), got \(preprocessing.cropSize)")
         }

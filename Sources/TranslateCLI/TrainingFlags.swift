@@ -7,11 +7,7 @@ import Pipelines
 /// Flags shared by `train pix2pix` and `train cyclegan`, with the reference's defaults.
 public struct TrainingFlags: ParsableArguments {
     public init() {}
-    @Option(help: "Dataset folder (pix2pix: a train/ subfolder or itself, aligned [A|B] files or A/ and B/ folders; cyclegan: trainA/ and trainB/).")
-    var dataroot: String
-    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
-    @Option(help: "Where runs are written.") var checkpointsDir = "models"
-    @Option(help: "Phase: the train/ subfolder (pix2pix) or the trainA/ trainB/ prefix (cyclegan).") var phase = "train"
+    @OptionGroup var run: RunFlags
     @Option(help: "a-to-b translates A into B.") var direction = Direction.aToB
     @Option(help: "Discriminator.") var netD = DiscriminatorArch.basic
     @Option(help: "Conv layers of the n-layers discriminator.") var nLayersD = 3
@@ -30,13 +26,7 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: "Output (domain B) channels, 1 or 3.") var outputNc = 3
     @Option(help: "Weight initialisation.") var initType = InitType.normal
     @Option(help: "Scale of the initialisation.") var initGain: Float = 0.02
-    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
-    @Option(help: "Keep a numbered checkpoint every this many epochs.") var saveEpochFreq = 5
     @Option(help: "Also write latest.safetensors every this many steps within an epoch (0: only at the end of epochs); Ctrl-C always writes one.") var saveLatestFreq = 5000
-    @Option(help: "Use at most this many training images (per domain).") var maxItems: Int?
-    @Option(help: "Samples shown per epoch in index.html.") var samples = 4
-    @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
-    @Flag(help: "No progress bar.") var quiet = false
 
     public func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -44,15 +34,12 @@ public struct TrainingFlags: ParsableArguments {
         if ![1, 3].contains(outputNc) { throw ValidationError("--output-nc must be 1 or 3, got \(outputNc)") }
         if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
         if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
-        if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
         if batchSize > 1024 { throw ValidationError("--batch-size must be at most 1024, got \(batchSize)") }
         if epochs > 100_000 || epochsDecay > 100_000 { throw ValidationError("--epochs and --epochs-decay must be at most 100000") }
-        if samples < 0 || samples > 100 { throw ValidationError("--samples must be between 0 and 100, got \(samples)") }
         if !lr.isFinite || lr > 1 { throw ValidationError("--lr must be a finite number above 0 and at most 1, got \(lr)") }
         if !(beta1 >= 0 && beta1 < 1) { throw ValidationError("--beta1 must be at least 0 and below 1, got \(beta1)") }
         if !(initGain > 0 && initGain.isFinite) { throw ValidationError("--init-gain must be a finite positive number, got \(initGain)") }
         if saveLatestFreq < 0 { throw ValidationError("--save-latest-freq must not be negative, got \(saveLatestFreq)") }
-        if saveEpochFreq < 1 { throw ValidationError("--save-epoch-freq must be at least 1, got \(saveEpochFreq)") }
     }
 
     /// The model settings these flags set.
@@ -71,10 +58,16 @@ public struct TrainingFlags: ParsableArguments {
 
     /// The run settings these flags set.
     func fillRun<O: TrainingRunOptions>(_ o: inout O) {
-        o.checkpointsDir = checkpointsDir; o.phase = phase
+        run.fill(&o)
         o.batchSize = batchSize; o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy; o.lrDecayIters = lrDecayIters
-        o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
     }
+
+    var dataroot: String { run.dataroot }
+    var name: String { run.name }
+    var phase: String { run.phase }
+    var maxItems: Int? { run.maxItems }
+    var resume: Bool { run.resume }
+    var quiet: Bool { run.quiet }
 }
 
 /// The reference's preprocessing of training images, for every method that reads images
@@ -95,5 +88,33 @@ public struct PreprocessFlags: ParsableArguments {
     func dataOptions(mode: DatasetMode, direction: Direction, inputNc: Int, outputNc: Int) -> DataOptions {
         DataOptions(mode: mode, direction: direction, preprocess: preprocess, loadSize: loadSize, cropSize: cropSize,
                     flip: !noFlip, inputNc: inputNc, outputNc: outputNc)
+    }
+}
+
+/// What every training command takes: the data, the run folder, the seed, checkpoints,
+/// samples, resume and progress. Declared once; each method adds its own flags.
+public struct RunFlags: ParsableArguments {
+    public init() {}
+    @Option(help: "Dataset folder (pix2pix and cIMLE pairs: a <phase>/ split or the folder itself, aligned [A|B] files or A/ and B/ folders; cyclegan: <phase>A/ and <phase>B/; layouts, colorization, super-resolution: see the discussion).")
+    var dataroot: String
+    @Option(help: "Run name: the folder under --checkpoints-dir.") var name: String
+    @Option(help: "Where runs are written.") var checkpointsDir = "models"
+    @Option(help: "Phase: the <phase>/ split (or the <phase>A/ <phase>B/ prefix of unpaired data).") var phase = "train"
+    @Option(help: "Random seed: the same seed and flags give the same bits.") var seed: UInt64 = 0
+    @Option(help: "Keep a numbered checkpoint every this many epochs (cIMLE: rounds).") var saveEpochFreq = 5
+    @Option(help: "Use at most this many training images (per domain).") var maxItems: Int?
+    @Option(help: "Samples shown per epoch in index.html.") var samples = 4
+    @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    public func validate() throws {
+        if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
+        if samples < 0 || samples > 100 { throw ValidationError("--samples must be between 0 and 100, got \(samples)") }
+        if saveEpochFreq < 1 { throw ValidationError("--save-epoch-freq must be at least 1, got \(saveEpochFreq)") }
+    }
+
+    func fill<O: TrainingRunOptions>(_ o: inout O) {
+        o.checkpointsDir = checkpointsDir; o.phase = phase
+        o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
     }
 }
