@@ -121,6 +121,16 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         self.skipped = skipped
     }
 
+    /// Why a path in `skipped` was skipped, in words.
+    public static func whySkipped(_ path: String) -> String {
+        if path.unicodeScalars.contains("\u{FFFD}") {
+            return "its name is not valid UTF-8, so it cannot be opened by name (rename it to read it)"
+        }
+        if path.hasSuffix("/") { return "a folder (this layout reads no subfolders)" }
+        if !FileManager.default.fileExists(atPath: path) { return "a broken symbolic link" }
+        return "not an image file"
+    }
+
     /// Items per epoch: max(|A|, |B|) in unaligned mode.
     public var count: Int { options.mode == .unaligned ? max(items.count, itemsB.count) : items.count }
 
@@ -243,9 +253,15 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
             (a, b) = (bb, a)
             (pathA, pathB) = (pb, pathA)
         }
-        // Colorization converts the photo itself (as RGB) into L and ab later.
-        let inNc = options.task == .colorization ? 3 : options.inputNc
-        return (channels(a, inNc, path: pathA), b.map { channels($0, options.outputNc, path: pathB ?? pathA) }, pathA, pathB)
+        // Colorization converts the photo itself (as RGB) into L and ab later; a gray photo
+        // has no colour to learn (its ab are 0), which is worth saying.
+        if options.task == .colorization {
+            if a.channels == 1 {
+                conversions.record([ConversionNote(kind: .grayExpanded, text: "gray photo: no colour to learn from (its ab are 0); it is still used", path: pathA)])
+            }
+            return (a.converted(toChannels: 3), nil, pathA, pathB)
+        }
+        return (channels(a, options.inputNc, path: pathA), b.map { channels($0, options.outputNc, path: pathB ?? pathA) }, pathA, pathB)
     }
 
     /// A and B images of item `index` (after the aligned split) and their paths, before

@@ -147,7 +147,7 @@ public final class ApplyJob {
     public func translateAll() throws -> Result {
         let t0 = Date()
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        for s in dataset.skipped { stderrLine("warning: skipping \(s): not an image file") }
+        for s in dataset.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") }
         var failed: [String] = []
         var rows: [(String, [String?])] = []
         var scores: [(Double, Double)] = []

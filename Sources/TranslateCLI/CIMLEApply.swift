@@ -55,7 +55,7 @@ public final class SampleApplyJob {
         let t0 = Date()
         let fm = FileManager.default
         try fm.createDirectory(at: output, withIntermediateDirectories: true)
-        for s in dataset.skipped { stderrLine("warning: skipping \(s): not an image file") }
+        for s in dataset.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") }
         var failed: [String] = [], rows: [(String, [String?])] = []
         var extraHeaders: [String] = []
         let assets = output.appendingPathComponent("index_files")

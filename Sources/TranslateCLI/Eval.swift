@@ -223,7 +223,7 @@ public final class EvalJob {
             return try ImageDataset(roots: [u], options: DataOptions(mode: .single, preprocess: .none, flip: false))
         }
         let pred = try listing(predictions, "--pred"), tgt = try listing(targets, "--target")
-        for s in pred.skipped + tgt.skipped { stderrLine("warning: skipping \(s): not an image file") }
+        for s in pred.skipped + tgt.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") }
         func stem(_ rel: String) -> String { (rel as NSString).deletingPathExtension }
         var keys: [String] = [], index: [String: Int] = [:]
         for i in 0..<tgt.count { let k = stem(tgt.relativePath(i)); index[k] = i; keys.append(k) }

@@ -252,4 +252,25 @@ final class HostileCLITests: CLITestCase {
         try expectFailure(["--threads", "many", "list"], mentions: "--threads 'many'")
         try expectFailure(["list", "--threads", "-1"], mentions: "--threads '-1'")
     }
+
+    /// A file whose name is not valid UTF-8 cannot be opened by name through Foundation:
+    /// it is skipped with that reason (not called "not an image file"), the others are read.
+    func testInvalidUTF8NameIsNamedAsSuch() throws {
+        let pred = tmp.appendingPathComponent("pred"), target = tmp.appendingPathComponent("target")
+        for d in [pred, target] {
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            try ImageFile.write(try makeImage(width: 32, height: 32, seed: 1), to: d.appendingPathComponent("a.png"))
+        }
+        // b<0xff>.png, made with the C library (Swift strings cannot hold the byte).
+        let png = try Data(contentsOf: pred.appendingPathComponent("a.png"))
+        var bytes = Array((pred.path + "/b").utf8) + [0xff] + Array(".png".utf8) + [0]
+        let fd = bytes.withUnsafeMutableBufferPointer { p in p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { open($0, O_WRONLY | O_CREAT, 0o644) } }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        _ = png.withUnsafeBytes { write(fd, $0.baseAddress, png.count) }
+        close(fd)
+        let r = try run(["eval", "--pred", pred.path, "--target", target.path, "--output", tmp.appendingPathComponent("e").path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("not valid UTF-8"), r.err)
+        XCTAssertFalse(r.err.contains("not an image file"), r.err)
+    }
 }

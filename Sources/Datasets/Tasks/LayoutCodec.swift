@@ -4,7 +4,7 @@ import ImageIO
 
 /// How label maps are stored: PNGs of class ids (CamVid), or colour-coded images quantised to
 /// a palette (the facades B side, JPEG-compressed).
-public enum LabelFormat: String, CaseIterable, Codable {
+public enum LabelFormat: String, CaseIterable, Codable, Sendable {
     case ids, palette
 }
 

@@ -280,7 +280,7 @@ public final class GANTrainer<Model: TrainableModel> {
         defer { try? log.close() }
         _ = try? log.seekToEnd()
         if !dataset.skipped.isEmpty {
-            stderrLine("note: skipped \(dataset.skipped.count) non-image file(s) in the dataroot, e.g. \(dataset.skipped[0])")
+            stderrLine("note: skipped \(dataset.skipped.count) file(s) in the dataroot, e.g. \(dataset.skipped[0]): \(ImageDataset.whySkipped(dataset.skipped[0]))")
         }
         let names = Model.lossNames
         for epoch in startEpoch..<endEpoch {
