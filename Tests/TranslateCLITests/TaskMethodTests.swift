@@ -11,7 +11,7 @@ import TranslateCLI
 /// on colorization, each trained, applied and evaluated from the command line.
 final class TaskMethodTests: CLITestCase {
     /// A CamVid-like split: photos in <split>/, class ids (0..<classes) in <split>annot/.
-    func makeCamVid(_ root: URL, splits: [String], count: Int, width: Int = 40, height: Int = 30, classes: Int = 3) throws {
+    func makeCamVid(_ root: URL, splits: [String], count: Int, width: Int = 40, height: Int = 30, classes: Int = 5) throws {
         for split in splits {
             for sub in [split, split + "annot"] {
                 try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
@@ -28,13 +28,13 @@ final class TaskMethodTests: CLITestCase {
         let root = tmp.appendingPathComponent("camvid")
         try makeCamVid(root, splits: ["train", "test"], count: 2)
         let runs = tmp.appendingPathComponent("runs")
-        let r = try run(["train", "pix2pix", "--task", "layout", "--num-classes", "3", "--width", "32", "--height", "32",
+        let r = try run(["train", "pix2pix", "--task", "layout", "--num-classes", "5", "--width", "32", "--height", "32",
                          "--dataroot", root.path, "--name", "lay", "--checkpoints-dir", runs.path,
                          "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--epochs", "1", "--epochs-decay", "0", "--quiet"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("2 layouts"), r.err)
         let g = try LoadedGenerator(path: runs.appendingPathComponent("lay").path)
-        XCTAssertEqual(g.inputNc, 3)
+        XCTAssertEqual(g.inputNc, 5)
         XCTAssertEqual(g.task, .layout)
         // The training page shows the labels in colour (3 channels), the photo and the output.
         let shown = try ImageFile.read(runs.appendingPathComponent("lay/images/sample00_input.png")).image
@@ -53,15 +53,20 @@ final class TaskMethodTests: CLITestCase {
                          "--samples", "2"])
         XCTAssertEqual(e.status, 0, e.err)
         XCTAssertTrue(e.out.lowercased().contains("lpips"), e.out)
+        // The same data and layout flags train cIMLE (more classes than 1 or 3 channels).
+        let c = try run(["train", "cimle-layout", "--num-classes", "5", "--width", "32", "--height", "32", "--levels", "2", "--widths", "8,8",
+                         "--noise-channels", "2", "--pool-size", "2", "--visits", "1", "--level-candidates", "2,2", "--rounds", "1",
+                         "--lpips-weight", "0", "--dataroot", root.path, "--name", "cl", "--checkpoints-dir", runs.path, "--quiet"])
+        XCTAssertEqual(c.status, 0, c.err)
         // A class id beyond --num-classes names the file.
         let bad = tmp.appendingPathComponent("bad")
-        try makeCamVid(bad, splits: ["train"], count: 1, classes: 5)
-        try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "3", "--width", "32", "--height", "32",
+        try makeCamVid(bad, splits: ["train"], count: 1, classes: 7)
+        try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "5", "--width", "32", "--height", "32",
                            "--dataroot", bad.path, "--name", "bad", "--checkpoints-dir", runs.path,
                            "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--epochs", "1", "--epochs-decay", "0", "--quiet"], mentions: "trainannot/f0.png")
         // A missing label map names the photo and the folder it was looked for in.
         try FileManager.default.removeItem(at: root.appendingPathComponent("trainannot/f1.png"))
-        try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "3", "--width", "32", "--height", "32",
+        try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "5", "--width", "32", "--height", "32",
                            "--dataroot", root.path, "--name", "missing", "--checkpoints-dir", runs.path,
                            "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--epochs", "1", "--epochs-decay", "0", "--quiet"], mentions: "train/f1.png")
     }

@@ -49,6 +49,8 @@ extension TrainingRunOptions {
         if baseLR <= 0 { throw bad("--lr", "must be positive") }
         if data.task == .colorization {
             if channels != (Colorization.inputNc, Colorization.outputNc) { throw bad("--input-nc", "colorization maps L (1 channel) to ab (2 channels), got \(channels.input) -> \(channels.output)") }
+        } else if data.task == .layout, let l = data.layout {
+            if channels != (l.numClasses, 3) { throw bad("--num-classes", "a layout model maps \(l.numClasses) one-hot channels to RGB, got \(channels.input) -> \(channels.output)") }
         } else {
             if ![1, 3].contains(channels.input) { throw bad("--input-nc", "must be 1 or 3, got \(channels.input)") }
             if ![1, 3].contains(channels.output) { throw bad("--output-nc", "must be 1 or 3, got \(channels.output)") }
