@@ -43,15 +43,8 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// Conversions made while decoding (thread-safe; see `ConversionLog`).
     public let conversions = ConversionLog()
 
-    private struct Item {
-        let relative: String
-        let a: URL   // the file (aligned, single), the A side (paired) or an A-domain file (unaligned)
-        let b: URL?  // the B side (paired)
-    }
-    /// Items; in unaligned mode the A domain.
-    private let items: [Item]
-    /// Unaligned mode: the B domain (`b` is nil; the file is in `a`). Empty in other modes.
-    private let itemsB: [Item]
+    /// The files of the mode, and how an item's sides are decoded (`Sources/`).
+    private let source: DatasetSource
 
     /// The two domains (unaligned), or the two sides of a pair (aligned, paired), before
     /// `direction` is applied.
@@ -65,60 +58,40 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// Several roots are concatenated (per domain, for unaligned).
     public init(roots: [URL], options: DataOptions) throws {
         try options.validate()
-        guard options.mode != .auto else {
-            throw DatasetError.invalidOptions("internal: dataset mode auto must be resolved with DatasetLayout first")
-        }
         guard !roots.isEmpty else { throw DatasetError.invalidOptions("no dataset folder or file given") }
         self.options = options
-        var items: [Item] = []
-        var itemsB: [Item] = []
         var skipped: [String] = []
-        for root in roots {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir) else {
-                throw DatasetError.missingRoot(path: root.path)
-            }
-            if options.mode == .unaligned {
-                guard isDir.boolValue else {
-                    throw DatasetError.missingFolder(path: root.path, reason: "an unaligned dataset must be a folder holding \(options.phase)A/ and \(options.phase)B/")
-                }
-                let (a, b) = try Self.domains(in: root, phase: options.phase, skipped: &skipped)
-                items += a
-                itemsB += b
-            } else if options.mode == .paired {
-                guard isDir.boolValue else {
-                    throw DatasetError.missingFolder(path: root.path, reason: "a paired dataset must be a folder holding A/ and B/")
-                }
-                items += try Self.pairs(in: root, skipped: &skipped)
-            } else if isDir.boolValue {
-                // Single mode searches folders recursively; aligned mode reads only the split
-                // folder's own images (no descent into unrelated subfolders). With several
-                // roots, each folder's name is kept in front of its files' relative paths.
-                let prefix = roots.count > 1 ? root.standardizedFileURL.lastPathComponent + "/" : ""
-                let listed = try Self.listImages(root, recursive: options.mode == .single, skipped: &skipped)
-                items += listed.map { Item(relative: prefix + $0.0, a: $0.1, b: nil) }
-            } else {
-                guard ImageFile.isImage(root) else { throw DatasetError.notAnImage(path: root.path) }
-                items.append(Item(relative: root.lastPathComponent, a: root, b: nil))
-            }
+        var source: DatasetSource
+        switch options.mode {
+        case .single: source = try SingleSource(roots: roots, skipped: &skipped)
+        case .aligned: source = try AlignedSource(roots: roots, skipped: &skipped)
+        case .paired: source = try PairedSource(roots: roots, skipped: &skipped)
+        case .unaligned: source = try UnalignedSource(roots: roots, phase: options.phase, skipped: &skipped)
+        case .auto: throw DatasetError.invalidOptions("internal: dataset mode auto must be resolved with DatasetLayout first")
         }
-        if items.isEmpty {
+        if source.count == 0 {
             throw DatasetError.empty(path: roots.map(\.path).joined(separator: ", "), skipped: skipped.count)
         }
-        if let m = options.maxItems {
-            items = Array(items.prefix(m))
-            itemsB = Array(itemsB.prefix(m))
-        }
+        if let m = options.maxItems { source = source.prefix(m) }
         // Outputs are named by relative path: two items with one name would overwrite each other.
         var seen: [String: URL] = [:]
-        for it in items where options.mode != .unaligned {
-            if let other = seen.updateValue(it.a, forKey: it.relative) {
-                throw DatasetError.nameCollision(first: other.path, second: it.a.path, output: it.relative)
+        for (name, url) in source.outputNames ?? [] {
+            if let other = seen.updateValue(url, forKey: name) {
+                throw DatasetError.nameCollision(first: other.path, second: url.path, output: name)
             }
         }
-        self.items = items
-        self.itemsB = itemsB
+        self.source = source
         self.skipped = skipped
+    }
+
+    /// Whether `url` is a folder; a missing path is an error naming it unless `missingOK`.
+    static func isFolder(_ url: URL, missingOK: Bool = false) throws -> Bool {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            if missingOK { return false }
+            throw DatasetError.missingRoot(path: url.path)
+        }
+        return isDir.boolValue
     }
 
     /// Why a path in `skipped` was skipped, in words.
@@ -132,41 +105,30 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     }
 
     /// Items per epoch: max(|A|, |B|) in unaligned mode.
-    public var count: Int { options.mode == .unaligned ? max(items.count, itemsB.count) : items.count }
+    public var count: Int { source.count }
 
     /// Files of one domain (unaligned), or `count` for either side of aligned/paired items
     /// (0 for B in single mode).
-    public func count(_ domain: Domain) -> Int {
-        switch (options.mode, domain) {
-        case (.unaligned, .a): return items.count
-        case (.unaligned, .b): return itemsB.count
-        case (.single, .b): return 0
-        default: return items.count
-        }
-    }
+    public func count(_ domain: Domain) -> Int { source.count(domain) }
+
+    /// The side that is the network's input after `direction` (A in single mode).
+    private var inputDomain: Domain { options.direction == .bToA && source.count(.b) > 0 ? .b : .a }
 
     /// Path relative to its root (the A side's, for paired), used to mirror folder structure.
     /// Unaligned: relative to `<phase>A/` or `<phase>B/`, of the input side's file in `load(index)`.
     public func relativePath(_ index: Int) -> String {
-        guard options.mode == .unaligned else { return items[index].relative }
-        let d: Domain = options.direction == .aToB ? .a : .b
-        return relativePath(d, index % count(d))
+        let d = inputDomain
+        return source.relativePath(d, index % source.count(d))
     }
 
     /// A domain file's path relative to its folder (unaligned), or `relativePath(index)`.
-    public func relativePath(_ domain: Domain, _ index: Int) -> String {
-        options.mode == .unaligned && domain == .b ? itemsB[index].relative : items[index].relative
-    }
+    public func relativePath(_ domain: Domain, _ index: Int) -> String { source.relativePath(domain, index) }
 
     /// The file of the input side (the file itself for aligned and single; unaligned: the
     /// input side's file in `load(index)`).
     public func sourcePath(_ index: Int) -> String {
-        if options.mode == .unaligned {
-            return options.direction == .aToB ? items[index % items.count].a.path : itemsB[index % itemsB.count].a.path
-        }
-        let it = items[index]
-        if options.mode == .paired, options.direction == .bToA, let b = it.b { return b.path }
-        return it.a.path
+        let d = inputDomain
+        return source.path(d, index % source.count(d))
     }
 
     /// Loads and preprocesses item `index` for training; all randomness (crop offset, flip)
@@ -175,7 +137,8 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// Unaligned: draws the B index first (unless `serialB`), then A's x, y, flip, then B's
     /// own x, y, flip (independent crops and flips); then `direction` swaps the sides.
     public func sample(_ index: Int, rng: inout RNG) throws -> Sample {
-        if options.mode == .unaligned { return try unalignedSample(index, rng: &rng) }
+        guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
+        if let files = source.independentFiles(index, serialB: options.serialB, rng: &rng) { return try independentSample(files, rng: &rng) }
         if options.task == .layout { return try layoutSample(index, flip: options.flip && rng.nextInt(2) == 1) }
         var (input, target, inPath, tgtPath) = try decoded(index)
         let (ow, oh) = (input.width, input.height)
@@ -214,15 +177,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     public func load(_ domain: Domain, _ index: Int) throws -> Sample {
         let n = count(domain)
         guard index >= 0, index < n else { throw DatasetError.indexOutOfRange(index: index, count: n) }
-        let image: Image, path: String
-        if options.mode == .unaligned {
-            let it = domain == .a ? items[index] : itemsB[index]
-            (image, path) = (try read(it.a), it.a.path)
-        } else {
-            let (a, b, pa, pb) = try rawSides(index)
-            guard let bb = b, let pbb = pb else { throw DatasetError.invalidOptions("internal: no B side") }
-            (image, path) = domain == .a ? (a, pa) : (bb, pbb)
-        }
+        let (image, path) = try source.image(domain, index, read: read)
         let isInput = (domain == .a) == (options.direction == .aToB)
         let img = channels(image, isInput ? options.inputNc : options.outputNc, path: path)
         return Sample(input: img.tensor(), target: nil, inputPath: path, targetPath: nil,
@@ -268,56 +223,21 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     /// `direction` and channel conversion. Unaligned: A[i % |A|], B[i % |B|].
     func rawSides(_ index: Int) throws -> (Image, Image?, String, String?) {
         guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
-        if options.mode == .unaligned {
-            let ia = items[index % items.count], ib = itemsB[index % itemsB.count]
-            return (try read(ia.a), try read(ib.a), ia.a.path, ib.a.path)
-        }
-        let it = items[index]
-        let a: Image, b: Image?
-        let pathA = it.a.path
-        var pathB: String?
-        switch options.mode {
-        case .single:
-            a = try read(it.a)
-            b = nil
-        case .aligned:
-            let ab = try read(it.a)
-            try DatasetLayout.checkAligned(path: pathA, width: ab.width, height: ab.height)
-            guard ab.width % 2 == 0 else { throw DatasetError.oddWidth(path: pathA, width: ab.width) }
-            let half = ab.width / 2
-            a = try ab.cropped(x: 0, y: 0, width: half, height: ab.height)
-            b = try ab.cropped(x: half, y: 0, width: half, height: ab.height)
-            pathB = pathA
-        case .paired:
-            guard let bURL = it.b else { throw DatasetError.invalidOptions("internal: paired item without B") }
-            a = try read(it.a)
-            let bi = try read(bURL)
-            pathB = bURL.path
-            guard a.width == bi.width, a.height == bi.height else {
-                throw DatasetError.pairSizeMismatch(pathA: pathA, widthA: a.width, heightA: a.height,
-                                                    pathB: bURL.path, widthB: bi.width, heightB: bi.height)
-            }
-            b = bi
-        case .unaligned, .auto:
-            throw DatasetError.invalidOptions("internal: unaligned item decoded as a pair")
-        }
-        return (a, b, pathA, pathB)
+        let s = try source.sides(index, read: read)
+        return (s.a, s.b, s.pathA, s.pathB)
     }
 
-    /// `sample` in unaligned mode: B index (random unless `serialB`), then independent
-    /// preprocessing of A and of B, then direction and channel conversion.
-    private func unalignedSample(_ index: Int, rng: inout RNG) throws -> Sample {
-        guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
-        let ia = items[index % items.count]
-        let ib = itemsB[options.serialB ? index % itemsB.count : rng.nextInt(itemsB.count)]
-        let rawA = try read(ia.a), rawB = try read(ib.a)
-        let pa = try params(width: rawA.width, height: rawA.height, path: ia.a.path, rng: &rng)
+    /// A training sample of unrelated A and B files (unaligned): independent preprocessing of
+    /// each (A's x, y, flip, then B's), then direction and channel conversion.
+    private func independentSample(_ files: (a: URL, b: URL), rng: inout RNG) throws -> Sample {
+        let rawA = try read(files.a), rawB = try read(files.b)
+        let pa = try params(width: rawA.width, height: rawA.height, path: files.a.path, rng: &rng)
         let a = try transform(rawA, pa)
-        let pb = try params(width: rawB.width, height: rawB.height, path: ib.a.path, rng: &rng)
+        let pb = try params(width: rawB.width, height: rawB.height, path: files.b.path, rng: &rng)
         let b = try transform(rawB, pb)
         let aIsInput = options.direction == .aToB
         let (input, target) = aIsInput ? (a, b) : (b, a)
-        let (inPath, tgtPath) = aIsInput ? (ia.a.path, ib.a.path) : (ib.a.path, ia.a.path)
+        let (inPath, tgtPath) = aIsInput ? (files.a.path, files.b.path) : (files.b.path, files.a.path)
         let (ow, oh) = aIsInput ? (rawA.width, rawA.height) : (rawB.width, rawB.height)
         return Sample(input: channels(input, options.inputNc, path: inPath).tensor(),
                       target: channels(target, options.outputNc, path: tgtPath).tensor(),
@@ -417,51 +337,5 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         try walk(root, "")
         skipped.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return found.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-    }
-
-    /// Unaligned: the images of `root/<phase>A` and `root/<phase>B`, each sorted; each folder
-    /// must exist and hold at least one image.
-    private static func domains(in root: URL, phase: String, skipped: inout [String]) throws -> ([Item], [Item]) {
-        var out: [[Item]] = []
-        for side in ["A", "B"] {
-            let dir = root.appendingPathComponent(phase + side)
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-                throw DatasetError.missingFolder(path: dir.path, reason: "no such folder; an unaligned dataset holds \(phase)A/ and \(phase)B/ (phase '\(phase)')")
-            }
-            var skippedHere: [String] = []
-            let files = try listImages(dir, skipped: &skippedHere)
-            skipped += skippedHere
-            if files.isEmpty { throw DatasetError.empty(path: dir.path, skipped: skippedHere.count) }
-            out.append(files.map { Item(relative: $0.0, a: $0.1, b: nil) })
-        }
-        return (out[0], out[1])
-    }
-
-    /// Pairs `root/A/<rel>` with `root/B/<rel>`, matching relative paths without extension.
-    private static func pairs(in root: URL, skipped: inout [String]) throws -> [Item] {
-        var sides: [[String: (String, URL)]] = []
-        for side in ["A", "B"] {
-            let dir = root.appendingPathComponent(side)
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-                throw DatasetError.missingFolder(path: dir.path, reason: "no such folder; a paired dataset holds A/ and B/ with matching file names")
-            }
-            var byKey: [String: (String, URL)] = [:]
-            for (rel, url) in try listImages(dir, skipped: &skipped) {
-                let key = (rel as NSString).deletingPathExtension
-                if let other = byKey[key] { throw DatasetError.ambiguousName(first: other.1.path, second: url.path) }
-                byKey[key] = (rel, url)
-            }
-            sides.append(byKey)
-        }
-        let (a, b) = (sides[0], sides[1])
-        func sorted(_ s: [String]) -> [String] { s.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } }
-        let onlyA = sorted(a.filter { b[$0.key] == nil }.map { "A/" + $0.value.0 })
-        let onlyB = sorted(b.filter { a[$0.key] == nil }.map { "B/" + $0.value.0 })
-        if !onlyA.isEmpty || !onlyB.isEmpty { throw DatasetError.unpaired(root: root.path, onlyInA: onlyA, onlyInB: onlyB) }
-        return a.values.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }.compactMap { rel, url in
-            b[(rel as NSString).deletingPathExtension].map { Item(relative: rel, a: url, b: $0.1) }
-        }
     }
 }
