@@ -104,6 +104,7 @@ public struct DataOptions: Codable, Equatable {
         func bad(_ s: String) -> DatasetError { .invalidOptions(s) }
         guard loadSize >= 1 else { throw bad("--load-size must be positive, got \(loadSize)") }
         guard cropSize >= 1 else { throw bad("--crop-size must be positive, got \(cropSize)") }
+        guard cropSize <= 8192, loadSize <= 8192 else { throw bad("--load-size and --crop-size must be at most 8192, got \(loadSize) and \(cropSize)") }
         if task == .colorization {
             guard mode == .single, inputNc == Colorization.inputNc, outputNc == Colorization.outputNc else {
                 throw bad("colorization reads colour photos (single mode) as L (1 channel) in and ab (2 channels) out; got mode \(mode.rawValue), --input-nc \(inputNc), --output-nc \(outputNc)")

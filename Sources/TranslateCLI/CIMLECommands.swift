@@ -33,15 +33,9 @@ public struct CIMLEFlags: ParsableArguments {
         return v.map { $0! }
     }
 
+    /// The options these flags make are checked by each command with the trainer's own check;
+    /// here only what must parse.
     public func validate() throws {
-        if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
-        if poolSize < 1 || visits < 1 || (batchSize ?? 1) < 1 || candidates < 1 {
-            throw ValidationError("--pool-size, --visits, --batch-size and --candidates must be at least 1")
-        }
-        if let w = lpipsWeight, w < 0 { throw ValidationError("--lpips-weight must not be negative, got \(w)") }
-        if l1Weight < 0 { throw ValidationError("--l1-weight must not be negative, got \(l1Weight)") }
-        if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
-        if let n = noiseChannels, n < 0 { throw ValidationError("--noise-channels must not be negative, got \(n)") }
         if let w = widths { _ = try ints(w, "--widths") }
         if let c = levelCandidates { _ = try ints(c, "--level-candidates") }
     }
@@ -109,6 +103,7 @@ public struct TrainCIMLESR: ParsableCommand {
     public func validate() throws {
         if scale < 2 || scale & (scale - 1) != 0 || scale > 16 { throw ValidationError("--scale must be 2, 4, 8 or 16, got \(scale)") }
         if patchSize < 32 || patchSize % scale != 0 { throw ValidationError("--patch-size must be at least 32 and a multiple of --scale, got \(patchSize)") }
+        try trainOptions.validate()
     }
 
     public var trainOptions: CIMLETrainOptions {
@@ -151,6 +146,7 @@ public struct TrainCIMLELayout: ParsableCommand {
         if layout.width < 32 || layout.height < 32 || layout.width % m != 0 || layout.height % m != 0 {
             throw ValidationError("--width and --height must be at least 32 and divisible by \(m) (2^(levels-1)), got \(layout.width)x\(layout.height)")
         }
+        try trainOptions.validate()
     }
 
     public var trainOptions: CIMLETrainOptions {
@@ -219,6 +215,7 @@ public struct TrainCIMLE: ParsableCommand {
         if ![.auto, .aligned, .paired].contains(datasetMode) {
             throw ValidationError("--dataset-mode must be auto, aligned or paired (cIMLE needs pairs), got \(datasetMode.rawValue)")
         }
+        try trainOptions.validate()
     }
 
     public var trainOptions: CIMLETrainOptions {
@@ -247,6 +244,8 @@ public struct TrainCIMLEColorization: ParsableCommand {
     public init() {}
     @OptionGroup var common: CIMLEFlags
     @OptionGroup var image: CIMLEImageFlags
+
+    public func validate() throws { try trainOptions.validate() }
 
     public var trainOptions: CIMLETrainOptions {
         get throws {

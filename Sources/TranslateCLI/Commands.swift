@@ -109,6 +109,7 @@ public struct TrainPix2Pix: ParsableCommand {
         if ![.auto, .aligned, .paired].contains(datasetMode) {
             throw ValidationError("--dataset-mode must be auto, aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue); unpaired data trains with translate train cyclegan")
         }
+        try trainOptions.validate()
     }
 
     public var trainOptions: Pix2PixTrainOptions {
@@ -182,6 +183,7 @@ public struct TrainColorization: ParsableCommand {
         if common.inputNc != 3 || common.outputNc != 3 {
             throw ValidationError("--input-nc and --output-nc are fixed for colorization (L in, ab out); leave them out")
         }
+        try trainOptions.validate()
     }
 
     public var trainOptions: Pix2PixTrainOptions {

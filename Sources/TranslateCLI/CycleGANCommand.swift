@@ -28,10 +28,7 @@ public struct TrainCycleGAN: ParsableCommand {
     @Option(help: "Fakes kept in each history buffer for the discriminator updates.") var poolSize = 50
     @Flag(help: "Take B images in order instead of at random.") var serialBatches = false
 
-    public func validate() throws {
-        if poolSize < 0 { throw ValidationError("--pool-size must be at least 0, got \(poolSize)") }
-        if lambdaIdentity < 0 { throw ValidationError("--lambda-identity must be at least 0, got \(lambdaIdentity)") }
-    }
+    public func validate() throws { try trainOptions.validate() }
 
     public var trainOptions: CycleGANTrainOptions {
         var o = CycleGANTrainOptions(dataroot: common.dataroot, name: common.name)

@@ -28,17 +28,9 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: "Scale of the initialisation.") var initGain: Float = 0.02
     @Option(help: "Also write latest.safetensors every this many steps within an epoch (0: only at the end of epochs); Ctrl-C always writes one.") var saveLatestFreq = 5000
 
+    /// The options these flags make are checked by the command with the trainer's own
+    /// check (`TrainingRunOptions.validate`); only what is not an option is checked here.
     public func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        if ![1, 3].contains(inputNc) { throw ValidationError("--input-nc must be 1 or 3, got \(inputNc)") }
-        if ![1, 3].contains(outputNc) { throw ValidationError("--output-nc must be 1 or 3, got \(outputNc)") }
-        if epochs < 0 || epochsDecay < 0 || epochs + epochsDecay < 1 { throw ValidationError("--epochs + --epochs-decay must be at least 1") }
-        if lr <= 0 { throw ValidationError("--lr must be positive, got \(lr)") }
-        if batchSize > 1024 { throw ValidationError("--batch-size must be at most 1024, got \(batchSize)") }
-        if epochs > 100_000 || epochsDecay > 100_000 { throw ValidationError("--epochs and --epochs-decay must be at most 100000") }
-        if !lr.isFinite || lr > 1 { throw ValidationError("--lr must be a finite number above 0 and at most 1, got \(lr)") }
-        if !(beta1 >= 0 && beta1 < 1) { throw ValidationError("--beta1 must be at least 0 and below 1, got \(beta1)") }
-        if !(initGain > 0 && initGain.isFinite) { throw ValidationError("--init-gain must be a finite positive number, got \(initGain)") }
         if saveLatestFreq < 0 { throw ValidationError("--save-latest-freq must not be negative, got \(saveLatestFreq)") }
     }
 
@@ -79,12 +71,6 @@ public struct PreprocessFlags: ParsableArguments {
     @Option(help: "Preprocessing.") var preprocess = Preprocess.resizeAndCrop
     @Flag(help: "No random horizontal flips.") var noFlip = false
 
-    public func validate() throws {
-        if cropSize < 1 { throw ValidationError("--crop-size must be positive, got \(cropSize)") }
-        if loadSize < 1 { throw ValidationError("--load-size must be positive, got \(loadSize)") }
-        if cropSize > 8192 || loadSize > 8192 { throw ValidationError("--load-size and --crop-size must be at most 8192, got \(loadSize) and \(cropSize)") }
-    }
-
     func dataOptions(mode: DatasetMode, direction: Direction, inputNc: Int, outputNc: Int) -> DataOptions {
         DataOptions(mode: mode, direction: direction, preprocess: preprocess, loadSize: loadSize, cropSize: cropSize,
                     flip: !noFlip, inputNc: inputNc, outputNc: outputNc)
@@ -106,12 +92,6 @@ public struct RunFlags: ParsableArguments {
     @Option(help: "Samples shown per epoch in index.html.") var samples = 4
     @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
-
-    public func validate() throws {
-        if let m = maxItems, m < 1 { throw ValidationError("--max-items must be at least 1, got \(m)") }
-        if samples < 0 || samples > 100 { throw ValidationError("--samples must be between 0 and 100, got \(samples)") }
-        if saveEpochFreq < 1 { throw ValidationError("--save-epoch-freq must be at least 1, got \(saveEpochFreq)") }
-    }
 
     func fill<O: TrainingRunOptions>(_ o: inout O) {
         o.checkpointsDir = checkpointsDir; o.phase = phase

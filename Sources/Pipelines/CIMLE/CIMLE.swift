@@ -65,19 +65,24 @@ public struct CIMLEConfig: Codable, Equatable {
     }
 
     public func validate() throws {
-        func bad(_ s: String) -> NetworkError { .invalidOption(s) }
-        if levels < 1 || widths.count != levels { throw bad("cIMLE: \(widths.count) widths for \(levels) levels") }
-        if widths.contains(where: { $0 < 1 }) || noiseChannels < 0 || resBlocks < 0 { throw bad("cIMLE: widths must be positive, noise channels and residual blocks not negative") }
+        func bad(_ flag: String, _ s: String) -> TranslateError { .invalidFlag(flag: flag, reason: s) }
+        if levels < 1 || widths.count != levels { throw bad("--widths", "\(widths.count) widths for \(levels) levels") }
+        if widths.contains(where: { $0 < 1 }) { throw bad("--widths", "widths must be positive, got \(widths)") }
+        if noiseChannels < 0 || resBlocks < 0 { throw bad("--noise-channels", "noise channels and residual blocks must not be negative") }
         if task == .superResolution && (scale < 2 || scale & (scale - 1) != 0 || 1 << (levels - 1) != scale) {
-            throw bad("super-resolution: --scale must be a power of two with levels = log2(scale) + 1 (scale \(scale), levels \(levels))")
+            throw bad("--scale", "must be a power of two with levels = log2(scale) + 1 (scale \(scale), levels \(levels))")
         }
-        if candidates < 1 || poolSize < 1 || visits < 1 { throw bad("cIMLE: candidates, pool size and visits must be at least 1") }
+        if candidates < 1 { throw bad("--candidates", "must be at least 1, got \(candidates)") }
+        if poolSize < 1 { throw bad("--pool-size", "must be at least 1, got \(poolSize)") }
+        if visits < 1 { throw bad("--visits", "must be at least 1, got \(visits)") }
+        if !(lpipsWeight >= 0) { throw bad("--lpips-weight", "must not be negative, got \(lpipsWeight)") }
+        if !(l1Weight >= 0) { throw bad("--l1-weight", "must not be negative, got \(l1Weight)") }
         if selection == .hierarchical && levelCandidates.count != levels {
-            throw bad("hierarchical selection needs one candidate count per level (\(levels)), got \(levelCandidates)")
+            throw bad("--level-candidates", "hierarchical selection needs one candidate count per level (\(levels)), got \(levelCandidates)")
         }
-        if levelCandidates.contains(where: { $0 < 1 }) { throw bad("cIMLE: candidate counts must be at least 1") }
+        if levelCandidates.contains(where: { $0 < 1 }) { throw bad("--level-candidates", "candidate counts must be at least 1") }
         if outputNc != 3 && lpipsWeight > 0 {
-            throw bad("--lpips-weight must be 0 for a model with \(outputNc) output channels: LPIPS compares RGB images")
+            throw bad("--lpips-weight", "must be 0 for a model with \(outputNc) output channels: LPIPS compares RGB images")
         }
     }
 }

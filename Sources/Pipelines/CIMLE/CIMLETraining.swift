@@ -89,6 +89,28 @@ public struct CIMLETrainOptions: TrainingRunOptions {
     }
 }
 
+extension CIMLETrainOptions {
+    /// The generator's geometry against the task's data; errors name the flag.
+    public func validateMethod() throws {
+        try model.validate()
+        let m = 1 << (model.levels - 1)
+        if let task = model.task.imageTask {
+            guard data.task == task else {
+                throw TranslateError.invalidFlag(flag: "--task", reason: "a cIMLE \(model.task.rawValue) model needs \(task.rawValue) data, got \(data.task.rawValue)")
+            }
+            if let d = data.layout, task == .layout {
+                if d.width % m != 0 || d.height % m != 0 {
+                    throw TranslateError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(model.levels) levels")
+                }
+            } else if data.cropSize % m != 0 {
+                throw TranslateError.invalidFlag(flag: "--crop-size", reason: "\(data.cropSize) must be divisible by \(m) for \(model.levels) levels")
+            }
+        } else if cimleData.patchSize % model.scale != 0 || cimleData.patchSize < 32 {
+            throw TranslateError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(model.scale), got \(cimleData.patchSize)")
+        }
+    }
+}
+
 extension CIMLETask {
     /// The data task of a cIMLE task (super-resolution cuts its pairs from single images).
     public var imageTask: ImageTask? {
@@ -113,22 +135,7 @@ public final class CIMLEModel: TrainableModel {
     var pool: [CIMLE.PoolItem] = []
 
     public init(options: CIMLETrainOptions, rng: inout RNG) throws {
-        do { try options.model.validate() } catch { throw TranslateError.invalidFlag(flag: "--levels/--widths/--scale", reason: "\(error)") }
-        let m = 1 << (options.model.levels - 1)
-        if let task = options.model.task.imageTask {
-            guard options.data.task == task else {
-                throw TranslateError.invalidFlag(flag: "--task", reason: "a cIMLE \(options.model.task.rawValue) model needs \(task.rawValue) data, got \(options.data.task.rawValue)")
-            }
-            if let d = options.data.layout, task == .layout {
-                if d.width % m != 0 || d.height % m != 0 {
-                    throw TranslateError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(options.model.levels) levels")
-                }
-            } else if options.data.cropSize % m != 0 {
-                throw TranslateError.invalidFlag(flag: "--crop-size", reason: "\(options.data.cropSize) must be divisible by \(m) for \(options.model.levels) levels")
-            }
-        } else if options.cimleData.patchSize % options.model.scale != 0 || options.cimleData.patchSize < 32 {
-            throw TranslateError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(options.model.scale), got \(options.cimleData.patchSize)")
-        }
+        try options.validateMethod()
         let lp: LPIPS? = options.model.lpipsWeight > 0 ? try LPIPS.shipped() : nil
         self.options = options
         cimle = try CIMLE(config: options.model, lpips: lp, rng: &rng)

@@ -28,6 +28,17 @@ public struct CycleGANTrainOptions: TrainingRunOptions {
     public var channels: (input: Int, output: Int) { (model.inputNc, model.outputNc) }
 }
 
+extension CycleGANTrainOptions {
+    public func validateMethod() throws {
+        try GANChecks.common(model)
+        try GANChecks.finite(model.lambdaA, "--lambda-a", in: 0...1e6)
+        try GANChecks.finite(model.lambdaB, "--lambda-b", in: 0...1e6)
+        try GANChecks.finite(model.lambdaIdentity, "--lambda-identity", in: 0...1e6)
+        try GANChecks.int(model.poolSize, "--pool-size", in: 0...10_000)
+        try GANChecks.memory(loadSize: data.loadSize, cropSize: data.cropSize, batchSize: batchSize, ngf: model.ngf)
+    }
+}
+
 public typealias CycleGANTrainer = GANTrainer<CycleGAN>
 
 extension CycleGAN: TrainableModel {
@@ -35,12 +46,7 @@ extension CycleGAN: TrainableModel {
     public static var lossNames: [String] { Losses.names }
 
     public convenience init(options: CycleGANTrainOptions, rng: inout RNG) throws {
-        try GANChecks.common(options.model)
-        try GANChecks.finite(options.model.lambdaA, "--lambda-a", in: 0...1e6)
-        try GANChecks.finite(options.model.lambdaB, "--lambda-b", in: 0...1e6)
-        try GANChecks.finite(options.model.lambdaIdentity, "--lambda-identity", in: 0...1e6)
-        try GANChecks.int(options.model.poolSize, "--pool-size", in: 0...10_000)
-        try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
+        try options.validateMethod()
         try self.init(config: options.model, rng: &rng)
     }
 

@@ -35,6 +35,16 @@ public struct Pix2PixTrainOptions: TrainingRunOptions {
     }
 
     public var baseLR: Float { model.lr }
+
+    public func validateMethod() throws {
+        try GANChecks.common(model)
+        try GANChecks.finite(model.lambdaL1, "--lambda-l1", in: 0...1e6)
+        try GANChecks.memory(loadSize: data.loadSize, cropSize: data.cropSize, batchSize: batchSize, ngf: model.ngf)
+        // auto is resolved by the trainer from the folders; the command may still hold it.
+        if ![.auto, .aligned, .paired].contains(data.mode) && data.task == .translation {
+            throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(data.mode.rawValue)")
+        }
+    }
     public var channels: (input: Int, output: Int) { (model.inputNc, model.outputNc) }
 }
 
@@ -45,18 +55,7 @@ extension Pix2Pix: TrainableModel {
     public static var lossNames: [String] { Losses.names }
 
     public convenience init(options: Pix2PixTrainOptions, rng: inout RNG) throws {
-        try GANChecks.common(options.model)
-        try GANChecks.finite(options.model.lambdaL1, "--lambda-l1", in: 0...1e6)
-        try GANChecks.memory(loadSize: options.data.loadSize, cropSize: options.data.cropSize, batchSize: options.batchSize, ngf: options.model.ngf)
-        if ![.aligned, .paired].contains(options.data.mode) && options.data.task == .translation {
-            throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs pairs: aligned or paired, got \(options.data.mode.rawValue)")
-        }
-        if options.data.task == .colorization && (options.model.inputNc, options.model.outputNc) != (Colorization.inputNc, Colorization.outputNc) {
-            throw TranslateError.invalidFlag(flag: "--input-nc", reason: "colorization maps L (1 channel) to ab (2 channels), got \(options.model.inputNc) -> \(options.model.outputNc)")
-        }
-        if let l = options.data.layout, options.data.task == .layout, options.model.inputNc != l.numClasses {
-            throw TranslateError.invalidFlag(flag: "--num-classes", reason: "a layout model takes one input channel per class (\(l.numClasses)), got --input-nc \(options.model.inputNc)")
-        }
+        try options.validateMethod()
         try self.init(config: options.model, rng: &rng)
     }
 

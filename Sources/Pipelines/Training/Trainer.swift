@@ -27,6 +27,9 @@ public protocol TrainingRunOptions: Codable, Equatable {
     var baseLR: Float { get }
     /// Channel counts of the model's input and output sides.
     var channels: (input: Int, output: Int) { get }
+    /// The method's own checks (its config's ranges, which data it takes); errors name the
+    /// flag. `validate()` runs them after the checks every run shares.
+    func validateMethod() throws
 }
 
 extension TrainingRunOptions {
@@ -41,12 +44,26 @@ extension TrainingRunOptions {
     }
     public var runDirectory: URL { URL(fileURLWithPath: checkpointsDir).appendingPathComponent(name) }
 
+    /// Every check of these options, errors naming the flag: what every run shares, then
+    /// the method's own. The command (before anything is read) and the trainer (after a
+    /// resume has merged the saved options) both call this one check.
+    public func validate() throws {
+        try validateCommon()
+        try validateMethod()
+    }
+
     /// Checks the options shared by all models; errors name the flag.
     func validateCommon() throws {
         func bad(_ flag: String, _ why: String) -> TranslateError { .invalidFlag(flag: flag, reason: why) }
-        if batchSize < 1 { throw bad("--batch-size", "must be at least 1, got \(batchSize)") }
+        if data.task != .layout || data.preprocess != .none {
+            do { try data.validate() } catch let e as DatasetError { throw TranslateError.invalidFlag(flag: "--load-size", reason: "\(e)") }
+        }
+        if batchSize < 1 || batchSize > 1024 { throw bad("--batch-size", "must be between 1 and 1024, got \(batchSize)") }
         if epochs < 0 || epochsDecay < 0 || totalEpochs < 1 { throw bad("--epochs", "epochs + epochs-decay must be at least 1 (got \(epochs) + \(epochsDecay))") }
-        if baseLR <= 0 { throw bad("--lr", "must be positive") }
+        if epochs > 100_000 || epochsDecay > 100_000 { throw bad("--epochs", "--epochs and --epochs-decay must be at most 100000") }
+        if !(baseLR > 0 && baseLR <= 1) { throw bad("--lr", "must be a finite number above 0 and at most 1, got \(baseLR)") }
+        if let m = maxItems, m < 1 { throw bad("--max-items", "must be at least 1, got \(m)") }
+        if samples < 0 || samples > 100 { throw bad("--samples", "must be between 0 and 100, got \(samples)") }
         if data.task == .colorization {
             if channels != (Colorization.inputNc, Colorization.outputNc) { throw bad("--input-nc", "colorization maps L (1 channel) to ab (2 channels), got \(channels.input) -> \(channels.output)") }
         } else if data.task == .layout, let l = data.layout {
@@ -156,7 +173,7 @@ public final class GANTrainer<Model: TrainableModel> {
         } else if FileManager.default.fileExists(atPath: latest.path) {
             throw TranslateError.runExists(path: opts.runDirectory.path)
         }
-        try opts.validateCommon()
+        try opts.validate()
         var data = opts.data
         data.inputNc = opts.channels.input
         data.outputNc = opts.channels.output

@@ -45,6 +45,13 @@ struct TemplateTrainOptions: TrainingRunOptions {
 
     var baseLR: Float { model.lr }
     var channels: (input: Int, output: Int) { (model.inputNc, model.outputNc) }
+
+    /// The method's own checks, errors naming the flag; the command and the trainer call
+    /// them through `validate()` after the checks every run shares.
+    func validateMethod() throws {
+        try GANChecks.int(model.ngf, "--ngf", in: 1...1024)
+        try GANChecks.finite(model.beta1, "--beta1", in: 0...0.9999)
+    }
 }
 
 /// 3. The model: its networks and optimisers (named: checkpoints use the names), one
