@@ -119,10 +119,8 @@ extension EvalJob {
             let ds = try ImageDataset(roots: [dir], options: DataOptions(mode: .single, preprocess: .none, flip: false))
             let n = min(ds.count, maxInputs ?? Int.max)
             func pair(_ i: Int) throws -> (lr: Image, hr: Image) {
-                let img = try Image(tensor: try ds.load(i).input)
-                let w = img.width / s * s, h = img.height / s * s
-                let hr = try img.cropped(x: 0, y: 0, width: w, height: h)
-                return (hr.resized(width: w / s, height: h / s, filter: .bicubic), hr)
+                let p = try SuperResolution.evaluationPair(try Image(tensor: try ds.load(i).input), scale: s)
+                return (p.lowRes, p.highRes)
             }
             src = EvalSource(count: n, item: { i in
                 let (lr, hr) = try pair(i)

@@ -150,23 +150,6 @@ public final class CIMLEModel: TrainableModel {
 
     // MARK: data
 
-    /// A random high-resolution patch (random position and one of the 8 flips/rotations)
-    /// and its bicubic downscale.
-    static func srPair(_ hr: Image, patch p: Int, scale: Int, rng: inout RNG) throws -> (x: Tensor, y: Tensor) {
-        var img = hr.converted(toChannels: 3)
-        if img.width < p || img.height < p {
-            let f = Double(p) / Double(min(img.width, img.height))
-            img = img.resized(width: max(p, Int((Double(img.width) * f).rounded(.up))), height: max(p, Int((Double(img.height) * f).rounded(.up))))
-        }
-        let x0 = rng.nextInt(img.width - p + 1), y0 = rng.nextInt(img.height - p + 1)
-        var patch = try img.cropped(x: x0, y: y0, width: p, height: p)
-        let t = rng.nextInt(8)
-        if t & 1 != 0 { patch = patch.flippedHorizontally() }
-        if t & 2 != 0 { patch = patch.flippedVertically() }
-        if t & 4 != 0 { patch = patch.transposed() }
-        return (patch.resized(width: p / scale, height: p / scale, filter: .bicubic).tensor(), patch.tensor())
-    }
-
     func poolItem(_ dataset: ImageDataset, rng: inout RNG) throws -> CIMLE.PoolItem {
         let i = rng.nextInt(dataset.count)
         guard options.model.task.upsamples else {
@@ -176,7 +159,7 @@ public final class CIMLEModel: TrainableModel {
             return CIMLE.PoolItem(x: s.input, y: y)
         }
         let s = try dataset.load(i)
-        let p = try Self.srPair(try Image(tensor: s.input), patch: options.cimleData.patchSize, scale: options.model.scale, rng: &rng)
+        let p = try SuperResolution.trainingPair(try Image(tensor: s.input), patch: options.cimleData.patchSize, scale: options.model.scale, rng: &rng)
         return CIMLE.PoolItem(x: p.x, y: p.y)
     }
 
@@ -216,10 +199,8 @@ public final class CIMLEModel: TrainableModel {
         switch options.model.task {
         case .superResolution:
             let s = options.model.scale
-            let hr = try Image(tensor: sample.input).converted(toChannels: 3)
-            let side = min(128, hr.width, hr.height) / s * s
-            let crop = try hr.cropped(x: (hr.width - side) / 2, y: (hr.height - side) / 2, width: side, height: side)
-            let lr = crop.resized(width: side / s, height: side / s, filter: .bicubic)
+            let (lr, crop) = try SuperResolution.centredPair(try Image(tensor: sample.input), side: 128, scale: s)
+            let side = crop.width
             let outs = try cimle.samples(lr.tensor(), count: 3, rng: &r)
             return [("input", lr.tensor()), ("bicubic", lr.resized(width: side, height: side, filter: .bicubic).tensor())]
                 + outs.enumerated().map { ("sample\($0.offset)", $0.element) } + [("target", crop.tensor())]
