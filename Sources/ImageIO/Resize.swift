@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Resampling filters, as PIL's `Image.NEAREST`, `Image.BILINEAR`, `Image.BICUBIC`.
 public enum ResizeFilter: String, CaseIterable {
@@ -174,11 +175,20 @@ struct ResampleCoefficients {
 /// weights `resized` uses, before PIL's fixed-point rounding; a linear, differentiable
 /// stand-in for `resized` on tensors.
 public func resampleMatrix(inSize: Int, outSize: Int, filter: ResizeFilter = .bicubic) -> [Float] {
+    let band = resampleBand(inSize: inSize, outSize: outSize, filter: filter)
+    var m = [Float](repeating: 0, count: outSize * inSize)
+    for o in 0..<outSize { for k in 0..<band.count[o] { m[o * inSize + band.start[o] + k] = band.weights[band.offset[o] + k] } }
+    return m
+}
+
+/// The same weights as `resampleMatrix`, kept as a band (a few taps per output): memory in
+/// proportion to the side, for images of any width.
+public func resampleBand(inSize: Int, outSize: Int, filter: ResizeFilter = .bicubic) -> BandedAxis {
     let f: PILFilter = filter == .bilinear ? .bilinear : .bicubic
     let scale = Double(inSize) / Double(outSize)
     let filterscale = max(scale, 1)
     let support = f.support * filterscale
-    var m = [Float](repeating: 0, count: outSize * inSize)
+    var start: [Int] = [], count: [Int] = [], offset: [Int] = [], weights: [Float] = []
     for xx in 0..<outSize {
         let center = (Double(xx) + 0.5) * scale
         let xmin = max(Int(center - support + 0.5), 0)
@@ -186,7 +196,8 @@ public func resampleMatrix(inSize: Int, outSize: Int, filter: ResizeFilter = .bi
         var w = [Double](repeating: 0, count: max(xmax - xmin, 0))
         for x in xmin..<max(xmin, xmax) { w[x - xmin] = f((Double(x) - center + 0.5) / filterscale) }
         let s = w.reduce(0, +)
-        for x in xmin..<max(xmin, xmax) { m[xx * inSize + x] = Float(s != 0 ? w[x - xmin] / s : w[x - xmin]) }
+        start.append(xmin); count.append(w.count); offset.append(weights.count)
+        weights += w.map { Float(s != 0 ? $0 / s : $0) }
     }
-    return m
+    return BandedAxis(inSize: inSize, outSize: outSize, start: start, count: count, offset: offset, weights: weights)
 }

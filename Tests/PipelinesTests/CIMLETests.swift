@@ -55,7 +55,7 @@ final class CIMLETests: XCTestCase {
     /// The consistency projection makes the bicubic downscale of the output equal the input.
     func testConsistencyProjectionIsExact() throws {
         var rng = RNG(seed: 2)
-        let p = ConsistencyProjection(lowHeight: 5, lowWidth: 7, scale: 4)
+        let p = try ConsistencyProjection(lowHeight: 5, lowWidth: 7, scale: 4)
         let truth = Tensor.rand([2, 3, 20, 28], low: -1, high: 1, rng: &rng)
         let x = try p.downscale(truth)
         let y = Tensor.rand([2, 3, 20, 28], low: -1, high: 1, rng: &rng)

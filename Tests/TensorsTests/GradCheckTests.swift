@@ -7,6 +7,9 @@ import TestSupport
 final class GradCheckTests: XCTestCase {
     var rng = RNG(seed: 1234)
     func randn(_ s: [Int], _ std: Float = 1) -> Tensor { Tensor.randn(s, std: std, rng: &rng) }
+    func meanAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+        zip(a.data, b.data).map { abs($0 - $1) }.reduce(0, +) / Float(max(a.count, 1))
+    }
 
     func testConv2d() throws {
         try gradCheck([randn([2, 3, 7, 6]), randn([4, 3, 3, 3]), randn([4])], "conv2d s1 p1") {
@@ -120,9 +123,26 @@ final class GradCheckTests: XCTestCase {
         try gradCheck([try Tensor(shape: [1, 2, 5, 7], data: pool)], "maxPool k3 s2") { try maxPool2d($0[0], kernelSize: 3, stride: 2) }
         try gradCheck([try Tensor(shape: [1, 2, 5, 7], data: pool)], "maxPool k3 s1 p1") { try maxPool2d($0[0], kernelSize: 3, stride: 1, padding: 1) }
         let rows: [Float] = [0.2, 0.5, -0.1, 0.7, 0.3, 0.1, 0.0, 0.4, -0.3], cols: [Float] = [0.6, 0.1, 0.2, -0.4, 0.9, 0.3, 0.5, 0.2]
-        try gradCheck([randn([2, 1, 3, 4])], "separableResample") {
-            try separableResample($0[0], rows: rows, outHeight: 3, cols: cols, outWidth: 2)
-        }
+        // The banded operators: the same map as the dense matrices, and their gradients.
+        let bandRows = BandedAxis(dense: rows, rows: 3, cols: 3), bandCols = BandedAxis(dense: cols, rows: 2, cols: 4)
+        try gradCheck([randn([2, 1, 3, 4])], "separableApply banded") { try separableApply($0[0], rows: bandRows, cols: bandCols) }
+        // Against R X C^T computed from the dense matrices.
+        let x = randn([2, 1, 3, 4])
+        var dense = [Float](repeating: 0, count: 2 * 3 * 2)
+        for p in 0..<2 { for o in 0..<3 { for c in 0..<2 {
+            var s: Float = 0
+            for h in 0..<3 { for w in 0..<4 { s += rows[o * 3 + h] * x.data[p * 12 + h * 4 + w] * cols[c * 4 + w] } }
+            dense[p * 6 + o * 2 + c] = s
+        } } }
+        XCTAssertLessThan(meanAbsDiff(try separableApply(x, rows: bandRows, cols: bandCols), try Tensor(shape: [2, 1, 3, 2], data: dense)), 1e-6)
+        // A wide downscale (a band of 4 taps per output) and its right inverse.
+        var d = [Float](repeating: 0, count: 3 * 8)
+        for o in 0..<3 { for k in 0..<4 where o * 2 + k < 8 { d[o * 8 + o * 2 + k] = Float(k + 1) * 0.1 + Float(o) * 0.05 } }
+        let down = BandedAxis(dense: d, rows: 3, cols: 8), inverse = try BandedRightInverse(down)
+        try gradCheck([randn([1, 2, 3, 3])], "separableApply right inverse") { try separableApply($0[0], rows: inverse, cols: inverse) }
+        let v = randn([1, 1, 3, 3])
+        let back = try separableApply(try separableApply(v, rows: inverse, cols: inverse), rows: down, cols: down)
+        XCTAssertLessThan(meanAbsDiff(back, v), 1e-5, "D (D^T (D D^T)^-1) v = v")
         try gradCheck([randn([2, 3, 3, 4])], "normalizeChannels") { try normalizeChannels($0[0]) }
         try gradCheck([randn([2, 3, 3, 4]), randn([2, 3, 3, 4])], "weightedChannelDistance") {
             try weightedChannelDistance($0[0], $0[1], weight: [0.3, 1.2, 0.05])

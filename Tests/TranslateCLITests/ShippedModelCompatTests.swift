@@ -43,4 +43,20 @@ final class ShippedModelCompatTests: CLITestCase {
         }
         XCTAssertEqual(checked, 4, "every recorded output was compared")
     }
+
+    /// A very wide strip (4000 x 8) is upscaled by the shipped x4 model in seconds: the
+    /// consistency projection is banded (it used to be a dense inverse of the 4000-wide
+    /// downscale, which did not finish).
+    func testWideStripSuperResolution() throws {
+        let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
+        let strip = tmp.appendingPathComponent("strip.png")
+        try ImageFile.write(try makeImage(width: 4000, height: 8, seed: 3), to: strip)
+        let t0 = Date()
+        let r = try run(["apply", "--model", repo.appendingPathComponent("models/sr_x4").path, "--input", strip.path,
+                         "--output", tmp.appendingPathComponent("o").path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let out = try ImageFile.read(tmp.appendingPathComponent("o/strip_s00.png")).image
+        XCTAssertEqual([out.width, out.height], [16000, 32])
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 60)
+    }
 }

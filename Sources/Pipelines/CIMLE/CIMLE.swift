@@ -191,55 +191,27 @@ public final class CascadeGenerator: Module {
 /// given low-resolution image: y + D^+ (x - D y), with D separable, D^+ = D^T (D D^T)^-1.
 public struct ConsistencyProjection {
     public let lowH: Int, lowW: Int, scale: Int
-    let dh: [Float], dw: [Float], ph: [Float], pw: [Float]
+    /// The bicubic downscale along each axis, and its least-norm right inverse
+    /// D^T (D D^T)^-1, both banded: any image size costs memory and time in proportion to
+    /// its pixels.
+    let dh: BandedAxis, dw: BandedAxis
+    let ph: BandedRightInverse, pw: BandedRightInverse
 
-    public init(lowHeight: Int, lowWidth: Int, scale: Int) {
+    public init(lowHeight: Int, lowWidth: Int, scale: Int) throws {
         lowH = lowHeight; lowW = lowWidth; self.scale = scale
-        dh = resampleMatrix(inSize: lowHeight * scale, outSize: lowHeight)
-        dw = resampleMatrix(inSize: lowWidth * scale, outSize: lowWidth)
-        ph = Self.pseudoInverse(dh, rows: lowHeight, cols: lowHeight * scale)
-        pw = Self.pseudoInverse(dw, rows: lowWidth, cols: lowWidth * scale)
-    }
-
-    /// D^T (D D^T)^-1 for a full-row-rank rows x cols matrix (cols x rows result).
-    static func pseudoInverse(_ d: [Float], rows r: Int, cols c: Int) -> [Float] {
-        var g = [Double](repeating: 0, count: r * r)
-        for i in 0..<r { for j in 0..<r {
-            var s = 0.0
-            for k in 0..<c { s += Double(d[i * c + k]) * Double(d[j * c + k]) }
-            g[i * r + j] = s
-        } }
-        // Gauss-Jordan inverse (G is symmetric positive definite).
-        var inv = [Double](repeating: 0, count: r * r)
-        for i in 0..<r { inv[i * r + i] = 1 }
-        for col in 0..<r {
-            var p = col
-            for i in col..<r where abs(g[i * r + col]) > abs(g[p * r + col]) { p = i }
-            if p != col { for k in 0..<r { g.swapAt(col * r + k, p * r + k); inv.swapAt(col * r + k, p * r + k) } }
-            let piv = g[col * r + col]
-            for k in 0..<r { g[col * r + k] /= piv; inv[col * r + k] /= piv }
-            for i in 0..<r where i != col {
-                let f = g[i * r + col]
-                if f != 0 { for k in 0..<r { g[i * r + k] -= f * g[col * r + k]; inv[i * r + k] -= f * inv[col * r + k] } }
-            }
-        }
-        var out = [Float](repeating: 0, count: c * r)
-        for k in 0..<c { for j in 0..<r {
-            var s = 0.0
-            for i in 0..<r { s += Double(d[i * c + k]) * inv[i * r + j] }
-            out[k * r + j] = Float(s)
-        } }
-        return out
+        dh = resampleBand(inSize: lowHeight * scale, outSize: lowHeight)
+        dw = resampleBand(inSize: lowWidth * scale, outSize: lowWidth)
+        ph = try BandedRightInverse(dh)
+        pw = try BandedRightInverse(dw)
     }
 
     /// The real-valued bicubic downscale of y.
-    public func downscale(_ y: Tensor) throws -> Tensor {
-        try separableResample(y, rows: dh, outHeight: lowH, cols: dw, outWidth: lowW)
-    }
+    public func downscale(_ y: Tensor) throws -> Tensor { try separableApply(y, rows: dh, cols: dw) }
 
+    /// y moved by the least change that makes its downscale exactly x.
     public func callAsFunction(_ y: Tensor, lowRes x: Tensor) throws -> Tensor {
         let r = try x - (try downscale(y))
-        return try y + (try separableResample(r, rows: ph, outHeight: lowH * scale, cols: pw, outWidth: lowW * scale))
+        return try y + (try separableApply(r, rows: ph, cols: pw))
     }
 }
 
@@ -349,7 +321,7 @@ public final class CIMLE {
     /// projection matrices are built once per input size).
     func forwardProjection(_ y: Tensor, x: Tensor) throws -> Tensor {
         let key = "\(x.shape[2])x\(x.shape[3])"
-        let p = projections[key] ?? ConsistencyProjection(lowHeight: x.shape[2], lowWidth: x.shape[3], scale: config.scale)
+        let p = try projections[key] ?? ConsistencyProjection(lowHeight: x.shape[2], lowWidth: x.shape[3], scale: config.scale)
         projections[key] = p
         return try p(y, lowRes: x)
     }
