@@ -60,6 +60,7 @@ public final class SampleApplyJob {
         var extraHeaders: [String] = []
         let assets = output.appendingPathComponent("index_files")
         for i in 0..<dataset.count {
+            let started = Date()
             do {
                 let path = dataset.sourcePath(i)
                 let img = try ImageFile.read(URL(fileURLWithPath: path)).image
@@ -79,7 +80,12 @@ public final class SampleApplyJob {
                     cells.append(stem(i) + String(format: "_s%02d.png", k))
                 }
                 rows.append((dataset.relativePath(i), cells))
-                if !quiet { stderrLine("\(i + 1)/\(dataset.count) \(dataset.relativePath(i)): \(count) sample(s)") }
+                if !quiet {
+                    var u = rusage()
+                    getrusage(RUSAGE_SELF.rawValue, &u)
+                    stderrLine(String(format: "%d/%d %@: %d sample(s) of %dx%d, %.1f s, peak memory %.2f GB", i + 1, dataset.count, dataset.relativePath(i),
+                                      count, outs[0].width, outs[0].height, Date().timeIntervalSince(started), Double(u.ru_maxrss) / 1_048_576))
+                }
             } catch {
                 stderrLine("error: \(error)")
                 failed.append(dataset.sourcePath(i))

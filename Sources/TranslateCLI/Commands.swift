@@ -265,9 +265,11 @@ public struct Apply: ParsableCommand {
     @Option(help: "Seed for the dropout masks in paper mode.") var seed: UInt64 = 0
     @Option(help: "Resize inputs to this size first (square); by default images keep their size.") var loadSize: Int?
     @Option(help: "cIMLE models: outputs per input (written as <name>_s<k>.png; default 1). Layout models generate at their working size and resize each output to its input's size.") var samples: Int?
+    @Option(help: "Super-resolution models: generate inputs larger than N x N pixels in tiles of N x N (default 128), so that memory depends on the tile, not the photo; outputs equal untiled ones up to rounding.") var tile: Int?
     @Flag(help: "No progress output.") var quiet = false
 
     public func validate() throws {
+        if let t = tile, t < 8 || t > 8192 { throw ValidationError("--tile must be between 8 and 8192, got \(t)") }
         if input.isEmpty && dataroot == nil { throw ValidationError("give --input FILE_OR_DIR... or --dataroot DIR") }
         if ![.auto, .aligned, .paired].contains(datasetMode) {
             throw ValidationError("--dataset-mode must be auto, aligned or paired (a CycleGAN model with --dataroot reads testA/ and testB/ by itself), got \(datasetMode.rawValue)")
@@ -283,7 +285,11 @@ public struct Apply: ParsableCommand {
     public func run() throws {
         let model = try checkpointPath(model: self.model, epoch: epoch)
         let translator = try ModelFile.open(path: model).translator(direction: direction)
-        if let sampler = translator as? CodeSampler {
+        if var sampler = translator as? CodeSampler {
+            if let t = tile {
+                guard sampler.superResolutionScale != nil else { throw TranslateError.invalidFlag(flag: "--tile", reason: "only super-resolution models generate in tiles") }
+                sampler.tile = t
+            }
             guard dataroot == nil else {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "models that sample latent codes translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
@@ -298,6 +304,7 @@ public struct Apply: ParsableCommand {
         guard let generator = translator as? BatchTranslator else {
             throw TranslateError.badModel(path: translator.url.path, reason: "\(translator.method.title) cannot be applied by this version")
         }
+        if tile != nil { throw TranslateError.invalidFlag(flag: "--tile", reason: "only super-resolution models generate in tiles") }
         if samples != nil {
             throw TranslateError.invalidFlag(flag: "--samples", reason: "only models that sample latent codes draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
         }

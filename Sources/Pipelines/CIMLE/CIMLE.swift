@@ -388,17 +388,86 @@ public final class CIMLE {
     }
 
     /// `count` samples for one input (batch 1): random codes, `batch` at a time.
-    public func samples(_ x: Tensor, count: Int, rng: inout RNG, batch: Int = 4) throws -> [Tensor] {
+    public func samples(_ x: Tensor, count: Int, rng: inout RNG, batch: Int = 4, tile: Int? = nil) throws -> [Tensor] {
         netG.eval()
         var out: [Tensor] = []
+        let (h, w) = (x.shape[2], x.shape[3])
+        let side = tile ?? automaticTile
+        let tiled = config.task.upsamples && max(h, w) > side
         try withNoGrad {
             while out.count < count {
-                let b = min(batch, count - out.count)
-                let code = try netG.randomCode(batch: b, height: x.shape[2], width: x.shape[3], rng: &rng)
-                let y = try forward(try cat(Array(repeating: x, count: b), dim: 0), code: code).last!
-                for k in 0..<b { out.append(try narrow(y, dim: 0, start: k, length: 1)) }
+                // Large super-resolution inputs: one sample at a time, in tiles (a batch of
+                // full-size codes would not fit); otherwise `batch` samples per pass.
+                let b = tiled ? 1 : min(batch, count - out.count)
+                let code = try netG.randomCode(batch: b, height: h, width: w, rng: &rng)
+                if tiled {
+                    out.append(try tiledForward(x, code: code, tile: side))
+                } else {
+                    let y = try forward(try cat(Array(repeating: x, count: b), dim: 0), code: code).last!
+                    for k in 0..<b { out.append(try narrow(y, dim: 0, start: k, length: 1)) }
+                }
             }
         }
         return out
+    }
+
+    /// Input tiles of this side (super-resolution) keep the activations of a large photo
+    /// within a few hundred MB; smaller inputs run whole.
+    public var automaticTile: Int { 128 }
+
+    /// How far (in input pixels) an output pixel sees: the two 3x3 convolutions of every
+    /// level, the residual blocks, the conditions' bilinear upsampling and the nearest
+    /// upsampling of features, from the coarsest level up; rounded up, plus one.
+    public var receptiveRadius: Int {
+        var r = 0.0  // in pixels of the current level
+        for l in 0..<config.levels {
+            if l > 0 { r = r * 2 + 1 }
+            r += 2 + (l == 0 ? 2 * Double(config.resBlocks) : 0) + 1
+        }
+        let perInput = config.task.upsamples ? r / Double(1 << (config.levels - 1)) : r
+        return Int(perInput.rounded(.up)) + 1
+    }
+
+    /// The super-resolution output of `x` (one input) and `code`, generated in tiles of
+    /// `tile` x `tile` input pixels, each with a margin of `receptiveRadius` that is computed
+    /// and dropped, then made consistent with the whole input in one projection. Equal to
+    /// `forward(x, code).last` up to rounding; memory depends on the tile, not the image.
+    public func tiledForward(_ x: Tensor, code: [Tensor], tile: Int, margin: Int? = nil) throws -> Tensor {
+        guard config.task.upsamples else { throw NetworkError.invalidOption("tiled generation is for super-resolution models") }
+        guard x.shape[0] == 1, tile >= 8 else { throw NetworkError.invalidOption("tiled generation takes one input and tiles of at least 8 pixels") }
+        let (h, w) = (x.shape[2], x.shape[3]), s = 1 << (config.levels - 1), m = margin ?? receptiveRadius
+        var out = [Float](repeating: 0, count: config.outputNc * h * s * w * s)
+        let ow = w * s
+        var y0 = 0
+        while y0 < h {
+            let th = min(tile, h - y0)
+            var x0 = 0
+            while x0 < w {
+                let tw = min(tile, w - x0)
+                // The tile and its margins, clipped to the image.
+                let (a0, a1) = (max(0, y0 - m), min(h, y0 + th + m)), (b0, b1) = (max(0, x0 - m), min(w, x0 + tw + m))
+                let xt = try narrow(try narrow(x, dim: 2, start: a0, length: a1 - a0), dim: 3, start: b0, length: b1 - b0)
+                let ct = try code.enumerated().map { l, c -> Tensor in
+                    let f = 1 << l
+                    return try narrow(try narrow(c, dim: 2, start: a0 * f, length: (a1 - a0) * f), dim: 3, start: b0 * f, length: (b1 - b0) * f)
+                }
+                let yt = try netG.outputs(xt, code: ct).last!
+                let (yh, yw) = ((a1 - a0) * s, (b1 - b0) * s)
+                yt.data.withUnsafeBufferPointer { src in
+                    for c in 0..<config.outputNc {
+                        for r in 0..<(th * s) {
+                            let sr = (y0 - a0) * s + r, dr = y0 * s + r
+                            for q in 0..<(tw * s) {
+                                out[(c * h * s + dr) * ow + x0 * s + q] = src[(c * yh + sr) * yw + (x0 - b0) * s + q]
+                            }
+                        }
+                    }
+                }
+                x0 += tile
+            }
+            y0 += tile
+        }
+        let y = try Tensor(shape: [1, config.outputNc, h * s, w * s], data: out)
+        return config.consistency ? try forwardProjection(y, x: x) : y
     }
 }

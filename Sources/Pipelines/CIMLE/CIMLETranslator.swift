@@ -10,6 +10,7 @@ public final class LoadedCIMLE: CodeSampler {
     public let options: CIMLETrainOptions
     public let cimle: CIMLE
     public let metadata: [String: String]
+    public var tile: Int?
 
     public var method: Method { .cimle }
     public var data: DataOptions { options.data }
@@ -53,7 +54,7 @@ public final class LoadedCIMLE: CodeSampler {
     /// `count` samples of a network input, seeded by (seed, index) so any subset is reproducible.
     public func sampleTensors(_ x: Tensor, count: Int, seed: UInt64, index: Int) throws -> [Tensor] {
         var rng = RNG(seed: seed &+ UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15)
-        return try cimle.samples(x, count: count, rng: &rng)
+        return try cimle.samples(x, count: count, rng: &rng, tile: tile)
     }
 
     /// Super-resolution: the image itself is the input and samples are `scale` times larger.

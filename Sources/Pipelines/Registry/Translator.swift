@@ -56,6 +56,9 @@ public protocol CodeSampler: Translator {
     /// Super-resolution models: the factor (their inputs are low-resolution images; `task` is
     /// then translation). Nil for the tasks whose outputs have the input's size.
     var superResolutionScale: Int? { get }
+    /// Super-resolution: inputs larger than this many pixels a side are generated in tiles of
+    /// it (nil: the model's automatic tile); memory then depends on the tile, not the image.
+    var tile: Int? { get set }
     /// The input shown on pages, extra reference columns (super-resolution: bicubic) and the samples.
     func samples(for image: Image, path: String, count: Int, seed: UInt64, index: Int) throws
         -> (shown: Image, extra: [(String, Image)], samples: [Image])
