@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Tensors", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensors", "TestSupport"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Perceptual", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "TorchImportTests", dependencies: ["TorchImport", "Pipelines", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Perceptual", "ImageIO", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Evaluation", "Perceptual", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),

@@ -33,7 +33,7 @@ enum BenchCommand {
       --torch-python PATH  a Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio
       --json FILE          also write the results as JSON
     Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 disables);
-    \(ConvAlgorithm.winogradVariable)=0 runs every convolution without Winograd (direct sums: im2col + OpenBLAS).
+    \(ConvPolicy.winogradVariable)=0 runs every convolution without Winograd (direct sums: im2col + OpenBLAS).
     """
 
     static func run(_ args: [String]) -> Int32 {

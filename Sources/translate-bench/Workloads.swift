@@ -66,8 +66,8 @@ enum Workloads {
                 ("e1", 3, 64, 256, false), ("e2", 64, 128, 128, false), ("e3", 128, 256, 64, false), ("e4", 256, 512, 32, false), ("e5", 512, 512, 16, false),
                 ("e6", 512, 512, 8, false), ("e7", 512, 512, 4, false), ("d2", 1024, 512, 2, true), ("d3", 1024, 512, 4, true), ("d4", 1024, 512, 8, true),
                 ("d5", 1024, 256, 16, true), ("d6", 512, 128, 32, true), ("d7", 256, 64, 64, true), ("d8", 128, 3, 128, true)]
-            let saved = (ConvAlgorithm.batchedMaxPositions, ConvAlgorithm.winogradS2Enabled, ConvAlgorithm.fewColumnsMaxPositions)
-            defer { (ConvAlgorithm.batchedMaxPositions, ConvAlgorithm.winogradS2Enabled, ConvAlgorithm.fewColumnsMaxPositions) = saved }
+            let base = ConvPolicy.current
+            let saved = (base.batchedMaxPositions, base.winogradS2, base.fewColumnsMaxPositions)
             print("layer (batch \(m))   per-image OpenBLAS   batched   batched, packed kernel only   Winograd s2 (else batched)   ms, GFLOP/s of the direct sums")
             for (nm, ci, co, h, t) in shapes {
                 let x = Tensor.rand([m, ci, h, h], low: -1, high: 1, rng: &rng)
@@ -78,8 +78,8 @@ enum Workloads {
                 var times = [[Double]](repeating: [], count: variants.count)
                 for _ in 0..<iters {   // alternating, so that load from elsewhere hits all alike
                     for (i, v) in variants.enumerated() {
-                        (ConvAlgorithm.batchedMaxPositions, ConvAlgorithm.winogradS2Enabled, ConvAlgorithm.fewColumnsMaxPositions) = v
-                        times[i].append(try median(1, f))
+                        let policy = base.with { ($0.batchedMaxPositions, $0.winogradS2, $0.fewColumnsMaxPositions) = v }
+                        times[i].append(try policy.run { try median(1, f) })
                     }
                 }
                 let gf = 2.0 * Double(m * ci * co * 16) * Double(t ? h * h : h * h / 4) / 1e9
@@ -108,8 +108,8 @@ enum Workloads {
             print("layer (batch \(m))   forward ms (GFLOP/s of the direct sums)    backward ms      [per-image direct sums | defaults: Winograd, batch-wide products on small planes]")
             // Left: per-image direct sums (no Winograd, no batch-wide products); right: the
             // defaults (TRANSLATE_WINOGRAD=0 turns Winograd off on both sides).
-            let saved = (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.trainingBatchedMaxPositions)
-            defer { (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.trainingBatchedMaxPositions) = saved }
+            let base = ConvPolicy.current
+            let saved = (base.winogradS2Training, base.winograd4x4, base.trainingBatchedMaxPositions)
             var totals = [0.0, 0.0, 0.0, 0.0]
             for (nm, ci, co, h, k, s, t, needsDX) in shapes {
                 let x = Tensor.rand([m, ci, h, h], low: -1, high: 1, rng: &rng, requiresGrad: needsDX)
@@ -122,13 +122,14 @@ enum Workloads {
                 var times = [[Double]](repeating: [], count: 4)   // forward, backward; direct, Winograd
                 for _ in 0..<iters {   // alternating, so that load from elsewhere hits both alike
                     for (v, wino) in [false, true].enumerated() {
-                        (ConvAlgorithm.winogradS2TrainingEnabled, ConvAlgorithm.winogradK4Enabled, ConvAlgorithm.trainingBatchedMaxPositions)
-                            = (wino && saved.0, wino && saved.1, wino ? saved.2 : 0)
-                        let t0 = DispatchTime.now().uptimeNanoseconds
-                        let y = try f()
-                        let t1 = DispatchTime.now().uptimeNanoseconds
-                        try y.backward(gradient: gout)
-                        let t2 = DispatchTime.now().uptimeNanoseconds
+                        let policy = base.with { ($0.winogradS2Training, $0.winograd4x4, $0.trainingBatchedMaxPositions) = (wino && saved.0, wino && saved.1, wino ? saved.2 : 0) }
+                        let (t0, t1, t2) = try policy.run { () -> (UInt64, UInt64, UInt64) in
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            let y = try f()
+                            let t1 = DispatchTime.now().uptimeNanoseconds
+                            try y.backward(gradient: gout)
+                            return (t0, t1, DispatchTime.now().uptimeNanoseconds)
+                        }
                         times[v].append(Double(t1 - t0) / 1e9); times[2 + v].append(Double(t2 - t1) / 1e9)
                         x.zeroGrad(); w.zeroGrad()
                     }

@@ -29,9 +29,7 @@ final class CycleGANStepTests: XCTestCase {
     /// of up to 2 lr by step 3, beyond the 3-step test above, which therefore runs the GEMM
     /// algorithm (the fixture's 16-channel blocks are below `winogradMinChannels`).
     func testFirstTwoStepsMatchPyTorchWithWinograd() throws {
-        ConvAlgorithm.winogradMinChannels = 8
-        defer { ConvAlgorithm.winogradMinChannels = 32 }
-        try firstStepsMatchPyTorch(steps: 2, compareParameters: false)
+        try ConvPolicy().with { $0.winogradMinChannels = 8 }.run { try firstStepsMatchPyTorch(steps: 2, compareParameters: false) }
     }
 
     /// Every parameter's gradient as step 1 leaves it (the generators' from their update, the
@@ -39,9 +37,7 @@ final class CycleGANStepTests: XCTestCase {
     /// pass that Adam's amplification of rounding cannot blur, so it holds on every OpenBLAS
     /// kernel family, with and without Winograd in the residual blocks.
     func testFirstStepGradientsMatchPyTorch() throws {
-        defer { ConvAlgorithm.winogradMinChannels = 32 }
-        for minChannels in [32, 8] {
-            ConvAlgorithm.winogradMinChannels = minChannels
+        for minChannels in [32, 8] { try ConvPolicy().with { $0.winogradMinChannels = minChannels }.run {
             let (fx, model, rng) = try loadedModel()
             var r = rng
             _ = try model.trainStep(realA: try fx.tensor("A1"), realB: try fx.tensor("B1"), rng: &r)
@@ -67,7 +63,7 @@ final class CycleGANStepTests: XCTestCase {
                 }
                 print("  \(name): step-1 gradients, largest diff / largest gradient \(worst) (Winograd from \(minChannels) channels)")
             }
-        }
+        } }
     }
 
     /// The fixture's four networks loaded into a model built as the test's configuration.

@@ -47,9 +47,8 @@ final class Pix2PixStepTests: XCTestCase {
 
     func testVanilla() throws {
         // batch 2: the inner layers (planes up to 8x8) take the batch-wide products
-        let before = ConvAlgorithm.batchColumnsForwards
-        try check(.vanilla)
-        XCTAssertGreaterThan(ConvAlgorithm.batchColumnsForwards - before, 3 * 4, "batch-wide products ran")
+        let plans = try ConvTrace.trace { try check(.vanilla) }.plans
+        XCTAssertGreaterThan(plans.filter { $0.forward == .batchColumns }.count, 3 * 4, "batch-wide products ran")
     }
     func testLSGAN() throws { try check(.lsgan) }
 
@@ -61,16 +60,13 @@ final class Pix2PixStepTests: XCTestCase {
     /// of a batch of 2 before a BatchNorm - Adam turns rounding differences in near-zero
     /// gradients into moves of about lr in one weight, as with any other summation order.)
     func testWinogradS2Training() throws {
-        let saved = (ConvAlgorithm.winogradMinChannels, ConvAlgorithm.winogradS2TrainMinTiles)
-        defer { (ConvAlgorithm.winogradMinChannels, ConvAlgorithm.winogradS2TrainMinTiles) = saved }
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2TrainMinTiles = 4
-        let before = (ConvAlgorithm.winogradS2TrainingForwards, ConvAlgorithm.winogradK4Convolutions)
-        try check(.lsgan)
-        XCTAssertGreaterThan(ConvAlgorithm.winogradS2TrainingForwards - before.0, 3 * 10, "Winograd s2 ran in training")
-        // PatchGAN's 4x4 stride-1 layer: 3 forward passes and 2 input gradients per step
-        XCTAssertGreaterThanOrEqual(ConvAlgorithm.winogradK4Convolutions - before.1, 3 * 5, "Winograd 4x4 ran in training")
-        try check(.vanilla)
+        let policy = ConvPolicy().with { $0.winogradMinChannels = 1; $0.winogradS2TrainMinTiles = 4 }
+        let plans = try policy.run { try ConvTrace.trace { try check(.lsgan) }.plans }
+        XCTAssertGreaterThan(plans.filter { $0.forward == .winogradS2 && $0.weightGradient != nil }.count, 3 * 10, "Winograd s2 ran in training")
+        // PatchGAN's 4x4 stride-1 layer: 3 forward passes per step, 2 of them with an input gradient
+        XCTAssertGreaterThanOrEqual(plans.filter { $0.forward == .winograd4x4 }.count, 3 * 3, "Winograd 4x4 ran in training")
+        XCTAssertGreaterThanOrEqual(plans.filter { $0.inputGradient == .gradientConvWinograd4x4 }.count, 3 * 2, "its input gradients too")
+        try policy.run { try check(.vanilla) }
     }
 
     func testGANLossValues() throws {

@@ -6,10 +6,9 @@ import TestSupport
 /// against the naive convolution, gradients against the GEMM path and finite differences,
 /// over shapes that reach every tile of the kernels (64-column tiles, 16-column tiles, scalar
 /// tails; 1 to 4 outputs; padding 0 and > 0; batch > 1; kernels 1x1 to 7x7).
-final class DirectConvTests: XCTestCase {
+final class DirectConvTests: ConvPolicyTestCase {
     var rng = RNG(seed: 99)
 
-    override func tearDown() { ConvAlgorithm.directEnabled = true }
 
     struct Case { var n, c, h, w, o, kh, kw, pad: Int }
     let cases = [
@@ -53,7 +52,7 @@ final class DirectConvTests: XCTestCase {
             let r = Tensor.randn([k.n, k.o, k.h + 2 * k.pad - k.kh + 1, k.w + 2 * k.pad - k.kw + 1], rng: &rng)
             var results: [[[Float]]] = []
             for direct in [true, false] {
-                ConvAlgorithm.directEnabled = direct
+                scope.policy.direct = direct
                 for t in [x, w, b] { t.requiresGrad = true; t.zeroGrad() }
                 let y = try conv2d(x, weight: w, bias: b, padding: Size2(k.pad, k.pad))
                 let loss = try sum(y * r) + sum(x * x)
@@ -81,9 +80,9 @@ final class DirectConvTests: XCTestCase {
     func testGeneratorHeadShape() throws {
         let x = Tensor.randn([1, 16, 14, 134], rng: &rng)
         let w = Tensor.randn([3, 16, 7, 7], std: 0.05, rng: &rng)
-        ConvAlgorithm.directEnabled = false
+        scope.policy.direct = false
         let ref = try conv2d(x, weight: w)
-        ConvAlgorithm.directEnabled = true
+        scope.policy.direct = true
         let y = try conv2d(x, weight: w)
         assertClose(y.data, ref.data, rtol: 1e-5, atol: 1e-5, "generator head")
     }
@@ -92,13 +91,9 @@ final class DirectConvTests: XCTestCase {
 /// The GEMM path's variants: column matrices built a few output rows at a time, and the input
 /// gradient of stride-1 convolutions as a convolution of the output gradient (instead of
 /// folding a column gradient with col2im). Both against the plain path and the naive conv.
-final class ConvGEMMPathTests: XCTestCase {
+final class ConvGEMMPathTests: ConvPolicyTestCase {
     var rng = RNG(seed: 5)
 
-    override func tearDown() {
-        ConvAlgorithm.chunkBytes = 8 << 20
-        ConvAlgorithm.inputGradientAsConvEnabled = true
-    }
 
     func testChunkedColumnsAndInputGradientAsConvolution() throws {
         // (n, c, h, w, o, k, stride, pad)
@@ -109,13 +104,13 @@ final class ConvGEMMPathTests: XCTestCase {
             let wt = Tensor.randn([o, c, k, k], rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
             let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, strideH: s, strideW: s, padH: p, padW: p)
-            ConvAlgorithm.inputGradientAsConvEnabled = true
+            scope.policy.inputGradientAsConv = true
             XCTAssertEqual(ConvAlgorithm.inputGradientAsConv(g, outputs: o) != nil, s == 1)
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
             var results: [[[Float]]] = []
             for (chunk, asConv) in [(64, true), (1 << 30, false)] {   // 64 bytes: one output row per chunk
-                ConvAlgorithm.chunkBytes = chunk
-                ConvAlgorithm.inputGradientAsConvEnabled = asConv
+                scope.policy.chunkBytes = chunk
+                scope.policy.inputGradientAsConv = asConv
                 for t in [x, wt, b] { t.requiresGrad = true; t.zeroGrad() }
                 let y = try conv2d(x, weight: wt, bias: b, stride: Size2(s, s), padding: Size2(p, p))
                 try (sum(y * r) + sum(x * 0.5)).backward()
@@ -133,19 +128,14 @@ final class ConvGEMMPathTests: XCTestCase {
 /// Winograd F(2x2, 3x3) (`Winograd`, stride-1 3x3 convolutions with many channels): forward
 /// against the naive double-precision convolution, all gradients against the GEMM path and
 /// finite differences; odd and even sizes (partial tiles), padding 0, 1, 2, batch > 1.
-final class WinogradTests: XCTestCase {
+final class WinogradTests: ConvPolicyTestCase {
     var rng = RNG(seed: 11)
 
-    override func tearDown() {
-        ConvAlgorithm.winogradEnabled = true
-        ConvAlgorithm.winogradK4Enabled = true
-        ConvAlgorithm.winogradMinChannels = 32
-    }
 
     func testEnvironmentSwitch() {
-        XCTAssertTrue(ConvAlgorithm.winogradSetting(nil))
-        XCTAssertTrue(ConvAlgorithm.winogradSetting("1"))
-        for off in ["0", "off", "False", " no "] { XCTAssertFalse(ConvAlgorithm.winogradSetting(off), off) }
+        XCTAssertTrue(ConvPolicy.winogradSetting(nil))
+        XCTAssertTrue(ConvPolicy.winogradSetting("1"))
+        for off in ["0", "off", "False", " no "] { XCTAssertFalse(ConvPolicy.winogradSetting(off), off) }
     }
 
     func testAppliesOnlyToStrideOne3x3And4x4WithManyChannels() {
@@ -162,13 +152,13 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 512))
         XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 5, kernelW: 5), outputs: 512))
         XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 3), outputs: 512))
-        ConvAlgorithm.winogradK4Enabled = false
+        scope.policy.winograd4x4 = false
         XCTAssertFalse(Winograd.applies(k4, outputs: 512))
         XCTAssertTrue(Winograd.applies(g, outputs: 256))
     }
 
     func testMatchesNaiveAndGEMMPath() throws {
-        ConvAlgorithm.winogradMinChannels = 1
+        scope.policy.winogradMinChannels = 1
         // (n, c, h, w, o, kernel, pad): odd and even planes (a last tile row/column half outside), every padding
         for (n, c, h, w, o, k, p) in [(1, 3, 9, 11, 5, 3, 0), (2, 4, 8, 8, 6, 3, 1), (1, 5, 7, 10, 3, 3, 2), (1, 6, 13, 6, 7, 3, 1), (2, 40, 12, 20, 36, 3, 1),
                                       (1, 3, 9, 11, 5, 4, 0), (2, 4, 8, 8, 6, 4, 1), (1, 5, 7, 10, 3, 4, 2), (1, 6, 13, 6, 7, 4, 3),
@@ -177,12 +167,12 @@ final class WinogradTests: XCTestCase {
             let wt = Tensor.randn([o, c, k, k], std: 0.3, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
             let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, padH: p, padW: p)
-            ConvAlgorithm.winogradEnabled = true
+            scope.policy.winograd = true
             XCTAssertTrue(Winograd.applies(g, outputs: o))
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
             var results: [[[Float]]] = []
             for wino in [true, false] {
-                ConvAlgorithm.winogradEnabled = wino
+                scope.policy.winograd = wino
                 for t in [x, wt, b] { t.requiresGrad = true; t.zeroGrad() }
                 let y = try conv2d(x, weight: wt, bias: b, padding: Size2(p, p))
                 try (sum(y * r) + sum(x * 0.25) + sum(wt * 0.5)).backward()
@@ -197,7 +187,7 @@ final class WinogradTests: XCTestCase {
     }
 
     func testFiniteDifferences() throws {
-        ConvAlgorithm.winogradMinChannels = 1
+        scope.policy.winogradMinChannels = 1
         try gradCheck([Tensor.randn([2, 3, 7, 6], rng: &rng), Tensor.randn([4, 3, 3, 3], std: 0.5, rng: &rng), Tensor.randn([4], rng: &rng)],
                       "Winograd conv2d p1") {
             try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
@@ -218,7 +208,7 @@ final class WinogradTests: XCTestCase {
 
 /// The dedicated 4x4 / stride 2 / padding 1 unfolding (U-Net, PatchGAN) against a naive
 /// unfolding, with row ranges and a wider row stride, and col2im as its exact adjoint.
-final class K4S2P1UnfoldTests: XCTestCase {
+final class K4S2P1UnfoldTests: ConvPolicyTestCase {
     func testIm2colAndCol2imAgainstNaive() {
         var rng = RNG(seed: 21)
         for (c, h, w) in [(3, 8, 8), (2, 9, 7), (1, 2, 2), (2, 5, 12), (1, 3, 35)] {
@@ -259,19 +249,14 @@ final class K4S2P1UnfoldTests: XCTestCase {
 /// smallest planes and the packed kernel (`tr_gemm_packed`) above. Against the per-image
 /// OpenBLAS path, and batch invariance: an image's output has the same bits alone, in any
 /// batch, at any position. With gradients recorded, the OpenBLAS path is kept.
-final class BatchedConvTests: XCTestCase {
+final class BatchedConvTests: ConvPolicyTestCase {
     var rng = RNG(seed: 31)
 
-    override func tearDown() {
-        ConvAlgorithm.fewColumnsMaxPositions = 1
-        ConvAlgorithm.batchedMaxPositions = 256
-        ConvAlgorithm.batchedGroupBytes = 16 << 20
-    }
 
     /// The packed product against a double-precision one: rows not a multiple of the 12-row
     /// panel, columns not a multiple of 32, a depth over the 256-deep blocking, both layouts of A.
     func testPackedProductMatchesNaive() {
-        ConvAlgorithm.fewColumnsMaxPositions = 0
+        scope.policy.fewColumnsMaxPositions = 0
         for (m, n, k, transA) in [(29, 70, 300, false), (29, 70, 300, true), (12, 32, 5, false), (1, 1, 1, true), (50, 200, 257, false)] {
             let ld = batchedStride(n)
             let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
@@ -321,9 +306,8 @@ final class BatchedConvTests: XCTestCase {
         for (c, h, o, k, s, p) in [(3, 64, 64, 11, 4, 2), (64, 7, 48, 5, 1, 2), (6, 10, 25, 3, 1, 1)] {
             let w = Tensor.randn([o, c, k, k], std: 0.1, rng: &rng)
             let x = Tensor.randn([2, c, h, h], rng: &rng)
-            let before = ConvAlgorithm.batchedProducts
-            let y = try withNoGrad { try conv2d(x, weight: w, stride: Size2(s, s), padding: Size2(p, p)) }
-            XCTAssertEqual(ConvAlgorithm.batchedProducts, before, "k\(k) s\(s) on \(h)x\(h): not batched")
+            let (y, plans) = try ConvTrace.trace { try withNoGrad { try conv2d(x, weight: w, stride: Size2(s, s), padding: Size2(p, p)) } }
+            XCTAssertEqual(plans.map(\.forward), [.im2colGEMM], "k\(k) s\(s) on \(h)x\(h): not batched")
             x.requiresGrad = true
             XCTAssertEqual(y.data, try conv2d(x, weight: w, stride: Size2(s, s), padding: Size2(p, p)).data)
         }
@@ -334,16 +318,16 @@ final class BatchedConvTests: XCTestCase {
         let w = Tensor.randn([10, 6, 4, 4], std: 0.1, rng: &rng), wt = Tensor.randn([6, 5, 4, 4], std: 0.1, rng: &rng)
         let x = Tensor.randn([5, 6, 16, 16], rng: &rng), xt = Tensor.randn([5, 6, 8, 8], rng: &rng)
         let whole = try withNoGrad { (try conv2d(x, weight: w, stride: 2, padding: 1), try convTranspose2d(xt, weight: wt, stride: 2, padding: 1)) }
-        ConvAlgorithm.batchedGroupBytes = 1   // one image per group
+        scope.policy.batchedGroupBytes = 1   // one image per group
         let grouped = try withNoGrad { (try conv2d(x, weight: w, stride: 2, padding: 1), try convTranspose2d(xt, weight: wt, stride: 2, padding: 1)) }
         XCTAssertEqual(whole.0.data, grouped.0.data)
         XCTAssertEqual(whole.1.data, grouped.1.data)
     }
 
     func checkInvariance(_ imgs: [Tensor], _ f: (Tensor) throws -> Tensor, _ what: String) throws {
-        let before = ConvAlgorithm.batchedProducts
-        let singles = try imgs.map { x in try withNoGrad { try f(x) } }
-        XCTAssertGreaterThanOrEqual(ConvAlgorithm.batchedProducts, before + imgs.count, "\(what): the batched path is taken")
+        let (singles, plans) = try ConvTrace.trace { try imgs.map { x in try withNoGrad { try f(x) } } }
+        XCTAssertTrue(plans.allSatisfy { [.batchedFewColumns, .batchedPacked].contains($0.forward) } && plans.count >= imgs.count,
+                      "\(what): the batched path is taken (\(plans.map(\.forward)))")
         // batches: all three, a repeated image, and a different order
         for order in [[0, 1, 2], [1, 1, 1, 1, 1], [2, 0, 1, 0]] {
             let y = try withNoGrad { try f(try cat(order.map { imgs[$0] }, dim: 0)) }
@@ -359,9 +343,9 @@ final class BatchedConvTests: XCTestCase {
             defer { x.requiresGrad = false }
             assertClose(singles[i].data, try f(x).data, rtol: 1e-5, atol: 1e-5, "\(what) image \(i) vs OpenBLAS")
         }
-        ConvAlgorithm.batchedMaxPositions = 0
-        defer { ConvAlgorithm.batchedMaxPositions = 256 }
-        XCTAssertEqual(try withNoGrad { try f(imgs[0]) }.data, try f(imgs[0]).data, "\(what): switched off, no-grad and grad paths agree")
+        try ConvPolicy.current.with { $0.batchedMaxPositions = 0 }.run {
+            XCTAssertEqual(try withNoGrad { try f(imgs[0]) }.data, try f(imgs[0]).data, "\(what): switched off, no-grad and grad paths agree")
+        }
     }
 }
 
@@ -369,17 +353,9 @@ final class BatchedConvTests: XCTestCase {
 /// transposed convolutions without gradients (`WinogradS2`): against the naive
 /// double-precision sums and the OpenBLAS path on awkward shapes (non-square, odd channel
 /// counts, one tile row, batches), batch invariance, and the choice of path.
-final class WinogradS2Tests: XCTestCase {
+final class WinogradS2Tests: ConvPolicyTestCase {
     var rng = RNG(seed: 23)
 
-    override func tearDown() {
-        ConvAlgorithm.winogradS2Enabled = true
-        ConvAlgorithm.winogradMinChannels = 32
-        ConvAlgorithm.winogradS2MinTiles = 16
-        ConvAlgorithm.winogradS2PerImageTiles = 256
-        ConvAlgorithm.winogradS2TrainingEnabled = true
-        ConvAlgorithm.winogradS2TrainMinTiles = 256
-    }
 
     func testAppliesToEvenTiledPlanes() {
         let g = ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
@@ -387,10 +363,10 @@ final class WinogradS2Tests: XCTestCase {
         XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
         w.requiresGrad = true
         XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training, 1024 tiles")
-        ConvAlgorithm.winogradS2TrainingEnabled = false
+        scope.policy.winogradS2Training = false
         XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training switched off")
         XCTAssertTrue(withNoGrad { WinogradS2.applies(g, outputs: 128, inputs: [x, w]) })
-        ConvAlgorithm.winogradS2TrainingEnabled = true
+        scope.policy.winogradS2Training = true
         // 64 tiles: enough without gradients, too few for training's threshold
         let g16 = ConvGeometry(channels: 64, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         XCTAssertFalse(WinogradS2.applies(g16, outputs: 128, inputs: [x, w]), "training, 64 tiles")
@@ -402,17 +378,17 @@ final class WinogradS2Tests: XCTestCase {
         XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 129, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
         XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
         XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 64, inputs: [x]))
-        ConvAlgorithm.winogradS2Enabled = false
+        scope.policy.winogradS2 = false
         XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
     }
 
     /// Both ways of running the products: each image through OpenBLAS, and all images side
     /// by side through the packed kernel.
     func testConvolutionMatchesNaiveAndOpenBLAS() throws {
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2MinTiles = 1
+        scope.policy.winogradMinChannels = 1
+        scope.policy.winogradS2MinTiles = 1
         for perImage in [1, 1 << 30] {
-            ConvAlgorithm.winogradS2PerImageTiles = perImage
+            scope.policy.winogradS2PerImageTiles = perImage
             // (n, c, h, w, o): output planes 2x2 (one tile), 4x6, 6x2, 8x8; odd channel counts
             for (n, c, h, w, o) in [(1, 1, 4, 4, 1), (2, 3, 8, 12, 5), (1, 7, 12, 4, 2), (3, 9, 16, 16, 11), (1, 33, 8, 8, 17)] {
                 let x = Tensor.randn([n, c, h, w], rng: &rng)
@@ -428,10 +404,10 @@ final class WinogradS2Tests: XCTestCase {
     }
 
     func testTransposedConvolutionMatchesNaiveAndOpenBLAS() throws {
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2MinTiles = 1
+        scope.policy.winogradMinChannels = 1
+        scope.policy.winogradS2MinTiles = 1
         for perImage in [1, 1 << 30] {
-            ConvAlgorithm.winogradS2PerImageTiles = perImage
+            scope.policy.winogradS2PerImageTiles = perImage
             // (n, cin, h, w, cout): input planes 2x2, 4x6, 6x2, 8x8
             for (n, ci, h, w, co) in [(1, 1, 2, 2, 1), (2, 5, 4, 6, 3), (1, 2, 6, 2, 7), (3, 11, 8, 8, 9), (1, 17, 4, 4, 33)] {
                 let x = Tensor.randn([n, ci, h, w], rng: &rng)
@@ -458,15 +434,14 @@ final class WinogradS2Tests: XCTestCase {
     /// fresh gradients and once with x and the weight used twice (gradients accumulate),
     /// for convolutions and transposed convolutions, per-image and packed products.
     func testTrainingMatchesDirectSums() throws {
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2TrainMinTiles = 1
-        defer { ConvAlgorithm.winogradS2TrainingEnabled = true }
+        scope.policy.winogradMinChannels = 1
+        scope.policy.winogradS2TrainMinTiles = 1
         for perImage in [1, 1 << 30] {
-            ConvAlgorithm.winogradS2PerImageTiles = perImage
+            scope.policy.winogradS2PerImageTiles = perImage
             try compareStride2TrainingPaths([(false, 1, 3, 5, 8, 12), (false, 2, 9, 4, 16, 16), (false, 1, 33, 17, 4, 4),
                                              (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2)],
                                             rng: &rng, "Winograd s2 per-image from \(perImage)", rtol: 1e-5, atol: 1e-4) { wino, g, outputs, inputs, run in
-                ConvAlgorithm.winogradS2TrainingEnabled = wino
+                scope.policy.winogradS2Training = wino
                 XCTAssertEqual(WinogradS2.applies(g, outputs: outputs, inputs: inputs), wino)
                 return try run()
             }
@@ -474,8 +449,8 @@ final class WinogradS2Tests: XCTestCase {
     }
 
     func testTrainingFiniteDifferences() throws {
-        ConvAlgorithm.winogradMinChannels = 1
-        ConvAlgorithm.winogradS2TrainMinTiles = 1
+        scope.policy.winogradMinChannels = 1
+        scope.policy.winogradS2TrainMinTiles = 1
         let g = ConvGeometry(channels: 3, height: 8, width: 12, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         let x = Tensor.randn([2, 3, 8, 12], rng: &rng), w = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
         w.requiresGrad = true
@@ -498,10 +473,10 @@ final class WinogradS2Tests: XCTestCase {
         XCTAssertTrue(WinogradS2.applies(g, outputs: outputs, inputs: inputs), "\(what) \(g): Winograd s2 applies")
         let y = try withNoGrad { try f(x) }
         assertClose(y.data, naive, rtol: 1e-5, atol: 1e-5,
-                    "Winograd s2 \(what) vs naive \(g) per-image from \(ConvAlgorithm.winogradS2PerImageTiles) tiles")
-        ConvAlgorithm.winogradS2Enabled = false
+                    "Winograd s2 \(what) vs naive \(g) per-image from \(scope.policy.winogradS2PerImageTiles) tiles")
+        scope.policy.winogradS2 = false
         let blas = try withNoGrad { try f(x) }
-        ConvAlgorithm.winogradS2Enabled = true
+        scope.policy.winogradS2 = true
         assertClose(y.data, blas.data, rtol: 1e-5, atol: 1e-5, "Winograd s2 \(what) vs OpenBLAS \(g)")
         try checkBatchInvariance(x, f)
     }
@@ -516,18 +491,16 @@ final class WinogradS2Tests: XCTestCase {
             XCTAssertEqual(Array(whole.data[(i * per)..<((i + 1) * per)]), alone.data, "image \(i) of \(n)")
         }
         // packed a group of one image at a time
-        ConvAlgorithm.batchedGroupBytes = 1
-        defer { ConvAlgorithm.batchedGroupBytes = 16 << 20 }
+        scope.policy.batchedGroupBytes = 1
         XCTAssertEqual(try withNoGrad { try f(x) }.data, whole.data, "grouped one image at a time")
     }
 }
 
 /// Training steps with several images on the small planes of 4x4 stride-2 layers: one
 /// product over all images' columns (`BatchColumns`) against the per-image products.
-final class BatchColumnsTests: XCTestCase {
+final class BatchColumnsTests: ConvPolicyTestCase {
     var rng = RNG(seed: 57)
 
-    override func tearDown() { ConvAlgorithm.trainingBatchedMaxPositions = 64 }
 
     func testAppliesOnlyToBatchesWithGradientsOnSmall4x4Stride2Planes() {
         let g = ConvGeometry(channels: 8, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
@@ -546,10 +519,9 @@ final class BatchColumnsTests: XCTestCase {
         try compareStride2TrainingPaths([(false, 2, 3, 5, 8, 12), (false, 3, 16, 9, 2, 2), (false, 4, 7, 6, 16, 16),
                                          (true, 2, 5, 3, 4, 6), (true, 3, 9, 16, 1, 1), (true, 4, 6, 7, 8, 8)],
                                         rng: &rng, "batch-wide products", rtol: 1e-5, atol: 1e-5) { fast, _, _, _, run in
-            ConvAlgorithm.trainingBatchedMaxPositions = fast ? 64 : 0
-            let before = ConvAlgorithm.batchColumnsForwards
-            let y = try run()
-            XCTAssertEqual(ConvAlgorithm.batchColumnsForwards > before, fast, "path taken")
+            scope.policy.trainingBatchedMaxPositions = fast ? 64 : 0
+            let (y, plans) = try ConvTrace.trace { try run() }
+            XCTAssertEqual(plans.contains { $0.forward == .batchColumns }, fast, "path taken")
             return y
         }
     }
@@ -568,16 +540,12 @@ final class BatchColumnsTests: XCTestCase {
 
 /// Weights derived for the no-gradient paths are kept while the tensor is unchanged, and
 /// re-derived after any write to it.
-final class PackedWeightsTests: XCTestCase {
+final class PackedWeightsTests: ConvPolicyTestCase {
     var rng = RNG(seed: 41)
 
-    override func tearDown() {
-        PackedWeights.enabled = true
-        ConvAlgorithm.winogradMinChannels = 32
-    }
 
     func testReusedWhileUnchangedAndRederivedAfterWrites() throws {
-        ConvAlgorithm.winogradMinChannels = 1
+        scope.policy.winogradMinChannels = 1
         // batched conv (packed, to 8x8), batched transposed (from 8x8), Winograd s2 conv (per
         // image, to 32x32) and transposed (packed, from 16x16)
         let cases: [(Tensor, Tensor, Bool)] = [
@@ -598,9 +566,9 @@ final class PackedWeightsTests: XCTestCase {
             w.data[3] += 0.5   // an element write
             let changed = try f()
             XCTAssertGreaterThan(PackedWeights.derivations, before, "case \(i): re-derived after a write")
-            PackedWeights.enabled = false
+            scope.policy.weightCache = false
             XCTAssertEqual(try f().data, changed.data, "case \(i): kept and fresh agree")
-            PackedWeights.enabled = true
+            scope.policy.weightCache = true
             w.data.withUnsafeMutableBufferPointer { $0[0] -= 1 }   // an in-place write
             let again = try f()
             w.requiresGrad = true

@@ -3,7 +3,7 @@ import Tensors
 import TestSupport
 
 /// Fast kernels (im2col + OpenBLAS GEMM) against the naive reference kernels kept in the code.
-final class KernelTests: XCTestCase {
+final class KernelTests: ConvPolicyTestCase {
     func testSgemmMatchesNaiveAllTransposes() {
         var rng = RNG(seed: 3)
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {

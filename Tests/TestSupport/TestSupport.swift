@@ -115,3 +115,15 @@ public func awayFromZero(_ t: Tensor, margin: Float = 0.1) -> Tensor {
     for i in 0..<t.count { t.data[i] = (t.data[i] >= 0 ? 1 : -1) * (abs(t.data[i]) + margin) }
     return t
 }
+
+/// A test case whose every test runs in a convolution-policy scope of its own (`scope.policy`
+/// may be changed as the test goes; nothing global is, so tests do not depend on order).
+open class ConvPolicyTestCase: XCTestCase {
+    public var scope: ConvPolicyScope!
+    override open func invokeTest() {
+        ConvPolicy.scoped { s in
+            scope = s
+            super.invokeTest()
+        }
+    }
+}

@@ -38,7 +38,6 @@ struct PackedA {
     func multiply(packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, n: Int,
                   imageColumns: Int? = nil, imageStride: Int = 0) {
         GEMMCounter.count(m: m, n: n, k: k)
-        ConvAlgorithm.batchedProducts += 1
         let count = (m + Int(TR_GEMM_MR) - 1) / Int(TR_GEMM_MR), (m, k) = (m, k)
         panels.withUnsafeBufferPointer { p in
             let base = p.baseAddress!
@@ -56,8 +55,6 @@ func batchedGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePoint
                  c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, positions: Int, weightTensor: Tensor? = nil) {
     if ConvAlgorithm.fewColumnsKernel(positions: positions, transposed: transA) {
         GEMMCounter.count(m: m, n: n, k: k)
-        ConvAlgorithm.batchedProducts += 1
-        ConvAlgorithm.fewColumnsProducts += 1
         parallelChunks(m, work: m * k * ldb, minimumWork: 1 << 18) { i0, i1 in
             tr_gemm_fewcols(a, lda, transA ? 1 : 0, b, ldb, c, ldb, n, k, i0, i1)
         }
@@ -208,10 +205,9 @@ public enum PackedWeights {
     nonisolated(unsafe) private static var entries: [Key: Entry] = [:]
     nonisolated(unsafe) private static var floats = 0
     private static let lock = NSLock()
-    /// Whether derived weights are kept (tests switch it off to check the uncached path).
-    nonisolated(unsafe) public static var enabled = true
-    /// At most this many floats are kept (1 GB).
-    nonisolated(unsafe) public static var limitFloats = 256 << 20
+    /// Whether derived weights are kept, and at most how many floats (`ConvPolicy`).
+    static var enabled: Bool { ConvPolicy.current.weightCache }
+    static var limitFloats: Int { ConvPolicy.current.weightCacheFloats }
     /// Derivations done so far (tests check reuse and invalidation).
     nonisolated(unsafe) static var derivations = 0
 

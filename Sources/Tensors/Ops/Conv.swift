@@ -20,7 +20,13 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     guard H + 2 * padding.h - dilation.h * (g.kernelH - 1) - 1 >= 0, W + 2 * padding.w - dilation.w * (g.kernelW - 1) - 1 >= 0 else {
         throw TensorError.shapeMismatch(op: "conv2d (kernel larger than padded input)", shapes: [x.shape, weight.shape])
     }
-    if ConvAlgorithm.useDirect(outputs: O, g) { return conv2dDirect(x, weight: weight, bias: bias, g) }
+    let grads = GradMode.isEnabled
+    if ConvAlgorithm.useDirect(outputs: O, g) {
+        ConvTrace.record(ConvPlanRecord(transposed: false, channels: C, outputs: O, height: H, width: W, kernel: g.kernelH, stride: stride.h,
+                                        padding: padding.h, images: N, forward: .direct,
+                                        inputGradient: grads && x.requiresGrad ? .direct : nil, weightGradient: grads && weight.requiresGrad ? .direct : nil))
+        return conv2dDirect(x, weight: weight, bias: bias, g)
+    }
     let K = g.colRows, P = g.colCols, chw = C * H * W
     // A 1x1 stride-1 unpadded convolution needs no unfolding: cols == x.
     let direct = g.kernelH == 1 && g.kernelW == 1 && stride == 1 && padding == 0
@@ -29,10 +35,24 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     var out = uninitializedFloats(N * O * P)
     let winoS2 = WinogradS2.applies(g, outputs: O, inputs: [x, weight, bias])
     let keep = !WinogradS2.recordsGradient([x, weight, bias])
-    if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
     let batchCols = !winoS2 && BatchColumns.applies(g, images: N, positions: P, inputs: [x, weight, bias])
-    if batchCols { ConvAlgorithm.batchColumnsForwards += 1 }
+    if ConvTrace.active != nil {
+        let wino: ConvKernel? = !direct && Winograd.applies(g, outputs: O) ? (g.kernelH == 4 ? .winograd4x4 : .winograd3x3) : nil
+        let forward: ConvKernel = wino ?? (winoS2 ? .winogradS2 : !direct && batched ? (ConvAlgorithm.fewColumnsKernel(positions: P, transposed: false) ? .batchedFewColumns : .batchedPacked)
+            : batchCols ? .batchColumns : direct ? .pointwise : .im2colGEMM)
+        var inputGrad: ConvKernel?, weightGrad: ConvKernel?
+        if grads && weight.requiresGrad {
+            weightGrad = winoS2 ? .winogradS2 : batchCols ? .batchColumns : wino ?? (direct ? .pointwise : .im2colGEMM)
+        }
+        if grads && x.requiresGrad {
+            if winoS2 { inputGrad = .winogradS2 } else if batchCols { inputGrad = .batchColumns } else if let gt = ConvAlgorithm.inputGradientAsConv(g, outputs: O), !direct {
+                inputGrad = Winograd.applies(gt, outputs: C) ? (gt.kernelH == 4 ? .gradientConvWinograd4x4 : .gradientConvWinograd3x3) : .gradientConvGEMM
+            } else { inputGrad = direct ? .pointwise : .col2im }
+        }
+        ConvTrace.record(ConvPlanRecord(transposed: false, channels: C, outputs: O, height: H, width: W, kernel: g.kernelH, stride: stride.h,
+                                        padding: padding.h, images: N, forward: forward, inputGradient: inputGrad, weightGradient: weightGrad))
+    }
     var cols = direct || Winograd.applies(g, outputs: O) || batched || winoS2 || batchCols ? [] : uninitializedFloats(K * chunk * g.outW)
     // out[n] (O, P) = weight (O, K) * cols (K, P)
     x.data.withUnsafeBufferPointer { xp in
@@ -290,10 +310,17 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     let K = g.colRows, P = Hin * Win, outPlane = Cout * Hout * Wout
     let winoS2 = WinogradS2.applies(g, outputs: Cin, inputs: [x, weight, bias])
     let keep = !WinogradS2.recordsGradient([x, weight, bias])
-    if winoS2 && !keep { ConvAlgorithm.winogradS2TrainingForwards += 1 }
     let batched = !winoS2 && ConvAlgorithm.batched(g, positions: P, inputs: [x, weight, bias])
     let batchCols = !winoS2 && BatchColumns.applies(g, images: N, positions: P, inputs: [x, weight, bias])
-    if batchCols { ConvAlgorithm.batchColumnsForwards += 1 }
+    if ConvTrace.active != nil {
+        let grads = GradMode.isEnabled
+        let forward: ConvKernel = winoS2 ? .winogradS2 : batched ? (ConvAlgorithm.fewColumnsKernel(positions: P, transposed: true) ? .batchedFewColumns : .batchedPacked)
+            : batchCols ? .batchColumns : .gemmCol2im
+        let back: ConvKernel = winoS2 ? .winogradS2 : batchCols ? .batchColumns : .im2colGEMM
+        ConvTrace.record(ConvPlanRecord(transposed: true, channels: Cin, outputs: Cout, height: Hin, width: Win, kernel: kH, stride: stride.h,
+                                        padding: padding.h, images: N, forward: forward,
+                                        inputGradient: grads && x.requiresGrad ? back : nil, weightGradient: grads && weight.requiresGrad ? back : nil))
+    }
     // col2im adds into it; Winograd writes it whole
     var out = winoS2 ? uninitializedFloats(N * outPlane) : [Float](repeating: 0, count: N * outPlane)
     var cols = batched || winoS2 || batchCols ? [] : uninitializedFloats(K * P)

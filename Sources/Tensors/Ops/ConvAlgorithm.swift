@@ -20,16 +20,18 @@ import Glibc
 /// - otherwise im2col + OpenBLAS, the column matrix built a chunk of output rows at a time,
 ///   and stride-1 input gradients as a convolution of the output gradient.
 ///
-/// The switches are for tests and measurements; the defaults are the measured best.
+/// Its thresholds and switches are a `ConvPolicy` value in effect for the call (the
+/// measured best unless a scope sets another); these are the readings of it that the
+/// kernels share.
 public enum ConvAlgorithm {
     /// Tests switch this off to compare the direct kernels with the GEMM path.
-    nonisolated(unsafe) public static var directEnabled = true
+    static var directEnabled: Bool { ConvPolicy.current.direct }
     /// Largest output-channel count that takes the direct path.
-    public static let directMaxOutputs = 4
+    public static let directMaxOutputs = ConvPolicy.directMaxOutputs
 
     /// Bytes of column matrix per chunk of output rows (`chunkRows`): small enough to stay in
     /// the 32 MB last-level cache between im2col and the GEMM, large enough for full-speed GEMMs.
-    nonisolated(unsafe) public static var chunkBytes = 8 << 20
+    static var chunkBytes: Int { ConvPolicy.current.chunkBytes }
 
     /// Output rows per column-matrix chunk for a convolution.
     static func chunkRows(_ g: ConvGeometry) -> Int {
@@ -41,20 +43,12 @@ public enum ConvAlgorithm {
     /// channels use Winograd F(2x2, 3x3) (`Winograd`); tests switch it off or lower the bound.
     /// `TRANSLATE_WINOGRAD=0` in the environment turns it off (direct sums, as PyTorch's CPU
     /// convolutions, at about 1.3x the CycleGAN step time).
-    nonisolated(unsafe) public static var winogradEnabled = winogradSetting(getenv(winogradVariable).map { String(cString: $0) })
-    public static let winogradVariable = "TRANSLATE_WINOGRAD"
-
-    /// Winograd is on unless the variable says 0 (or off / false / no).
-    static func winogradSetting(_ value: String?) -> Bool {
-        guard let v = value?.trimmingCharacters(in: .whitespaces).lowercased() else { return true }
-        return !["0", "off", "false", "no"].contains(v)
-    }
-    nonisolated(unsafe) public static var winogradMinChannels = 32
+    static var winogradEnabled: Bool { ConvPolicy.current.winograd }
+    public static var winogradVariable: String { ConvPolicy.winogradVariable }
+    static var winogradMinChannels: Int { ConvPolicy.current.winogradMinChannels }
     /// Whether stride-1 4x4 convolutions (PatchGAN's 256 -> 512 layer) use Winograd F(2x2, 4x4)
     /// under the same conditions; follows `TRANSLATE_WINOGRAD` through `winogradEnabled`.
-    nonisolated(unsafe) public static var winogradK4Enabled = true
-    /// Stride-1 4x4 forward passes (and input gradients) run through it so far (tests check the path).
-    nonisolated(unsafe) public static var winogradK4Convolutions = 0
+    static var winogradK4Enabled: Bool { ConvPolicy.current.winograd4x4 }
 
     /// Whether 4x4 stride-2 padding-1 convolutions and transposed convolutions without
     /// gradients use Winograd F(2x2, 2x2) over the input's phase images (`WinogradS2`), when
@@ -63,20 +57,18 @@ public enum ConvAlgorithm {
     /// with kept weights at batch 8: 512 -> 512 to 8x8 18.1 vs 23.7 ms direct, 1024 -> 512
     /// from 8x8 24.8 vs 34.5 ms). Follows
     /// `TRANSLATE_WINOGRAD` like the 3x3 one.
-    nonisolated(unsafe) public static var winogradS2Enabled = winogradEnabled
-    nonisolated(unsafe) public static var winogradS2MinTiles = 16
+    static var winogradS2Enabled: Bool { ConvPolicy.current.winogradS2 }
+    static var winogradS2MinTiles: Int { ConvPolicy.current.winogradS2MinTiles }
     /// Planes with at least this many 2x2 tiles run each image's Winograd products through
     /// OpenBLAS; smaller ones run all images of a batch through the packed kernel at once.
-    nonisolated(unsafe) public static var winogradS2PerImageTiles = 256
+    static var winogradS2PerImageTiles: Int { ConvPolicy.current.winogradS2PerImageTiles }
     /// Whether training (gradients recorded) uses it too, on planes of at least
     /// `winogradS2TrainMinTiles` tiles; the transformed filters are derived afresh on every
     /// call there. Measured at batch 1 (`translate-bench workload train-layers`, forward ms):
     /// 1024 tiles e2 7.9 -> 5.2, d7 12.1 -> 9.1; 256 tiles e3 4.7 -> 4.3; 64 tiles (packing
     /// fresh weights) e4 5.2 -> 8.6, so smaller planes keep the direct sums.
-    nonisolated(unsafe) public static var winogradS2TrainingEnabled = true
-    nonisolated(unsafe) public static var winogradS2TrainMinTiles = 256
-    /// Forward passes run through Winograd s2 with gradients recorded so far (tests check the path).
-    nonisolated(unsafe) public static var winogradS2TrainingForwards = 0
+    static var winogradS2TrainingEnabled: Bool { ConvPolicy.current.winogradS2Training }
+    static var winogradS2TrainMinTiles: Int { ConvPolicy.current.winogradS2TrainMinTiles }
 
     /// Convolutions run without gradients whose output plane (conv) or input plane
     /// (transposed conv) has at most this many positions (the U-Net's inner layers: 1x1 to
@@ -86,26 +78,22 @@ public enum ConvAlgorithm {
     /// output as one multiply-add chain in a fixed order whatever the other columns are, and the
     /// choice depends on the plane only, so an image's result is the same in any batch.
     /// 0 turns it off.
-    nonisolated(unsafe) public static var batchedMaxPositions = 256
+    static var batchedMaxPositions: Int { ConvPolicy.current.batchedMaxPositions }
     /// Up to this many positions the batched product uses `tr_gemm_fewcols` (no packing: the
     /// weights are read once and the few columns stay in registers); above it, the packed
     /// kernel `tr_gemm_packed`, whose packed weights are kept between calls (`PackedWeights`).
     /// Measured at batch 8 (`translate-bench workload unet-layers`) with kept weights:
     /// 512 -> 512 conv to 2x2 planes 2.35 ms packed vs 2.74 few-column, to 4x4 9.8 vs 10.5;
     /// transposed 1024 -> 512 from 2x2 3.9 vs 4.6 ms.
-    nonisolated(unsafe) public static var fewColumnsMaxPositions = 1
+    static var fewColumnsMaxPositions: Int { ConvPolicy.current.fewColumnsMaxPositions }
 
     /// Whether the batched product of a plane of `positions` uses the few-column kernel.
     static func fewColumnsKernel(positions: Int, transposed: Bool) -> Bool {
         positions <= fewColumnsMaxPositions
     }
-    /// Batched products computed so far, and how many of them by the few-column kernel
-    /// (tests check which path is taken).
-    nonisolated(unsafe) static var batchedProducts = 0
-    nonisolated(unsafe) static var fewColumnsProducts = 0
     /// The batched path packs (a group of) images' columns into at most about this many bytes
     /// at a time, so that they are still in the last-level cache when the product reads them.
-    nonisolated(unsafe) public static var batchedGroupBytes = 16 << 20
+    static var batchedGroupBytes: Int { ConvPolicy.current.batchedGroupBytes }
 
     /// Whether a convolution with geometry `g` (for a transposed one: of the matching
     /// convolution) and `positions` plane positions takes the batched path: planes of at most
@@ -126,12 +114,10 @@ public enum ConvAlgorithm {
     /// images (`BatchColumns`); 0 turns it off. Measured at batch 4 (`translate-bench workload
     /// train-layers --batch 4`, fwd ms): e7 (4 positions) 8.4 -> 2.6, d2 22.7 -> 8.4, e5 (64)
     /// 19.4 -> 16.4; at 256 positions (e4, d5) no gain for twice the column memory.
-    nonisolated(unsafe) public static var trainingBatchedMaxPositions = 64
-    /// Forward passes run that way so far (tests check the path).
-    nonisolated(unsafe) public static var batchColumnsForwards = 0
+    static var trainingBatchedMaxPositions: Int { ConvPolicy.current.trainingBatchedMaxPositions }
 
     /// Tests switch this off to compare with folding the column gradient (col2im).
-    nonisolated(unsafe) public static var inputGradientAsConvEnabled = true
+    static var inputGradientAsConvEnabled: Bool { ConvPolicy.current.inputGradientAsConv }
 
     /// For a stride-1, dilation-1 convolution with padding below the kernel size, the geometry
     /// of the convolution over the output gradient that yields the input gradient (its

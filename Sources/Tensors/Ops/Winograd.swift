@@ -75,7 +75,6 @@ enum Winograd {
     static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, u: UnsafePointer<Float>, outputs O: Int,
                         out: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let (th, tw) = tiles(g), T = th * tw, C = g.channels, k = kind(g), np = k.points
-        if k.kernel == 4 { ConvAlgorithm.winogradK4Convolutions += 1 }
         var v = uninitializedFloats(np * C * T), m = uninitializedFloats(np * O * T)
         v.withUnsafeMutableBufferPointer { vp in
             m.withUnsafeMutableBufferPointer { mp in

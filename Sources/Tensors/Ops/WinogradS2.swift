@@ -25,7 +25,7 @@ enum WinogradS2 {
     /// path. The choice depends on the shapes, whether gradients are recorded and
     /// `ConvAlgorithm`'s switches only.
     static func applies(_ g: ConvGeometry, outputs: Int, inputs: [Tensor?]) -> Bool {
-        guard ConvAlgorithm.winogradS2Enabled && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
+        guard ConvAlgorithm.winogradEnabled && ConvAlgorithm.winogradS2Enabled && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
             && g.outH % 2 == 0 && g.outW % 2 == 0 && min(g.channels, outputs) >= ConvAlgorithm.winogradMinChannels else { return false }
         let tiles = (g.outH / 2) * (g.outW / 2)
         if recordsGradient(inputs) {
