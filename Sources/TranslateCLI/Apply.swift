@@ -5,6 +5,7 @@ import NN
 import ImageIO
 import Datasets
 import Pipelines
+import Pages
 
 /// A generator restored from a training checkpoint or an exported model file: pix2pix's G,
 /// or one of CycleGAN's two (G_A for a-to-b, G_B for b-to-a).

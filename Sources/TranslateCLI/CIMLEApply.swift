@@ -4,6 +4,7 @@ import NN
 import ImageIO
 import Datasets
 import Pipelines
+import Pages
 import Evaluation
 
 /// A model file or run folder: the .safetensors file it means.
