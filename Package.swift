@@ -51,9 +51,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "translate", dependencies: ["TranslateCLI", "Tensors"]),
-        .executableTarget(name: "translate-bench", dependencies: ["Pipelines", "NN", "Tensors"]),
+        // The benchmark commands (a library, so that tests can parse them) and their executable.
+        .target(name: "BenchCommands", dependencies: [
+            "Pipelines", "NN", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "translate-bench", dependencies: ["BenchCommands", "Tensors"]),
         .target(name: "TestSupport", dependencies: ["Tensors", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
+        .testTarget(name: "BenchCommandsTests", dependencies: ["BenchCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Tensors", "TestSupport"]),
