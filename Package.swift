@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Pages", targets: ["Pages"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "TorchImport", targets: ["TorchImport"]),
         .library(name: "Perceptual", targets: ["Perceptual"]),
@@ -31,6 +32,9 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         // Data flows one way: Tensors -> NN -> (ImageIO, Datasets, Perceptual) -> Pipelines
         // -> Evaluation -> TranslateCLI (Evaluation needs no pipeline; Pipelines no metric).
+        // Pages (HTML pages and their SVG charts) stands apart on Foundation alone: Pipelines
+        // draws the training pages with it, TranslateCLI those of apply and eval.
+        .target(name: "Pages"),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "NN", dependencies: ["Tensors", "CKernels"]),
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
@@ -39,16 +43,22 @@ let package = Package(
         .target(name: "Perceptual", dependencies: ["ImageIO", "NN", "Tensors"]),
         // Image metrics, diversity and mode-collapse statistics.
         .target(name: "Evaluation", dependencies: ["Perceptual", "ImageIO", "NN", "Tensors"]),
-        .target(name: "Pipelines", dependencies: ["Datasets", "Perceptual", "ImageIO", "NN", "Tensors"]),
+        .target(name: "Pipelines", dependencies: ["Datasets", "Perceptual", "ImageIO", "NN", "Tensors", "Pages"]),
         // Reads torch.save files (zip and legacy pickle) without executing them.
         .target(name: "TorchImport", dependencies: ["NN", "Tensors"]),
         .target(name: "TranslateCLI", dependencies: [
-            "Evaluation", "Perceptual", "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors",
+            "Evaluation", "Perceptual", "Pipelines", "Datasets", "ImageIO", "TorchImport", "NN", "Tensors", "Pages",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "translate", dependencies: ["TranslateCLI", "Tensors"]),
-        .executableTarget(name: "translate-bench", dependencies: ["Pipelines", "NN", "Tensors"]),
+        // The benchmark commands (a library, so that tests can parse them) and their executable.
+        .target(name: "BenchCommands", dependencies: [
+            "Pipelines", "NN", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "translate-bench", dependencies: ["BenchCommands", "Tensors"]),
         .target(name: "TestSupport", dependencies: ["Tensors", "NN"], path: "Tests/TestSupport"),
+        .testTarget(name: "PagesTests", dependencies: ["Pages"]),
+        .testTarget(name: "BenchCommandsTests", dependencies: ["BenchCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Tensors", "TestSupport"]),
@@ -56,6 +66,6 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Perceptual", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "TorchImportTests", dependencies: ["TorchImport", "Pipelines", "NN", "Tensors", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Perceptual", "ImageIO", "NN", "Tensors", "TestSupport"]),
-        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Evaluation", "Perceptual", "Pipelines", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "TranslateCLITests", dependencies: ["TranslateCLI", "Evaluation", "Perceptual", "Pipelines", "Pages", "Datasets", "ImageIO", "NN", "Tensors", "TestSupport"]),
     ]
 )

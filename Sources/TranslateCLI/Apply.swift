@@ -5,6 +5,7 @@ import NN
 import ImageIO
 import Datasets
 import Pipelines
+import Pages
 
 /// `translate apply`: batch-wise translation of files, folders or a paired dataset, with an
 /// index.html of the results and, when targets exist, L1 and PSNR.

@@ -4,6 +4,7 @@ import NN
 import ImageIO
 import Datasets
 import Pipelines
+import Pages
 import Evaluation
 
 /// apply/eval flags of the one-pass GAN models that mean nothing to a code sampler: refused by name.

@@ -4,6 +4,7 @@ import NN
 import ImageIO
 import Datasets
 import Pipelines
+import Pages
 
 /// `translate apply --model CYCLEGAN --dataroot DIR`: translates `<phase>A/` with G_A and
 /// `<phase>B/` with G_B, maps each result back with the other generator, and reports the

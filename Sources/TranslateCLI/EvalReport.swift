@@ -1,5 +1,6 @@
 import Foundation
 import Pipelines
+import Pages
 import ImageIO
 import Evaluation
 import Perceptual
@@ -85,14 +86,10 @@ struct EvalReport {
 
     /// A small horizontal colour bar: 0 ... `scale` (std on the 0-1 scale).
     static func stdLegend(scale: Double, width: Int = 150) -> String {
-        let stops = stdColors.map { String(format: "<stop offset=\"%.2f\" stop-color=\"rgb(%.0f,%.0f,%.0f)\"/>", $0.0, $0.1.0, $0.1.1, $0.1.2) }.joined()
-        let id = "stdbar"
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"26\"><defs><linearGradient id=\"\(id)\">\(stops)</linearGradient></defs>"
-            + "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"10\" fill=\"url(#\(id))\"/>"
-            + "<text x=\"0\" y=\"22\" font-size=\"10\">0</text>"
-            + String(format: "<text x=\"%d\" y=\"22\" font-size=\"10\" text-anchor=\"end\">%@</text>", width, scale > 0 ? String(format: "%.3g", scale) : "0 (identical)")
-            + "</svg>"
+        HTMLReport.colorBar(stops: stdColors.map { ($0.0, String(format: "rgb(%.0f,%.0f,%.0f)", $0.1.0, $0.1.1, $0.1.2)) },
+                            low: "0", high: scale > 0 ? String(format: "%.3g", scale) : "0 (identical)", width: width)
     }
+
     struct Pair { var kind: String, a: String, b: String, label: String, distance: Float }
 
     static func db(_ v: Double) -> String { v.isInfinite ? "inf (identical)" : String(format: "%.2f dB", v) }
@@ -229,86 +226,6 @@ struct EvalReport {
         return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
     }
 
-    // MARK: - SVG
-
-    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-
-    /// Lines (with dots) of several series against x.
-    static func lineChart(title: String, xLabel: String, series: [(String, [(Double, Double)])], logX: Bool = false,
-                          yRange: (Double, Double)? = nil, width: Int = 440, height: Int = 240) -> String {
-        let pts = series.flatMap(\.1).filter { $0.0.isFinite && $0.1.isFinite }
-        guard !pts.isEmpty else { return "" }
-        func tx(_ x: Double) -> Double { logX ? Foundation.log(max(x, 1e-9)) : x }
-        let x0 = tx(pts.map(\.0).min()!), x1 = max(tx(pts.map(\.0).max()!), x0 + 1e-9)
-        var y0 = pts.map(\.1).min()!, y1 = max(pts.map(\.1).max()!, y0 + 1e-9)
-        if let r = yRange { y0 = r.0; y1 = r.1 } else { let pad = (y1 - y0) * 0.08; y0 -= pad; y1 += pad }
-        let (l, r, t, b) = (52.0, 12.0, 24.0, 34.0)
-        let w = Double(width) - l - r, h = Double(height) - t - b
-        func px(_ x: Double) -> Double { l + (tx(x) - x0) / (x1 - x0) * w }
-        func py(_ y: Double) -> Double { t + (1 - (y - y0) / (y1 - y0)) * h }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(HTMLReport.escape(title))\">"
-        s += "<text x=\"\(Int(l))\" y=\"15\" font-size=\"13\" font-weight=\"bold\">\(HTMLReport.escape(title))</text>"
-        s += "<line x1=\"\(l)\" y1=\"\(t + h)\" x2=\"\(l + w)\" y2=\"\(t + h)\" stroke=\"#999\"/><line x1=\"\(l)\" y1=\"\(t)\" x2=\"\(l)\" y2=\"\(t + h)\" stroke=\"#999\"/>"
-        // As many digits as it takes for the two ends to read differently.
-        var digits = 3
-        while digits < 8 && String(format: "%.\(digits)g", y0) == String(format: "%.\(digits)g", y1) { digits += 1 }
-        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%@</text>", l - 4, t + 4, String(format: "%.\(digits)g", y1))
-        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%@</text>", l - 4, t + h, String(format: "%.\(digits)g", y0))
-        let xs = Array(Set(pts.map(\.0))).sorted()
-        for x in xs.count <= 12 ? xs : [xs.first!, xs.last!] {
-            s += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%g</text>", px(x), t + h + 13, x)
-        }
-        s += "<text x=\"\(l + w / 2)\" y=\"\(Double(height) - 4)\" font-size=\"10\" text-anchor=\"middle\">\(HTMLReport.escape(xLabel))</text>"
-        for (n, (name, p)) in series.enumerated() {
-            let c = colors[n % colors.count]
-            let q = p.filter { $0.0.isFinite && $0.1.isFinite }
-            s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.5\" points=\"" + q.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ") + "\"/>"
-            for (x, y) in q { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(x), py(y), c) }
-            s += "<text x=\"\(l + w - 4)\" y=\"\(t + 12 + Double(n) * 13)\" font-size=\"11\" text-anchor=\"end\" fill=\"\(c)\">\(HTMLReport.escape(name))</text>"
-        }
-        return s + "</svg>"
-    }
-
-    /// Overlaid histograms (as outlines) with an optional vertical marker.
-    static func histogram(title: String, xLabel: String, series: [(String, [Double])], marker: (String, Double)? = nil,
-                          bins: Int = 30, width: Int = 440, height: Int = 240) -> String {
-        let all = series.flatMap(\.1).filter(\.isFinite) + (marker.map { [$0.1] } ?? [])
-        guard let lo = all.min(), let hiRaw = all.max() else { return "" }
-        let hi = max(hiRaw, lo + 1e-6)
-        let counts = series.map { _, v -> [Double] in
-            var c = [Double](repeating: 0, count: bins)
-            for x in v where x.isFinite { c[min(bins - 1, Int((x - lo) / (hi - lo) * Double(bins)))] += 1 }
-            let n = max(Double(v.count), 1)
-            return c.map { $0 / n }
-        }
-        let ymax = max(counts.flatMap { $0 }.max() ?? 1, 1e-9)
-        let (l, r, t, b) = (40.0, 12.0, 24.0, 34.0)
-        let w = Double(width) - l - r, h = Double(height) - t - b
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(HTMLReport.escape(title))\">"
-        s += "<text x=\"\(Int(l))\" y=\"15\" font-size=\"13\" font-weight=\"bold\">\(HTMLReport.escape(title))</text>"
-        s += "<line x1=\"\(l)\" y1=\"\(t + h)\" x2=\"\(l + w)\" y2=\"\(t + h)\" stroke=\"#999\"/>"
-        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.3g</text>", l, t + h + 13, lo)
-        s += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", l + w, t + h + 13, hi)
-        s += "<text x=\"\(l + w / 2)\" y=\"\(Double(height) - 4)\" font-size=\"10\" text-anchor=\"middle\">\(HTMLReport.escape(xLabel)) (share per bin)</text>"
-        for (n, c) in counts.enumerated() {
-            let col = colors[n % colors.count]
-            var p = String(format: "%.1f,%.1f", l, t + h)
-            for (i, v) in c.enumerated() {
-                let xa = l + Double(i) / Double(bins) * w, xb = l + Double(i + 1) / Double(bins) * w, y = t + (1 - v / ymax) * h
-                p += String(format: " %.1f,%.1f %.1f,%.1f", xa, y, xb, y)
-            }
-            p += String(format: " %.1f,%.1f", l + w, t + h)
-            s += "<polyline fill=\"\(col)\" fill-opacity=\"0.15\" stroke=\"\(col)\" stroke-width=\"1.2\" points=\"\(p)\"/>"
-            s += "<text x=\"\(l + w - 4)\" y=\"\(t + 12 + Double(n) * 13)\" font-size=\"11\" text-anchor=\"end\" fill=\"\(col)\">\(HTMLReport.escape(series[n].0)) (\(series[n].1.count))</text>"
-        }
-        if let (name, x) = marker {
-            let mx = l + (x - lo) / (hi - lo) * w
-            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"4,3\"/>", mx, t, mx, t + h)
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%@</text>", mx + 3, t + h - 6, HTMLReport.escape(name))
-        }
-        return s + "</svg>"
-    }
-
     // MARK: - Page
 
     func html(grid: [GridRow], pairs: [Pair]) -> String {
@@ -317,24 +234,24 @@ struct EvalReport {
         if hasTargets {
             let bl = bestOfK(\.lpips, lower: true), bp = bestOfK(\.psnr, lower: false), b1 = bestOfK(\.l1, lower: true)
             if bl.count > 1 {
-                charts.append(Self.lineChart(title: "best-of-k LPIPS (lower is better)", xLabel: "k samples", series: [("LPIPS", bl.map { (Double($0.k), $0.value) })]))
-                charts.append(Self.lineChart(title: "best-of-k PSNR (dB)", xLabel: "k samples", series: [("PSNR", bp.map { (Double($0.k), $0.value) })]))
-                charts.append(Self.lineChart(title: "best-of-k L1 (0-1)", xLabel: "k samples", series: [("L1", b1.map { (Double($0.k), $0.value) })]))
+                charts.append(HTMLReport.lineChart(title: "best-of-k LPIPS (lower is better)", xLabel: "k samples", series: [("LPIPS", bl.map { (Double($0.k), $0.value) })]))
+                charts.append(HTMLReport.lineChart(title: "best-of-k PSNR (dB)", xLabel: "k samples", series: [("PSNR", bp.map { (Double($0.k), $0.value) })]))
+                charts.append(HTMLReport.lineChart(title: "best-of-k L1 (0-1)", xLabel: "k samples", series: [("L1", b1.map { (Double($0.k), $0.value) })]))
             }
         }
         let curves: [(String, BirthdayTest.Curve?)] = [("per input", perInputCurve), ("across outputs", whole.acrossOutputs), ("across real images", whole.acrossReals)]
         let cs = curves.compactMap { n, c in c.map { c in (n, zip(c.sizes, c.fractions).map { (Double($0.0), $0.1) }) } }
         if !cs.isEmpty {
-            charts.append(Self.lineChart(title: "birthday test: batches with a duplicate", xLabel: "batch size s", series: cs, logX: true, yRange: (0, 1)))
+            charts.append(HTMLReport.lineChart(title: "birthday test: batches with a duplicate", xLabel: "batch size s", series: cs, logX: true, yRange: 0...1))
         }
         let within = items.flatMap(\.withinDistances).map(Double.init)
         if !within.isEmpty {
-            charts.append(Self.histogram(title: "LPIPS between samples of one input", xLabel: "LPIPS",
+            charts.append(HTMLReport.histogram(title: "LPIPS between samples of one input", xLabel: "LPIPS",
                                          series: [("sample pairs", within), ("real vs near-copy", evaluator.calibration)],
                                          marker: ("threshold", Double(evaluator.threshold))))
         }
         if !whole.nnOutputs.isEmpty {
-            charts.append(Self.histogram(title: "nearest training neighbour (LPIPS)", xLabel: "LPIPS",
+            charts.append(HTMLReport.histogram(title: "nearest training neighbour (LPIPS)", xLabel: "LPIPS",
                                          series: [("outputs", whole.nnOutputs.map { Double($0.distance) }), ("held-out real", whole.nnReals.map { Double($0.distance) })]))
         }
         body += "<h2>Plots</h2><div class=\"curves\">" + charts.joined() + "</div>"

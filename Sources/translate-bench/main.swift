@@ -1,8 +1,8 @@
 import Foundation
 import Tensors
+import BenchCommands
 
 // OpenBLAS reads OPENBLAS_CORETYPE when it loads: arrange it before any BLAS call.
 BLASSetup.reexecIfNeeded()
 AllocatorSetup.keepFreedMemory()
-let code = BenchCommand.run(Array(CommandLine.arguments.dropFirst()))
-exit(code)
+BenchCommand.main()

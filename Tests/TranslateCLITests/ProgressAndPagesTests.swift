@@ -3,6 +3,7 @@ import Foundation
 import ImageIO
 @testable import TranslateCLI
 @testable import Pipelines
+import Pages
 
 /// The progress line (width, moving rate, status) and the pages (training curves per step,
 /// the configuration table, the visible standard-deviation image).

@@ -1,4 +1,5 @@
 import Foundation
+import Pages
 
 /// The curves of a training page, from the per-step loss log.
 public enum TrainingCurves {

@@ -3,12 +3,19 @@ import Tensors
 import NN
 import Pipelines
 
+/// The workloads of `translate-bench workload NAME`.
+public enum WorkloadName: String, CaseIterable, Sendable {
+    case pix2pixStep = "pix2pix-step", cycleganStep = "cyclegan-step", unetInferB8 = "unet-infer-b8"
+    /// Run only by name (`workload NAME`), not by `compare`.
+    case unetLayers = "unet-layers", trainLayers = "train-layers"
+
+    /// The workloads `compare` runs (and PyTorch's reference script times).
+    public static let compared: [WorkloadName] = [.pix2pixStep, .cycleganStep, .unetInferB8]
+}
+
 /// Whole training steps and inference, each measured in its own child process so that its
 /// peak resident memory is its own (`translate-bench workload NAME`).
 enum Workloads {
-    static let names = ["pix2pix-step", "cyclegan-step", "unet-infer-b8"]
-    /// Workloads run only by name (`workload NAME`), not by `compare`.
-    static let extraNames = ["unet-layers", "train-layers"]
 
     /// Peak resident set size of this process in MB.
     static var peakRSSMB: Double {
@@ -28,15 +35,15 @@ enum Workloads {
 
     /// Runs one workload here and prints one JSON line.
     /// `batch`: images per training step (1 in the reference recipes); inference uses 8 unless given.
-    static func run(_ name: String, size: Int, iters: Int, batch: Int? = nil) throws {
+    static func run(_ name: WorkloadName, size: Int, iters: Int, batch: Int? = nil) throws {
         var rng = RNG(seed: 0)
         let n = batch ?? 1
         let a = Tensor.rand([n, 3, size, size], low: -1, high: 1, rng: &rng)
         let b = Tensor.rand([n, 3, size, size], low: -1, high: 1, rng: &rng)
         let downs = min(8, Int(log2(Double(size))))
-        var result: [String: Any] = ["workload": name, "size": size, "batch": n]
+        var result: [String: Any] = ["workload": name.rawValue, "size": size, "batch": n]
         switch name {
-        case "pix2pix-step":
+        case .pix2pixStep:
             var c = Pix2PixConfig()
             c.netG = GeneratorArch(rawValue: "unet-\(size)") ?? .unet256
             let m = try Pix2Pix(config: c, rng: &rng)
@@ -45,11 +52,11 @@ enum Workloads {
             try countGEMM { _ = try m.trainStep(input: a, target: b) }
             // Forward MACs: G once per step + D three times; backward ~2x forward for the parts with gradients.
             result["gmac_forward_256"] = 6.05 + 3 * 3.20
-        case "cyclegan-step":
+        case .cycleganStep:
             let m = try CycleGAN(config: CycleGANConfig(), rng: &rng)
             result["seconds"] = try median(iters) { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
             try countGEMM { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
-        case "unet-infer-b8":
+        case .unetInferB8:
             let g = try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
             g.eval()
             let m = batch ?? 8
@@ -58,7 +65,7 @@ enum Workloads {
             try countGEMM { _ = try withNoGrad { try g(x) } }
             result["seconds"] = t
             result["images_per_s"] = Double(m) / t
-        case "unet-layers":
+        case .unetLayers:
             // Each inner U-Net layer at batch `batch ?? 8` without gradients: per-image OpenBLAS
             // products vs the batched path, alternating, medians in ms.
             let m = batch ?? 8
@@ -89,7 +96,7 @@ enum Workloads {
                 }
                 print(nm.padding(toLength: 6, withPad: " ", startingAt: 0), cells.joined(separator: "   "))
             }
-        case "train-layers":
+        case .trainLayers:
             // Each convolution of a pix2pix step (U-Net-256 and the PatchGAN) at batch
             // `batch ?? 1` with gradients: forward, and backward (input and weight gradients)
             // from a random output gradient, per-image direct sums vs the defaults,
@@ -144,8 +151,6 @@ enum Workloads {
             }
             print(String(format: "total              %8.2f        | %8.2f            %8.2f        | %8.2f", totals[0] * 1e3, totals[1] * 1e3,
                          totals[2] * 1e3, totals[3] * 1e3))
-        default:
-            throw TensorError.invalidArgument("unknown workload '\(name)' (known: \((names + extraNames).joined(separator: ", ")))")
         }
         result["peak_rss_mb"] = peakRSSMB
         result["gemm_gflop"] = gemmGFLOP
@@ -155,10 +160,10 @@ enum Workloads {
     }
 
     /// Runs `workload` in a child process of this executable and returns its JSON.
-    static func spawn(_ name: String, size: Int, iters: Int, batch: Int? = nil) throws -> [String: Any] {
+    static func spawn(_ name: WorkloadName, size: Int, iters: Int, batch: Int? = nil) throws -> [String: Any] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["workload", name, "--size", "\(size)", "--iters", "\(iters)"] + (batch.map { ["--batch", "\($0)"] } ?? [])
+        p.arguments = ["workload", name.rawValue, "--size", "\(size)", "--iters", "\(iters)"] + (batch.map { ["--batch", "\($0)"] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()

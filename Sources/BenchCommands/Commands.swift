@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Tensors
+
+/// `translate-bench`: `kernels` (the default: sgemm, the U-Net-256 layers and the whole
+/// U-Net-256 in this process), `compare`, `scaling` or `workload NAME`.
+public struct BenchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "translate-bench",
+        abstract: "Benchmarks of the kernels, whole training steps and inference, against PyTorch if given one.",
+        usage: """
+        translate-bench [kernels] [--iters <n>] [--quick] [--torch-python <path>] [--json <file>]
+        translate-bench <subcommand> [<options>]
+        """,
+        discussion: """
+        Environment: OPENBLAS_CORETYPE is set to an AVX-512 family on AVX-512 CPUs (\(BLASSetup.optOutVariable)=1 \
+        disables); \(ConvPolicy.winogradVariable)=0 runs every convolution without Winograd (direct sums: im2col + \
+        OpenBLAS).
+        """,
+        subcommands: [Kernels.self, Compare.self, Scaling.self, Workload.self],
+        defaultSubcommand: Kernels.self)
+
+    public init() {}
+}
+
+/// `kernels`, the default: sgemm, every U-Net-256 convolution layer and the whole U-Net-256
+/// in this process.
+public struct Kernels: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "sgemm, every U-Net-256 convolution layer, and the whole U-Net-256 forward and backward at 1x3x256x256.")
+
+    @Option(help: ArgumentHelp("Timed repetitions per measurement (the median is reported).", valueName: "n"))
+    var iters = 7
+
+    @Flag(help: "Fewer and smaller measurements (a smoke run: 2 repetitions, 64 px, no PyTorch).")
+    var quick = false
+
+    @Option(help: ArgumentHelp("A Python with torch: runs tools/bench_torch_unet.py in the same run for the ratio.", valueName: "path"))
+    var torchPython: String?
+
+    @Option(help: ArgumentHelp("Also write the results as JSON.", valueName: "file"))
+    var json: String?
+
+    public init() {}
+
+    public func validate() throws {
+        try positive(iters, "--iters")
+    }
+
+    public func run() throws {
+        try Bench.runAll(iters: quick ? 2 : iters, quick: quick, torchPython: torchPython, jsonPath: json)
+    }
+}
+
+/// `compare` (or `steps`): whole training steps and inference against PyTorch.
+public struct Compare: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Whole training steps and inference vs PyTorch, each workload in its own process.",
+        discussion: """
+        Reports the median time, the matrix-product work (GEMM GFLOP), the sgemm rate of the same run and each \
+        workload's peak resident memory. PyTorch's times come from ../shared/bench/torch_reference.py (with --only, \
+        its code through tools/bench_torch_workloads.py).
+        """,
+        aliases: ["steps"])
+
+    @Option(help: ArgumentHelp("Image size.", valueName: "n"))
+    var size = 256
+
+    @Option(help: ArgumentHelp("Timed repetitions per measurement (the median is reported).", valueName: "n"))
+    var iters = 3
+
+    @Option(help: ArgumentHelp("Rounds alternating PyTorch and ours; medians, and the median of the per-round ratios.", valueName: "r"))
+    var rounds = 1
+
+    @Option(help: ArgumentHelp("Only these workloads, PyTorch's too (comma-separated: \(WorkloadName.compared.map(\.rawValue).joined(separator: ", "))).",
+                               valueName: "a,b"),
+            transform: { try Compare.workloads($0) })
+    var only: [WorkloadName]?
+
+    @Option(help: ArgumentHelp("A Python with torch: runs PyTorch's reference in the same run for the ratio.", valueName: "path"))
+    var torchPython: String?
+
+    public init() {}
+
+    /// A comma-separated list of workloads `compare` runs, in their usual order.
+    static func workloads(_ text: String) throws -> [WorkloadName] {
+        let asked = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let known = WorkloadName.compared.map(\.rawValue).joined(separator: ", ")
+        guard !asked.isEmpty else { throw ValidationError("needs workload names (\(known))") }
+        if let bad = asked.first(where: { a in !WorkloadName.compared.contains { $0.rawValue == a } }) {
+            throw ValidationError("unknown workload '\(bad)' (known: \(known))")
+        }
+        return WorkloadName.compared.filter { asked.contains($0.rawValue) }
+    }
+
+    public func validate() throws {
+        try positive(size, "--size")
+        try positive(iters, "--iters")
+        try positive(rounds, "--rounds")
+    }
+
+    public func run() throws {
+        try Bench.compare(names: only ?? WorkloadName.compared, size: size, iters: iters, rounds: rounds, torchPython: torchPython)
+    }
+}
+
+/// `scaling`: the pix2pix step against image size and batch size.
+public struct Scaling: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "scaling",
+        abstract: "The pix2pix training step against image size (batch 1) and batch size (256 px), ours in child processes.")
+
+    @Option(help: ArgumentHelp("Timed repetitions per measurement (the median is reported).", valueName: "n"))
+    var iters = 3
+
+    @Option(help: ArgumentHelp("A Python with torch: runs tools/bench_torch_scaling.py in the same run for the ratio.", valueName: "path"))
+    var torchPython: String?
+
+    public init() {}
+
+    public func validate() throws {
+        try positive(iters, "--iters")
+    }
+
+    public func run() throws {
+        try Bench.scaling(iters: iters, torchPython: torchPython)
+    }
+}
+
+/// `workload NAME`: one workload in this process, one JSON line (what `compare` and
+/// `scaling` run in their child processes).
+public struct Workload: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "workload",
+        abstract: "One workload in this process; prints one JSON line (compare and scaling run these in child processes).",
+        discussion: """
+        unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs batched (batch 8 unless --batch). \
+        train-layers: each pix2pix convolution with gradients, per-image direct sums vs the defaults (batch 1 unless \
+        --batch).
+        """)
+
+    @Argument(help: "The workload.")
+    var name: WorkloadName
+
+    @Option(help: ArgumentHelp("Image size.", valueName: "n"))
+    var size = 256
+
+    @Option(help: ArgumentHelp("Timed repetitions per measurement (the median is reported).", valueName: "n"))
+    var iters = 3
+
+    @Option(help: ArgumentHelp("Images per step (training: 1, inference: 8 unless given).", valueName: "n"))
+    var batch: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        try positive(size, "--size")
+        try positive(iters, "--iters")
+        if let batch { try positive(batch, "--batch") }
+    }
+
+    public func run() throws {
+        try Workloads.run(name, size: size, iters: iters, batch: batch)
+    }
+}
+
+extension WorkloadName: ExpressibleByArgument {}
+
+/// A count that must be at least 1; the error names the flag.
+func positive(_ value: Int, _ flag: String) throws {
+    guard value > 0 else { throw ValidationError("\(flag) needs a positive whole number, not \(value)") }
+}
