@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tensors
+import Pipelines
 
 /// `translate-bench`: `kernels` (the default: sgemm, the U-Net-256 layers and the whole
 /// U-Net-256 in this process), `compare`, `scaling` or `workload NAME`.
@@ -17,7 +18,7 @@ public struct BenchCommand: ParsableCommand {
         disables); \(ConvPolicy.winogradVariable)=0 runs every convolution without Winograd (direct sums: im2col + \
         OpenBLAS).
         """,
-        subcommands: [Kernels.self, Compare.self, Scaling.self, Workload.self],
+        subcommands: [Kernels.self, Compare.self, Scaling.self, Workload.self, Plan.self],
         defaultSubcommand: Kernels.self)
 
     public init() {}
@@ -171,4 +172,42 @@ extension WorkloadName: ExpressibleByArgument {}
 /// A count that must be at least 1; the error names the flag.
 func positive(_ value: Int, _ flag: String) throws {
     guard value > 0 else { throw ValidationError("\(flag) needs a positive whole number, not \(value)") }
+}
+
+/// `plan`: the algorithm of every convolution (forward, input and weight gradients) of a
+/// pix2pix training step, a CycleGAN training step and U-Net-256 inference at batch 8, under
+/// the policy in effect (`TRANSLATE_WINOGRAD=0` shows the direct sums).
+public struct Plan: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print the convolution plan of every layer of the benchmark workloads (no timing).")
+
+    @Option(help: ArgumentHelp("Image size.", valueName: "n"))
+    var size = 256
+
+    public init() {}
+
+    public func validate() throws { try positive(size, "--size") }
+
+    public func run() throws {
+        var rng = RNG(seed: 1)
+        let a = Tensor.rand([1, 3, size, size], low: -1, high: 1, rng: &rng)
+        let b = Tensor.rand([1, 3, size, size], low: -1, high: 1, rng: &rng)
+        var c = Pix2PixConfig()
+        c.netG = GeneratorArch(rawValue: "unet-\(size)") ?? .unet256
+        let p2p = try Pix2Pix(config: c, rng: &rng)
+        let cycle = try CycleGAN(config: CycleGANConfig(), rng: &rng)
+        let x8 = Tensor.rand([8, 3, size, size], low: -1, high: 1, rng: &rng)
+        let runs: [(String, () throws -> Void)] = [
+            ("pix2pix training step (U-Net + PatchGAN, batch 1)", { _ = try p2p.trainStep(input: a, target: b) }),
+            ("CycleGAN training step (2 ResNet-9 + 2 PatchGAN, batch 1)", { _ = try cycle.trainStep(realA: a, realB: b, rng: &rng) }),
+            ("U-Net inference, batch 8", { _ = try p2p.netG.translate(x8, mode: .eval) }),
+        ]
+        print("policy: \(ConvPolicy.current)")
+        for (title, body) in runs {
+            let plans = try ConvTrace.trace(body).plans
+            print("\n\(title): \(plans.count) convolutions")
+            for p in plans { print("  " + p.description) }
+        }
+    }
 }

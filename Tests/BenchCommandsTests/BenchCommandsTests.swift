@@ -35,6 +35,8 @@ final class BenchCommandsTests: XCTestCase {
                                   1) and batch size (256 px), ours in child processes.
           workload                One workload in this process; prints one JSON line
                                   (compare and scaling run these in child processes).
+          plan                    Print the convolution plan of every layer of the
+                                  benchmark workloads (no timing).
 
           See 'translate-bench help <subcommand>' for detailed help.
         """)

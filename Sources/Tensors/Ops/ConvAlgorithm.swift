@@ -53,9 +53,7 @@ public enum ConvAlgorithm {
     /// Whether 4x4 stride-2 padding-1 convolutions and transposed convolutions without
     /// gradients use Winograd F(2x2, 2x2) over the input's phase images (`WinogradS2`), when
     /// both channel counts reach `winogradMinChannels` and an image has at least
-    /// `winogradS2MinTiles` 2x2 output tiles (smaller planes take the batched path; measured
-    /// with kept weights at batch 8: 512 -> 512 to 8x8 18.1 vs 23.7 ms direct, 1024 -> 512
-    /// from 8x8 24.8 vs 34.5 ms). Follows
+    /// `winogradS2MinTiles` 2x2 output tiles (smaller planes take the batched path; docs/BENCHMARKS.md, "Convolution policy"). Follows
     /// `TRANSLATE_WINOGRAD` like the 3x3 one.
     static var winogradS2Enabled: Bool { ConvPolicy.current.winogradS2 }
     static var winogradS2MinTiles: Int { ConvPolicy.current.winogradS2MinTiles }
@@ -64,9 +62,7 @@ public enum ConvAlgorithm {
     static var winogradS2PerImageTiles: Int { ConvPolicy.current.winogradS2PerImageTiles }
     /// Whether training (gradients recorded) uses it too, on planes of at least
     /// `winogradS2TrainMinTiles` tiles; the transformed filters are derived afresh on every
-    /// call there. Measured at batch 1 (`translate-bench workload train-layers`, forward ms):
-    /// 1024 tiles e2 7.9 -> 5.2, d7 12.1 -> 9.1; 256 tiles e3 4.7 -> 4.3; 64 tiles (packing
-    /// fresh weights) e4 5.2 -> 8.6, so smaller planes keep the direct sums.
+    /// call there (measurements: docs/BENCHMARKS.md, "Convolution policy").
     static var winogradS2TrainingEnabled: Bool { ConvPolicy.current.winogradS2Training }
     static var winogradS2TrainMinTiles: Int { ConvPolicy.current.winogradS2TrainMinTiles }
 
@@ -82,9 +78,7 @@ public enum ConvAlgorithm {
     /// Up to this many positions the batched product uses `tr_gemm_fewcols` (no packing: the
     /// weights are read once and the few columns stay in registers); above it, the packed
     /// kernel `tr_gemm_packed`, whose packed weights are kept between calls (`PackedWeights`).
-    /// Measured at batch 8 (`translate-bench workload unet-layers`) with kept weights:
-    /// 512 -> 512 conv to 2x2 planes 2.35 ms packed vs 2.74 few-column, to 4x4 9.8 vs 10.5;
-    /// transposed 1024 -> 512 from 2x2 3.9 vs 4.6 ms.
+    /// (Measurements: docs/BENCHMARKS.md, "Convolution policy".)
     static var fewColumnsMaxPositions: Int { ConvPolicy.current.fewColumnsMaxPositions }
 
     /// Whether the batched product of a plane of `positions` uses the few-column kernel.
@@ -111,9 +105,7 @@ public enum ConvAlgorithm {
 
     /// Training steps with two or more images run the 4x4 stride-2 layers whose (conv) output
     /// or (transposed) input plane has at most this many positions as one product over all
-    /// images (`BatchColumns`); 0 turns it off. Measured at batch 4 (`translate-bench workload
-    /// train-layers --batch 4`, fwd ms): e7 (4 positions) 8.4 -> 2.6, d2 22.7 -> 8.4, e5 (64)
-    /// 19.4 -> 16.4; at 256 positions (e4, d5) no gain for twice the column memory.
+    /// images (`BatchColumns`); 0 turns it off (measurements: docs/BENCHMARKS.md).
     static var trainingBatchedMaxPositions: Int { ConvPolicy.current.trainingBatchedMaxPositions }
 
     /// Tests switch this off to compare with folding the column gradient (col2im).
