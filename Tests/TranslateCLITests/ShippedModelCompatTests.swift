@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ImageIO
+import NN
 import TestSupport
 
 /// The shipped models (models/*) read by today's code give the outputs the commit before the
@@ -14,15 +15,20 @@ final class ShippedModelCompatTests: CLITestCase {
     func testShippedModelsGiveTheSameOutputs() throws {
         let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
         let fx = try JSONDecoder().decode(FixtureFile.self, from: Data(contentsOf: fixturesURL.appendingPathComponent("compat/shipped_models.json")))
-        let cases: [(model: String, tag: String, input: String, extra: [String])] = [
-            ("facades_label2photo", "default", "datasets/samples/facades_labels/facade_1.png", []),
-            ("facades_cimle", "samples2", "datasets/samples/facades_labels/facade_1.png", ["--samples", "2"]),
-            ("sr_x4", "default", "datasets/samples/sr_lowres/chelsea.png", []),
+        let ck = "Tests/Fixtures/compat/checkpoints/"
+        let cases: [(model: String, tag: String, path: String, input: String, extra: [String])] = [
+            ("facades_label2photo", "default", "models/facades_label2photo", "datasets/samples/facades_labels/facade_1.png", []),
+            ("facades_cimle", "samples2", "models/facades_cimle", "datasets/samples/facades_labels/facade_1.png", ["--samples", "2"]),
+            ("sr_x4", "default", "models/sr_x4", "datasets/samples/sr_lowres/chelsea.png", []),
+            // Training checkpoints written by that commit (a cIMLE layout run keeps its layout
+            // settings in the older place, cimleData).
+            ("ckpt_pix2pix", "default", ck + "pix2pix_4111d81.safetensors", ck + "x.png", []),
+            ("ckpt_cimle_layout", "samples2", ck + "cimle_layout_4111d81.safetensors", ck + "l.png", ["--samples", "2"]),
         ]
         var checked = 0
         for c in cases {
             let out = tmp.appendingPathComponent(c.model)
-            let r = try run(["apply", "--model", repo.appendingPathComponent("models/" + c.model).path,
+            let r = try run(["apply", "--model", repo.appendingPathComponent(c.path).path,
                              "--input", repo.appendingPathComponent(c.input).path, "--output", out.path, "--quiet"] + c.extra)
             XCTAssertEqual(r.status, 0, r.err)
             for (key, want) in fx.outputs where key.hasPrefix(c.model + "__" + c.tag + "/") {
@@ -41,7 +47,33 @@ final class ShippedModelCompatTests: CLITestCase {
                 checked += 1
             }
         }
-        XCTAssertEqual(checked, 4, "every recorded output was compared")
+        XCTAssertEqual(checked, fx.outputs.count, "every recorded output was compared")
+        XCTAssertEqual(checked, 7)
+    }
+
+    /// The older cIMLE layout checkpoint resumes for another round with today's code (its
+    /// settings are read from where that commit kept them).
+    func testOlderCheckpointResumes() throws {
+        let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
+        let data = tmp.appendingPathComponent("cam")
+        for sub in ["train", "trainannot"] { try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        for i in 0..<2 {
+            try ImageFile.write(try makeImage(width: 32, height: 32, seed: UInt64(i)), to: data.appendingPathComponent("train/\(i).png"))
+            try ImageFile.write(try Image(width: 32, height: 32, channels: 1, pixels: (0..<1024).map { UInt8($0 % 32 * 4 / 32) }),
+                                to: data.appendingPathComponent("trainannot/\(i).png"))
+        }
+        let run1 = tmp.appendingPathComponent("runs/lay_old")
+        try FileManager.default.createDirectory(at: run1, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: repo.appendingPathComponent("Tests/Fixtures/compat/checkpoints/cimle_layout_4111d81.safetensors"),
+                                         to: run1.appendingPathComponent("latest.safetensors"))
+        let r = try run(["train", "cimle-layout", "--dataroot", data.path, "--name", "lay_old", "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+                         "--num-classes", "4", "--width", "32", "--height", "32", "--levels", "2", "--widths", "8,8", "--noise-channels", "2",
+                         "--pool-size", "2", "--visits", "1", "--level-candidates", "2,2", "--lpips-weight", "0", "--rounds", "2", "--resume", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("resuming"), r.err)
+        XCTAssertTrue(r.err.contains("--dataroot cam -> "), "the moved data is said: \(r.err)")
+        let meta = try SafeTensors.read(run1.appendingPathComponent("latest.safetensors")).metadata
+        XCTAssertEqual(meta["epoch"], "2")
     }
 
     /// A very wide strip (4000 x 8) is upscaled by the shipped x4 model in seconds: the

@@ -115,20 +115,24 @@ enum ResumeChanges {
         return out
     }
 
+    /// A note when the command line's --dataroot is another folder than the saved one (paths,
+    /// not spellings: the same folder given another way is no change).
+    static func datarootNote(saved: String, given: String) -> String? {
+        let a = URL(fileURLWithPath: given).standardizedFileURL.resolvingSymlinksInPath().path
+        let b = URL(fileURLWithPath: saved).standardizedFileURL.resolvingSymlinksInPath().path
+        return a == b ? nil : "--dataroot \(saved) -> \(given) (the data is read from where the command line points)"
+    }
+
     /// The saved options with the allowed changes of `given` (flags that differ from
     /// `defaults`) applied, and a note per change; a change of anything else is refused.
     static func apply<O: TrainingRunOptions>(saved: O, given: O, defaults: O) throws -> (O, [String]) {
         let s = try flatten(saved), g = try flatten(given), d = try flatten(defaults)
         var notes: [String] = []
-        // The run is where the command line points (a moved run resumes in its new folder).
-        let location: Set<String> = ["checkpointsDir", "name"]
+        // The run and its data are where the command line points (a moved run or dataset
+        // resumes from its new folder; a different folder is said).
+        let location: Set<String> = ["checkpointsDir", "name", "dataroot"]
+        if let note = datarootNote(saved: saved.dataroot, given: given.dataroot) { notes.append(note) }
         for key in g.keys.sorted() where g[key] != d[key] && g[key] != s[key] && !location.contains(key) {
-            // Paths, not spellings: the same folder given another way is no change.
-            if key == "dataroot" {
-                let a = URL(fileURLWithPath: given.dataroot).standardizedFileURL.resolvingSymlinksInPath().path
-                let b = URL(fileURLWithPath: saved.dataroot).standardizedFileURL.resolvingSymlinksInPath().path
-                if a == b { continue }
-            }
             guard allowed.contains(key) else {
                 throw TranslateError.invalidFlag(flag: flag(key), reason: "cannot change when resuming: the run was trained with \(s[key] ?? "none"), the command line gives \(g[key] ?? "none"). Resume without it, or start a new run with another --name")
             }
@@ -137,6 +141,7 @@ enum ResumeChanges {
         var out = saved
         out.checkpointsDir = given.checkpointsDir
         out.name = given.name
+        out.dataroot = given.dataroot
         out.epochs = given.epochs == defaults.epochs ? saved.epochs : given.epochs
         out.epochsDecay = given.epochsDecay == defaults.epochsDecay ? saved.epochsDecay : given.epochsDecay
         out.saveEpochFreq = given.saveEpochFreq == defaults.saveEpochFreq ? saved.saveEpochFreq : given.saveEpochFreq

@@ -8,7 +8,7 @@ public enum LRPolicy: String, CaseIterable, Codable { case linear, step, cosine,
 
 /// The options every training run has; stored in every checkpoint (`config`).
 public protocol TrainingRunOptions: Codable, Equatable {
-    var dataroot: String { get }
+    var dataroot: String { get set }
     var phase: String { get set }
     var name: String { get set }
     var checkpointsDir: String { get set }
@@ -167,6 +167,8 @@ public final class GANTrainer<Model: TrainableModel> {
                 (opts, resumeNotes) = try ResumeChanges.apply(saved: saved, given: options, defaults: defaults)
             } else {
                 opts = saved
+                if let note = ResumeChanges.datarootNote(saved: saved.dataroot, given: options.dataroot) { resumeNotes.append(note) }
+                opts.dataroot = options.dataroot
                 opts.checkpointsDir = options.checkpointsDir
                 opts.name = options.name
             }
