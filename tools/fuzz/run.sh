@@ -97,6 +97,8 @@ fi
 # product -sanitize=fuzzer). CKernels (C, plain -O2) and Tensors (-sanitize=address) are the
 # dependencies; NN and TorchImport, the readers, get libFuzzer's coverage instrumentation
 # (-sanitize=fuzzer,address). A module is rebuilt when one of its sources is newer than it.
+# The harnesses are linked from inside $sw: with -g, swiftc leaves <module>-1.swiftmodule
+# (and .swiftdoc, .swiftsourceinfo) in the current folder.
 if [ "$need_swift" = 1 ]; then
     if [ -z "${SWIFTC:-}" ]; then
         for c in swiftc /opt/swift/usr/bin/swiftc; do
@@ -173,15 +175,15 @@ for t in "${targets[@]}"; do
             ;;
         safetensors)
             echo "== building $exe with $SWIFTC"
-            "$SWIFTC" "${swift_flags[@]}" -sanitize=fuzzer,address -module-name FuzzSafeTensors \
-                "$here/fuzz_safetensors.swift" "${deps[@]}" -o "$exe" 2> >(grep -v "Cannot export local symbol" >&2)
+            (cd "$sw" && "$SWIFTC" "${swift_flags[@]}" -sanitize=fuzzer,address -module-name FuzzSafeTensors \
+                "$here/fuzz_safetensors.swift" "${deps[@]}" -o "$exe") 2> >(grep -v "Cannot export local symbol" >&2)
             ;;
         torch|unpickle)
             defs=()
             if [ "$t" = unpickle ]; then defs=(-D FUZZ_UNPICKLE); dict=$here/torch.dict; fi
             echo "== building $exe with $SWIFTC"
-            "$SWIFTC" "${swift_flags[@]}" -sanitize=fuzzer,address "${defs[@]}" -module-name TorchImport \
-                "$root"/Sources/TorchImport/*.swift "$here/fuzz_torch.swift" "${deps[@]}" -o "$exe" \
+            (cd "$sw" && "$SWIFTC" "${swift_flags[@]}" -sanitize=fuzzer,address "${defs[@]}" -module-name TorchImport \
+                "$root"/Sources/TorchImport/*.swift "$here/fuzz_torch.swift" "${deps[@]}" -o "$exe") \
                 2> >(grep -v "Cannot export local symbol" >&2)
             ;;
     esac
