@@ -6,6 +6,22 @@ import Tensors
 struct DatasetFile {
     let relative: String
     let url: URL
+
+    /// The image files of `roots` (folders, searched recursively or not, and files). With
+    /// several roots, each folder's name is kept in front of its files' relative paths.
+    static func list(_ roots: [URL], recursive: Bool, skipped: inout [String]) throws -> [DatasetFile] {
+        var files: [DatasetFile] = []
+        for root in roots {
+            if try ImageDataset.isFolder(root) {
+                let prefix = roots.count > 1 ? root.standardizedFileURL.lastPathComponent + "/" : ""
+                files += try ImageDataset.listImages(root, recursive: recursive, skipped: &skipped).map { DatasetFile(relative: prefix + $0.0, url: $0.1) }
+            } else {
+                guard ImageFile.isImage(root) else { throw DatasetError.notAnImage(path: root.path) }
+                files.append(DatasetFile(relative: root.lastPathComponent, url: root))
+            }
+        }
+        return files
+    }
 }
 
 /// Where a dataset's items come from, one type per mode (`SingleSource`, `AlignedSource`,
@@ -54,20 +70,7 @@ extension DatasetSource {
 /// Single mode: image files, folders searched recursively; no B side.
 struct SingleSource: DatasetSource {
     let files: [DatasetFile]
-    init(roots: [URL], skipped: inout [String]) throws {
-        var files: [DatasetFile] = []
-        for root in roots {
-            if try ImageDataset.isFolder(root) {
-                // With several roots, each folder's name is kept in front of its files' relative paths.
-                let prefix = roots.count > 1 ? root.standardizedFileURL.lastPathComponent + "/" : ""
-                files += try ImageDataset.listImages(root, recursive: true, skipped: &skipped).map { DatasetFile(relative: prefix + $0.0, url: $0.1) }
-            } else {
-                guard ImageFile.isImage(root) else { throw DatasetError.notAnImage(path: root.path) }
-                files.append(DatasetFile(relative: root.lastPathComponent, url: root))
-            }
-        }
-        self.files = files
-    }
+    init(roots: [URL], skipped: inout [String]) throws { files = try DatasetFile.list(roots, recursive: true, skipped: &skipped) }
     init(files: [DatasetFile]) { self.files = files }
     var count: Int { files.count }
     func count(_ domain: ImageDataset.Domain) -> Int { domain == .a ? files.count : 0 }
@@ -84,19 +87,7 @@ struct SingleSource: DatasetSource {
 /// split folder's own images (no descent into unrelated subfolders).
 struct AlignedSource: DatasetSource {
     let files: [DatasetFile]
-    init(roots: [URL], skipped: inout [String]) throws {
-        var files: [DatasetFile] = []
-        for root in roots {
-            if try ImageDataset.isFolder(root) {
-                let prefix = roots.count > 1 ? root.standardizedFileURL.lastPathComponent + "/" : ""
-                files += try ImageDataset.listImages(root, recursive: false, skipped: &skipped).map { DatasetFile(relative: prefix + $0.0, url: $0.1) }
-            } else {
-                guard ImageFile.isImage(root) else { throw DatasetError.notAnImage(path: root.path) }
-                files.append(DatasetFile(relative: root.lastPathComponent, url: root))
-            }
-        }
-        self.files = files
-    }
+    init(roots: [URL], skipped: inout [String]) throws { files = try DatasetFile.list(roots, recursive: false, skipped: &skipped) }
     init(files: [DatasetFile]) { self.files = files }
     var count: Int { files.count }
     func count(_ domain: ImageDataset.Domain) -> Int { files.count }
