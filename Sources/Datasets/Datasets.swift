@@ -73,6 +73,14 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
             throw DatasetError.empty(path: roots.map(\.path).joined(separator: ", "), skipped: skipped.count)
         }
         if let m = options.maxItems { source = source.prefix(m) }
+        // Class-id layouts: the label folder must be there before anything is trained on.
+        if options.task == .layout, let l = options.layout, l.labelFormat == .ids {
+            let first = URL(fileURLWithPath: source.path(.a, 0)).deletingLastPathComponent()
+            let labels = first.deletingLastPathComponent().appendingPathComponent(first.lastPathComponent + l.labelsSuffix)
+            guard (try? Self.isFolder(labels, missingOK: true)) == true else {
+                throw DatasetError.layout(path: labels.path, reason: "no such folder: class-id layouts read the labels of \(first.path)/x.* from \(labels.lastPathComponent)/x.png (--labels-suffix changes the name; --label-format palette reads colour-coded labels)")
+            }
+        }
         // Outputs are named by relative path: two items with one name would overwrite each other.
         var seen: [String: URL] = [:]
         for (name, url) in source.outputNames ?? [] {

@@ -64,6 +64,13 @@ final class TaskMethodTests: CLITestCase {
         try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "5", "--width", "32", "--height", "32",
                            "--dataroot", bad.path, "--name", "bad", "--checkpoints-dir", runs.path,
                            "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--epochs", "1", "--epochs-decay", "0", "--quiet"], mentions: "trainannot/f0.png")
+        // A folder of photos without a label folder is refused before training.
+        let photos = tmp.appendingPathComponent("photos/train")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        try ImageFile.write(try makeImage(width: 40, height: 30, seed: 1), to: photos.appendingPathComponent("p.png"))
+        try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "5", "--width", "32", "--height", "32",
+                           "--dataroot", tmp.appendingPathComponent("photos").path, "--name", "nolabels", "--checkpoints-dir", runs.path,
+                           "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--quiet"], mentions: "trainannot: no such folder")
         // A missing label map names the photo and the folder it was looked for in.
         try FileManager.default.removeItem(at: root.appendingPathComponent("trainannot/f1.png"))
         try expectFailure(["train", "pix2pix", "--task", "layout", "--num-classes", "5", "--width", "32", "--height", "32",
