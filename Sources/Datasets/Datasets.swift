@@ -73,14 +73,7 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
             throw DatasetError.empty(path: roots.map(\.path).joined(separator: ", "), skipped: skipped.count)
         }
         if let m = options.maxItems { source = source.prefix(m) }
-        // Class-id layouts: the label folder must be there before anything is trained on.
-        if options.task == .layout, let l = options.layout, l.labelFormat == .ids {
-            let first = URL(fileURLWithPath: source.path(.a, 0)).deletingLastPathComponent()
-            let labels = first.deletingLastPathComponent().appendingPathComponent(first.lastPathComponent + l.labelsSuffix)
-            guard (try? Self.isFolder(labels, missingOK: true)) == true else {
-                throw DatasetError.layout(path: labels.path, reason: "no such folder: class-id layouts read the labels of \(first.path)/x.* from \(labels.lastPathComponent)/x.png (--labels-suffix changes the name; --label-format palette reads colour-coded labels)")
-            }
-        }
+        try options.taskDefinition.checkListed(options, firstFile: source.path(.a, 0))
         // Outputs are named by relative path: two items with one name would overwrite each other.
         var seen: [String: URL] = [:]
         for (name, url) in source.outputNames ?? [] {
@@ -147,36 +140,14 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
     public func sample(_ index: Int, rng: inout RNG) throws -> Sample {
         guard index >= 0, index < count else { throw DatasetError.indexOutOfRange(index: index, count: count) }
         if let files = source.independentFiles(index, serialB: options.serialB, rng: &rng) { return try independentSample(files, rng: &rng) }
-        if options.task == .layout { return try layoutSample(index, flip: options.flip && rng.nextInt(2) == 1) }
-        var (input, target, inPath, tgtPath) = try decoded(index)
-        let (ow, oh) = (input.width, input.height)
-        let p = try params(width: ow, height: oh, path: inPath, rng: &rng)
-        input = try transform(input, p)
-        target = try target.map { try transform($0, p) }
-        return taskSample(input, target, inPath, tgtPath, ow, oh)
-    }
-
-    /// The sample of the task: colorization splits the (preprocessed) photo into L and ab.
-    private func taskSample(_ input: Image, _ target: Image?, _ inPath: String, _ tgtPath: String?, _ ow: Int, _ oh: Int) -> Sample {
-        switch options.task {
-        case .translation:
-            return Sample(input: input.tensor(), target: target?.tensor(), inputPath: inPath, targetPath: tgtPath,
-                          originalWidth: ow, originalHeight: oh)
-        case .colorization:
-            let (l, ab) = Colorization.split(input)
-            return Sample(input: l, target: ab, inputPath: inPath, targetPath: inPath, originalWidth: ow, originalHeight: oh)
-        case .layout:
-            preconditionFailure("layout samples are made by layoutSample")
-        }
+        return try options.taskDefinition.sample(self, index, rng: &rng)
     }
 
     /// For inference: the images at their decoded size (no resize, crop or flip; only the
     /// channel conversion), plus that size in `originalWidth/Height`. Networks that need
     /// particular sizes pad (the U-Net does). Unaligned: A[i % |A|] and B[i % |B|].
     public func load(_ index: Int) throws -> Sample {
-        if options.task == .layout { return try layoutSample(index, flip: false) }
-        let (input, target, inPath, tgtPath) = try decoded(index)
-        return taskSample(input, target, inPath, tgtPath, input.width, input.height)
+        try options.taskDefinition.load(self, index)
     }
 
     /// For inference on one domain: file `index` of `domain` (unaligned; for aligned/paired the
@@ -209,22 +180,15 @@ public final class ImageDataset: @unchecked Sendable {  // immutable after init
         return image.converted(toChannels: channels)
     }
 
-    /// Input and target images (after split, direction and channel conversion) and their paths.
-    private func decoded(_ index: Int) throws -> (Image, Image?, String, String?) {
+    /// Input and target images of item `index` after the aligned split and `direction`
+    /// (before channel conversion) and their paths.
+    func directedSides(_ index: Int) throws -> (Image, Image?, String, String?) {
         var (a, b, pathA, pathB) = try rawSides(index)
         if options.direction == .bToA, let bb = b, let pb = pathB {
             (a, b) = (bb, a)
             (pathA, pathB) = (pb, pathA)
         }
-        // Colorization converts the photo itself (as RGB) into L and ab later; a gray photo
-        // has no colour to learn (its ab are 0), which is worth saying.
-        if options.task == .colorization {
-            if a.channels == 1 {
-                conversions.record([ConversionNote(kind: .grayExpanded, text: "gray photo: no colour to learn from (its ab are 0); it is still used", path: pathA)])
-            }
-            return (a.converted(toChannels: 3), nil, pathA, pathB)
-        }
-        return (channels(a, options.inputNc, path: pathA), b.map { channels($0, options.outputNc, path: pathB ?? pathA) }, pathA, pathB)
+        return (a, b, pathA, pathB)
     }
 
     /// A and B images of item `index` (after the aligned split) and their paths, before

@@ -55,8 +55,7 @@ public struct DataOptions: Codable, Equatable {
     public var phase: String = "train"
     /// Unaligned mode only: pair item i with B[i % |B|] instead of a random B image.
     public var serialB: Bool = false
-    /// What the pairs are made of: the files' images (translation), or a photo's lightness
-    /// and colour (colorization: single mode, inputNc 1, outputNc 2).
+    /// What the items are made of and how they are read and shown (`ImageTask.definition`).
     public var task: ImageTask = .translation
     /// The layout task's label format, classes and working size (nil for the other tasks).
     public var layout: LayoutOptions? = nil
@@ -105,23 +104,7 @@ public struct DataOptions: Codable, Equatable {
         guard loadSize >= 1 else { throw bad("--load-size must be positive, got \(loadSize)") }
         guard cropSize >= 1 else { throw bad("--crop-size must be positive, got \(cropSize)") }
         guard cropSize <= 8192, loadSize <= 8192 else { throw bad("--load-size and --crop-size must be at most 8192, got \(loadSize) and \(cropSize)") }
-        if task == .colorization {
-            guard mode == .single, inputNc == Colorization.inputNc, outputNc == Colorization.outputNc else {
-                throw bad("colorization reads colour photos (single mode) as L (1 channel) in and ab (2 channels) out; got mode \(mode.rawValue), --input-nc \(inputNc), --output-nc \(outputNc)")
-            }
-        } else if task == .layout {
-            guard let l = layout else { throw bad("the layout task needs its label format, classes and working size") }
-            try l.validate()
-            guard inputNc == l.numClasses, outputNc == 3 else {
-                throw bad("layouts are one-hot label maps in (--num-classes \(l.numClasses) channels) and RGB photos out; got --input-nc \(inputNc), --output-nc \(outputNc)")
-            }
-            guard (l.labelFormat == .ids) == (mode == .single) else {
-                throw bad(l.labelFormat == .ids ? "class-id labels go with photos in a split folder (single mode), not \(mode.rawValue) pairs" : "palette labels are one side of aligned or paired images, not single images")
-            }
-        } else {
-            guard [1, 3].contains(inputNc) else { throw bad("--input-nc must be 1 or 3, got \(inputNc)") }
-            guard [1, 3].contains(outputNc) else { throw bad("--output-nc must be 1 or 3, got \(outputNc)") }
-        }
+        try taskDefinition.validate(self)
         if preprocess == .resizeAndCrop || preprocess == .scaleWidthAndCrop, loadSize < cropSize {
             throw bad("--load-size \(loadSize) is smaller than --crop-size \(cropSize), which \(preprocess.rawValue) needs to crop")
         }

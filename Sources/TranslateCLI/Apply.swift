@@ -47,58 +47,25 @@ public final class ApplyJob {
         generator = g
         var data: DataOptions
         let roots: [URL]
-        if g.task != .translation && loadSize != nil {
-            throw TranslateError.invalidFlag(flag: "--load-size", reason: g.task == .colorization ? "colorization keeps each photo's size (its L is the input)" : "a layout model works at its training size \(g.data.layout.map { "\($0.width)x\($0.height)" } ?? "")")
-        }
-        if g.task == .layout, let root = dataroot {
-            // The labelled split, read as in training (working size, no flip).
-            var d = g.data
-            d.flip = false
-            d.maxItems = numTest
-            let split = URL(fileURLWithPath: root).appendingPathComponent(phase)
-            guard FileManager.default.fileExists(atPath: split.path) else {
-                throw TranslateError.notFound(path: split.path, what: "--phase \(phase) split of --dataroot")
-            }
-            d.phase = phase
-            data = d
-            roots = [split]
-            layoutLine = "labelled split \(split.path)"
-            scoresTargets = true
-        } else if g.task == .layout {
-            // Label maps in (as stored: one channel for class ids), photos out at the label's size.
-            data = DataOptions(mode: .single, preprocess: .none, flip: false,
-                               inputNc: g.data.layout?.labelFormat == .ids ? 1 : 3, outputNc: 3)
-            roots = inputs.map { URL(fileURLWithPath: $0) }
-        } else if g.task == .colorization {
-            // Photos in, colour out: L of each input (gray or colour) is kept.
-            data = DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc,
-                               maxItems: dataroot == nil ? nil : numTest)
-            data.task = .colorization
-            if let root = dataroot {
-                let layout = try Colorization.layout(root: URL(fileURLWithPath: root), phase: phase)
-                roots = layout.folders
-                layoutLine = "\(layout)"
-                scoresTargets = true
-            } else {
-                roots = inputs.map { URL(fileURLWithPath: $0) }
-            }
-        } else if let root = dataroot {
+        let task = g.data.taskDefinition
+        if loadSize != nil, let why = task.fixedSizeReason(model: g.data) { throw TranslateError.invalidFlag(flag: "--load-size", reason: why) }
+        if let root = dataroot {
             if g.unpaired {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "CycleGAN models translate files or folders: use --input (and --direction to pick G_A or G_B)")
             }
-            let layout = try DatasetLayout.paired(root: URL(fileURLWithPath: root), phase: phase, mode: datasetMode,
-                                                  cycleGANCommand: "a CycleGAN model with translate apply")
+            // A held-out split with targets, read as the task reads it at its decoded size.
+            let (d, layout) = try task.heldOut(root: URL(fileURLWithPath: root), phase: phase, model: g.data, mode: datasetMode,
+                                               direction: try resolvedDirection(direction, trained: g.data.direction), maxItems: numTest)
             if layout.detected, g.data.mode != layout.mode, [.aligned, .paired].contains(g.data.mode) {
                 stderrLine("note: the model was trained on \(g.data.mode.rawValue) data; \(layout)")
             }
-            data = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.data.direction),
-                               preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc, maxItems: numTest)
-            roots = [layout.folder]
+            data = d
+            roots = layout.folders
             layoutLine = "\(layout)"
             scoresTargets = true
         } else {
-            data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
-                               inputNc: g.inputNc, outputNc: g.outputNc)
+            // Files as the task reads them (label maps as stored; colorization: their L).
+            data = task.fileOptions(model: g.data, inputNc: g.inputNc)
             roots = inputs.map { URL(fileURLWithPath: $0) }
         }
         for r in roots where !FileManager.default.fileExists(atPath: r.path) {
@@ -110,7 +77,7 @@ public final class ApplyJob {
         }
         dataset = try ImageDataset(roots: roots, options: data)
         if let l = layoutLine, !quiet {
-            stderrLine("dataset: \(l): \(dataset.count) " + (data.task == .colorization ? "photos" : data.task == .layout ? "layouts" : "pairs, \(data.direction.rawValue)"))
+            stderrLine("dataset: \(l): \(dataset.count) \(task.items)" + (data.task == .translation ? ", \(data.direction.rawValue)" : ""))
         }
         self.output = URL(fileURLWithPath: output)
         self.batchSize = batchSize
@@ -154,9 +121,10 @@ public final class ApplyJob {
         var scores: [(Double, Double)] = []
         var pending: [(Int, Sample)] = []
         let hasTargets = scoresTargets
-        let shownData = dataset.options
-        // Label maps given as files become one-hot inputs at the model's working size.
-        let labelInputs = generator.task == .layout && shownData.task != .layout ? generator.data.layout : nil
+        let model = generator.data, task = model.taskDefinition
+        // Files come out at their own size (layouts: the label map's); held-out splits and
+        // --load-size at the size the network saw.
+        let atOriginalSize = !hasTargets && loadSize == nil
         let assets = output.appendingPathComponent("index_files")
 
         func flush() throws {
@@ -164,10 +132,8 @@ public final class ApplyJob {
             let batch = try stack(pending.map { $0.1.input })
             let out = try generator.netG.translate(batch, mode: testMode)
             for (k, (i, sample)) in pending.enumerated() {
-                var img = try shownData.displayImage(out, isInput: false, lightness: batch, index: k)
-                if labelInputs != nil, img.width != sample.originalWidth || img.height != sample.originalHeight {
-                    img = img.resized(width: sample.originalWidth, height: sample.originalHeight, filter: .bicubic)
-                }
+                let (w, h) = atOriginalSize ? (sample.originalWidth, sample.originalHeight) : (out.shape[3], out.shape[2])
+                let img = try task.outputImage(out, index: k, input: batch, width: w, height: h, model: model)
                 let dst = outputURL(i)
                 try FileManager.default.createDirectory(at: dst.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try ImageFile.write(img, to: dst)
@@ -176,12 +142,12 @@ public final class ApplyJob {
                 if hasTargets || dataset.options.mode == .single {
                     let inURL = assets.appendingPathComponent("input").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: inURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    let shown = try labelInputs.map { try $0.display(sample.input) } ?? (try shownData.displayImage(sample.input, isInput: true))
+                    let shown = try model.displayImage(sample.input, isInput: true)
                     try ImageFile.write(shown, to: inURL)
                     cells[0] = "index_files/input/" + pageImageName(rel)
                 }
                 if hasTargets, let t = sample.target {
-                    let timg = try shownData.displayImage(t, isInput: false, lightness: sample.input)
+                    let timg = try model.displayImage(t, isInput: false, lightness: sample.input)
                     let tURL = assets.appendingPathComponent("target").appendingPathComponent(pageImageName(rel))
                     try FileManager.default.createDirectory(at: tURL.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try ImageFile.write(timg, to: tURL)
@@ -197,7 +163,7 @@ public final class ApplyJob {
             var sample: Sample
             do {
                 sample = try dataset.load(i)
-                if let layout = labelInputs { sample.input = try layout.input(try Image(tensor: sample.input), path: sample.inputPath) }
+                if !hasTargets { sample = try task.fileInput(sample, model: model) }
             } catch {
                 stderrLine("error: \(error)")
                 failed.append(dataset.sourcePath(i))

@@ -29,9 +29,8 @@ public final class SampleApplyJob {
         self.model = model
         let roots = inputs.map { URL(fileURLWithPath: $0) }
         for r in roots where !FileManager.default.fileExists(atPath: r.path) { throw TranslateError.notFound(path: r.path, what: "--input") }
-        // Labels are read as stored (1 channel for ids); images as RGB.
-        let c = model.inputChannels
-        dataset = try ImageDataset(roots: roots, options: DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: c, outputNc: c))
+        // Inputs are listed as the task reads them (labels as stored); each is decoded in `run`.
+        dataset = try ImageDataset(roots: roots, options: model.fileOptions)
         self.output = URL(fileURLWithPath: output)
         count = samples
         self.seed = seed
@@ -92,7 +91,7 @@ public final class SampleApplyJob {
                 failed.append(dataset.sourcePath(i))
             }
         }
-        let headers = [model.task == .layout ? "layout" : "input"] + extraHeaders + (0..<count).map { "sample \($0)" }
+        let headers = [model.data.taskDefinition.inputName] + extraHeaders + (0..<count).map { "sample \($0)" }
         let meta: [(String, String)] = [("model", model.url.path), ("generator", model.summary),
                                         ("samples per input", "\(count) (seed \(seed))"), ("inputs", "\(rows.count)")]
         try writeText(HTMLReport.page(title: "translate apply (\(model.method.rawValue))", meta: meta, body: HTMLReport.imageTable(headers: headers, rows: rows)),
@@ -116,8 +115,7 @@ extension EvalJob {
         var describe: [(String, String)] = [("model", m.url.path), ("generator", m.summary), ("noise source", "latent codes")]
         let src: EvalSource
         // Super-resolution makes its inputs from the images; the other tasks read their data.
-        let task: ImageTask? = m.superResolutionScale == nil ? m.task : nil
-        switch task {
+        switch m.superResolutionScale == nil ? m.task : nil {
         case nil:
             let s = m.superResolutionScale!
             config.srScale = s
@@ -136,57 +134,31 @@ extension EvalJob {
             }, reals: { try (0..<n).map { try pair($0).hr } }, trainCount: 0, train: { _ in throw TranslateError.invalidFlag(flag: "--train-phase", reason: "none") },
             trainName: { _ in "" }, describe: [], deterministic: false)
             describe.append(("images", "\(dir.path) (\(n)), high resolution cropped to multiples of \(s), inputs by bicubic downscaling"))
-        case .layout:
-            guard let d = m.data.layout else { throw TranslateError.badModel(path: m.url.path, reason: "a layout model without its layout options") }
-            func dataset(_ p: String) throws -> ImageDataset? {
-                let dir = root.appendingPathComponent(p)
-                guard FileManager.default.fileExists(atPath: dir.path) else { return nil }
-                var o = m.data
-                o.maxItems = nil
-                o.flip = false
-                return try ImageDataset(roots: [dir], options: o)
-            }
-            guard let test = try dataset(phase) else { throw TranslateError.notFound(path: root.appendingPathComponent(phase).path, what: "--phase \(phase) split") }
-            let train = try trainPhase.flatMap { try dataset($0) }
-            let n = min(test.count, maxInputs ?? Int.max)
-            func photo(_ ds: ImageDataset, _ i: Int) throws -> Image { try Image(tensor: try ds.load(i).target!) }
-            src = EvalSource(count: n, item: { i in
-                let s = try test.load(i)
-                let outs = try m.sampleTensors(s.input, count: samples, seed: seed, index: i).map { try Image(tensor: $0) }
-                return EvalItem(name: test.relativePath(i), input: try d.display(s.input), target: try Image(tensor: s.target!), samples: outs)
-            }, reals: { try (0..<n).map { try photo(test, $0) } }, trainCount: train?.count ?? 0,
-            train: { try photo(train!, $0) }, trainName: { train?.relativePath($0) ?? "" }, describe: [], deterministic: false)
-            describe.append(("split", "\(root.appendingPathComponent(phase).path) (\(n) layouts at \(d.width)x\(d.height))"))
-            if let t = train { describe.append(("training images", "\(t.count) photos of \(trainPhase!)/")) }
-        case .translation, .colorization:
-            // Inputs and targets at their size, as apply translates them.
-            let colour = m.task == .colorization
+        case let task?:
+            // The task's held-out split, read as apply reads it; samples at the input's size.
+            let def = task.definition
             func dataset(_ p: String) throws -> (ImageDataset, DatasetLayout) {
-                var o = DataOptions(mode: colour ? .single : m.data.mode, direction: m.data.direction, preprocess: .none, flip: false,
-                                    inputNc: m.data.inputNc, outputNc: m.data.outputNc)
-                o.task = m.data.task
-                let layout = colour ? try Colorization.layout(root: root, phase: p) : try DatasetLayout.paired(root: root, phase: p, mode: m.data.mode)
+                let (o, layout) = try def.heldOut(root: root, phase: p, model: m.data, mode: m.data.mode, direction: m.data.direction, maxItems: nil)
                 return (try ImageDataset(roots: layout.folders, options: o), layout)
             }
-            func pair(_ ds: ImageDataset, _ i: Int) throws -> (input: Image, target: Image) {
+            func target(_ ds: ImageDataset, _ i: Int) throws -> Image {
                 let s = try ds.load(i)
-                if colour {
-                    let photo = try Colorization.merge(l: s.input, ab: s.target!)
-                    return (photo, photo)
-                }
-                return (try Image(tensor: s.input), try Image(tensor: s.target!))
+                return try m.data.displayImage(s.target!, isInput: false, lightness: s.input)
             }
             let (test, testLayout) = try dataset(phase)
             var train: ImageDataset?
             if let tp = trainPhase, let (t, l) = try? dataset(tp), l.folders != testLayout.folders { train = t }
             let n = min(test.count, maxInputs ?? Int.max)
             src = EvalSource(count: n, item: { i in
-                let (x, y) = try pair(test, i)
-                let (shown, _, outs) = try m.samples(for: x, path: test.sourcePath(i), count: samples, seed: seed, index: i)
-                return EvalItem(name: test.relativePath(i), input: shown, target: y, samples: outs)
-            }, reals: { try (0..<n).map { try pair(test, $0).target } }, trainCount: train?.count ?? 0,
-            train: { try pair(train!, $0).target }, trainName: { train?.relativePath($0) ?? "" }, describe: [], deterministic: false)
-            describe.append(("split", "\(testLayout) (\(n) inputs, generated at \(m.data.cropSize)x\(m.data.cropSize) and resized to each input's size)"))
+                let s = try test.load(i)
+                let (h, w) = (s.input.shape[2], s.input.shape[3])
+                let outs = try m.sampleImages(s.input, width: w, height: h, count: samples, seed: seed, index: i)
+                return EvalItem(name: test.relativePath(i), input: try m.data.displayImage(s.input, isInput: true),
+                                target: try m.data.displayImage(s.target!, isInput: false, lightness: s.input), samples: outs)
+            }, reals: { try (0..<n).map { try target(test, $0) } }, trainCount: train?.count ?? 0,
+            train: { try target(train!, $0) }, trainName: { train?.relativePath($0) ?? "" }, describe: [], deterministic: false)
+            let size = def.workingSize(m.data)
+            describe.append(("split", "\(testLayout) (\(n) \(def.items), generated at \(size.width)x\(size.height) and made the size of each input)"))
             if let t = train { describe.append(("training images", "\(t.count) of \(trainPhase!)")) }
         }
         describe.append(("samples per input", "\(samples)"))

@@ -151,7 +151,7 @@ public struct TrainCIMLELayout: ParsableCommand {
 
     public var trainOptions: CIMLETrainOptions {
         get throws {
-            var m = CIMLEConfig(task: .layout, inputNc: layout.numClasses, levels: levels,
+            var m = CIMLEConfig(task: .image(.layout), inputNc: layout.numClasses, levels: levels,
                                 widths: (0..<levels).map { max(32, 128 >> max(0, $0 - 1)) }, noiseChannels: 8)
             m.resBlocks = 1; m.lpipsWeight = 1
             var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: m)
@@ -187,11 +187,18 @@ public struct CIMLEImageFlags: ParsableArguments {
         }
     }
 
-    /// A cascade generator for a full-size image condition, as for layouts.
-    func config(_ task: CIMLETask, inputNc: Int, outputNc: Int, lpipsWeight: Float) -> CIMLEConfig {
-        var m = CIMLEConfig(task: task, inputNc: inputNc, levels: levels, widths: (0..<levels).map { max(32, 128 >> max(0, $0 - 1)) }, noiseChannels: 8)
-        m.outputNc = outputNc; m.resBlocks = 1; m.lpipsWeight = lpipsWeight
-        return m
+    /// The run of cIMLE on `task` with these flags: the task's data (pix2pix's preprocessing)
+    /// and a cascade generator for its full-size condition, as for layouts. LPIPS (weight 1)
+    /// joins the distance when the outputs are RGB.
+    func trainOptions(_ task: ImageTask, common: CIMLEFlags, mode: DatasetMode, direction: Direction) throws -> CIMLETrainOptions {
+        let data = preprocessing.dataOptions(mode: mode, direction: direction, inputNc: 3, outputNc: 3).with(task: task)
+        var m = CIMLEConfig(task: .image(task), inputNc: data.inputNc, levels: levels, widths: (0..<levels).map { max(32, 128 >> max(0, $0 - 1)) }, noiseChannels: 8)
+        m.outputNc = data.outputNc; m.resBlocks = 1; m.lpipsWeight = data.outputNc == 3 ? 1 : 0
+        var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: m)
+        o.batchSize = 4
+        o.data = data
+        try common.fill(&o)
+        return o
     }
 }
 
@@ -220,11 +227,7 @@ public struct TrainCIMLE: ParsableCommand {
 
     public var trainOptions: CIMLETrainOptions {
         get throws {
-            var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: image.config(.translation, inputNc: 3, outputNc: 3, lpipsWeight: 1))
-            o.batchSize = 4
-            o.data = image.preprocessing.dataOptions(mode: datasetMode, direction: direction, inputNc: 3, outputNc: 3)
-            try common.fill(&o)
-            return o
+            try image.trainOptions(.translation, common: common, mode: datasetMode, direction: direction)
         }
     }
 
@@ -249,13 +252,7 @@ public struct TrainCIMLEColorization: ParsableCommand {
 
     public var trainOptions: CIMLETrainOptions {
         get throws {
-            var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name,
-                                      model: image.config(.colorization, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc, lpipsWeight: 0))
-            o.batchSize = 4
-            o.data = image.preprocessing.dataOptions(mode: .single, direction: .aToB, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc)
-            o.data.task = .colorization
-            try common.fill(&o)
-            return o
+            try image.trainOptions(.colorization, common: common, mode: .single, direction: .aToB)
         }
     }
 

@@ -100,12 +100,7 @@ public struct TrainPix2Pix: ParsableCommand {
     @OptionGroup var objective: Pix2PixFlags
 
     public func validate() throws {
-        if task == .colorization && (common.inputNc != 3 || common.outputNc != 3) {
-            throw ValidationError("--input-nc and --output-nc are fixed for colorization (L in, ab out); leave them out")
-        }
-        if task == .layout && (common.inputNc != 3 || common.outputNc != 3) {
-            throw ValidationError("--input-nc and --output-nc are fixed for layouts (--num-classes in, RGB out); leave them out")
-        }
+        try common.refuseChannels(fixedBy: task, layout: layout.options)
         if ![.auto, .aligned, .paired].contains(datasetMode) {
             throw ValidationError("--dataset-mode must be auto, aligned or paired for pix2pix (it needs pairs), got \(datasetMode.rawValue); unpaired data trains with translate train cyclegan")
         }
@@ -118,19 +113,8 @@ public struct TrainPix2Pix: ParsableCommand {
         common.fill(&o.model)
         objective.fill(&o)
         o.data = common.dataOptions(mode: datasetMode)
-        switch task {
-        case .translation: break
-        case .colorization: o.setColorization()
-        case .layout:
-            o.model.inputNc = layout.numClasses
-            o.model.outputNc = 3
-            o.data.task = .layout
-            o.data.layout = layout.options
-            o.data.mode = layout.mode(pairs: datasetMode)
-            o.data.preprocess = .none
-            o.data.inputNc = layout.numClasses
-            o.data.outputNc = 3
-        }
+        if task == .layout { o.data.layout = layout.options }
+        o.setTask(task)
         return o
     }
 
@@ -139,7 +123,7 @@ public struct TrainPix2Pix: ParsableCommand {
         var options = trainOptions
         if !common.resume { try options.data.fitPalette(root: options.dataroot, phase: options.phase, seed: options.seed) }
         let t = try Pix2PixTrainer(options: options, resume: common.resume, defaults: defaults)
-        let what = task == .translation ? "\(t.dataset.count) pairs (\(t.options.data.direction.rawValue))" : "\(t.dataset.count) \(task == .layout ? "layouts" : "photos") (\(task.title))"
+        let what = "\(t.dataset.count) \(task.definition.items) (\(task == .translation ? t.options.data.direction.rawValue : task.title))"
         try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "pix2pix",
                         describe: "training pix2pix on \(what); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
@@ -180,9 +164,7 @@ public struct TrainColorization: ParsableCommand {
     @OptionGroup var objective: Pix2PixFlags
 
     public func validate() throws {
-        if common.inputNc != 3 || common.outputNc != 3 {
-            throw ValidationError("--input-nc and --output-nc are fixed for colorization (L in, ab out); leave them out")
-        }
+        try common.refuseChannels(fixedBy: .colorization)
         try trainOptions.validate()
     }
 
@@ -192,7 +174,7 @@ public struct TrainColorization: ParsableCommand {
         common.fill(&o.model)
         objective.fill(&o)
         o.data = common.dataOptions(mode: .single)
-        o.setColorization()
+        o.setTask(.colorization)
         return o
     }
 

@@ -115,98 +115,49 @@ public final class EvalJob {
             describe += [("inputs", "\(phase)\(inDom.rawValue)/ (\(n) images), \(dir.rawValue)"),
                          ("real images", "\(phase)\(outDom.rawValue)/ (unpaired: no fidelity scores)")]
             if let t = trainSet { describe.append(("training images", "\(t.options.phase)\(outDom.rawValue)/ (\(t.count(outDom)))")) }
-        } else if g.task == .layout, let d = g.data.layout {
-            // The labelled split as in training (working size, no flip).
-            if loadSize != nil { throw TranslateError.invalidFlag(flag: "--load-size", reason: "a layout model works at its training size \(d.width)x\(d.height)") }
-            func dataset(_ p: String) throws -> ImageDataset? {
-                let dir = root.appendingPathComponent(p)
-                guard FileManager.default.fileExists(atPath: dir.path) else { return nil }
-                var o = g.data
-                o.maxItems = nil; o.flip = false; o.phase = p
-                return try ImageDataset(roots: [dir], options: o)
-            }
-            guard let test = try dataset(phase) else { throw TranslateError.notFound(path: root.appendingPathComponent(phase).path, what: "--phase \(phase) split") }
-            let trainSet = try trainPhase.flatMap { try dataset($0) }
-            func photo(_ ds: ImageDataset, _ i: Int) throws -> Image { try Image(tensor: try ds.load(i).target!) }
-            let n = min(test.count, maxInputs ?? Int.max)
-            src = EvalSource(
-                count: n,
-                item: { i in
-                    let s = try test.load(i)
-                    return EvalItem(name: test.relativePath(i), input: try d.display(s.input), target: try Image(tensor: s.target!),
-                                    samples: try sampleTensor(s.input, i) { try Image(tensor: $0, index: $1) })
-                },
-                reals: { try (0..<n).map { try photo(test, $0) } },
-                trainCount: trainSet?.count ?? 0,
-                train: { try photo(trainSet!, $0) },
-                trainName: { trainSet?.relativePath($0) ?? "" },
-                describe: [], deterministic: deterministic)
-            describe += [("split", "\(root.appendingPathComponent(phase).path) (\(n) layouts at \(d.width)x\(d.height))")]
-            if let t = trainSet { describe.append(("training images", "\(t.count) photos of \(trainPhase!)/")) }
-        } else if g.task == .colorization {
-            // Colour photos: the input is their L, the target the photo itself (via Lab).
-            let layout = try Colorization.layout(root: root, phase: phase)
-            var o = DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: Colorization.inputNc, outputNc: Colorization.outputNc)
-            o.task = .colorization
-            let test = try ImageDataset(roots: layout.folders, options: o)
-            var trainSet: ImageDataset?
-            if let tp = trainPhase, let tl = try? Colorization.layout(root: root, phase: tp), tl.folders != layout.folders {
-                trainSet = try ImageDataset(roots: tl.folders, options: o)
-            }
-            func item(_ ds: ImageDataset, _ i: Int) throws -> (l: Tensor, gray: Image, photo: Image) {
-                let s = try ds.load(i)
-                return (s.input, try Colorization.lightness(s.input), try Colorization.merge(l: s.input, ab: s.target!))
-            }
-            let n = min(test.count, maxInputs ?? Int.max)
-            src = EvalSource(
-                count: n,
-                item: { i in
-                    let x = try item(test, i)
-                    let outs = try sampleTensor(x.l, i) { y, k in try Colorization.merge(l: try stack(Array(repeating: x.l, count: y.shape[0])), ab: y, index: k) }
-                    return EvalItem(name: test.relativePath(i), input: x.gray, target: x.photo, samples: outs.map(resize))
-                },
-                reals: { try (0..<n).map { resize(try item(test, $0).photo) } },
-                trainCount: trainSet?.count ?? 0,
-                train: { resize(try item(trainSet!, $0).photo) },
-                trainName: { trainSet?.relativePath($0) ?? "" },
-                describe: [], deterministic: deterministic)
-            describe += [("photos", "\(layout) (\(n) photos; input their L, target the photo)")]
-            if let t = trainSet { describe.append(("training images", "\(t.count) photos of \(trainPhase!)")) }
         } else {
-            let layout = try DatasetLayout.paired(root: root, phase: phase, cycleGANCommand: "a CycleGAN model with translate eval")
-            let splitDir = layout.folder
-            let o = DataOptions(mode: layout.mode, direction: try resolvedDirection(direction, trained: g.data.direction),
-                                preprocess: .none, flip: false, inputNc: g.inputNc, outputNc: g.outputNc)
-            let test = try ImageDataset(roots: [splitDir], options: o)
+            // The task's held-out split, read as apply reads it (decoded size, or --load-size).
+            let task = g.data.taskDefinition
+            if loadSize != nil, let why = task.fixedSizeReason(model: g.data) { throw TranslateError.invalidFlag(flag: "--load-size", reason: why) }
+            let dir = try resolvedDirection(direction, trained: g.data.direction)
+            func dataset(_ p: String) throws -> (ImageDataset, DatasetLayout) {
+                let (o, layout) = try task.heldOut(root: root, phase: p, model: g.data, mode: .auto, direction: dir, maxItems: nil)
+                return (try ImageDataset(roots: layout.folders, options: o), layout)
+            }
+            let (test, testLayout) = try dataset(phase)
             var trainSet: ImageDataset?
             if let tp = trainPhase {
                 // The training split is optional: without one there is no memorisation check.
-                if let tl = try? DatasetLayout.paired(root: root, phase: tp), tl.folder != splitDir {
-                    var ot = o
-                    ot.mode = tl.mode
-                    trainSet = try ImageDataset(roots: [tl.folder], options: ot)
-                } else {
-                    stderrLine("note: no \(tp)/ split in \(root.path): no memorisation check")
+                if let (t, l) = try? dataset(tp), l.folders != testLayout.folders { trainSet = t } else {
+                    stderrLine("note: no \(tp) split in \(root.path): no memorisation check")
                 }
             }
-            func pair(_ ds: ImageDataset, _ i: Int) throws -> (Image, Image) {
-                let s = try ds.load(i)
-                return (resize(try Image(tensor: s.input)), resize(try Image(tensor: s.target!)))
+            func item(_ ds: ImageDataset, _ i: Int) throws -> Sample {
+                var s = try ds.load(i)
+                if let ls = loadSize {
+                    s.input = try Image(tensor: s.input).resized(width: ls, height: ls, filter: .bicubic).tensor()
+                    s.target = try s.target.map { try Image(tensor: $0).resized(width: ls, height: ls, filter: .bicubic).tensor() }
+                }
+                return s
             }
+            func target(_ s: Sample) throws -> Image { try g.data.displayImage(s.target!, isInput: false, lightness: s.input) }
             let n = min(test.count, maxInputs ?? Int.max)
             src = EvalSource(
                 count: n,
                 item: { i in
-                    let (x, y) = try pair(test, i)
-                    return EvalItem(name: test.relativePath(i), input: x, target: y, samples: try sample(x, i))
+                    let s = try item(test, i)
+                    let outs = try sampleTensor(s.input, i) { y, k in
+                        try task.outputImage(y, index: k, input: s.input, width: y.shape[3], height: y.shape[2], model: g.data)
+                    }
+                    return EvalItem(name: test.relativePath(i), input: try g.data.displayImage(s.input, isInput: true), target: try target(s), samples: outs)
                 },
-                reals: { try (0..<n).map { try pair(test, $0).1 } },
+                reals: { try (0..<n).map { try target(try item(test, $0)) } },
                 trainCount: trainSet?.count ?? 0,
-                train: { try pair(trainSet!, $0).1 },
+                train: { try target(try item(trainSet!, $0)) },
                 trainName: { trainSet?.relativePath($0) ?? "" },
                 describe: [], deterministic: deterministic)
-            describe += [("split", "\(splitDir.path) (\(n) pairs, \(o.direction.rawValue))")]
-            if let t = trainSet { describe.append(("training images", "\(t.count) targets of \(trainPhase!)/")) }
+            describe += [("split", "\(testLayout) (\(n) \(task.items)\(g.data.task == .translation ? ", \(dir.rawValue)" : ""))")]
+            if let t = trainSet { describe.append(("training images", "\(t.count) targets of \(trainPhase!)")) }
         }
         describe.append(("samples per input", "\(samples)"))
         src.describe = describe

@@ -98,3 +98,13 @@ public struct RunFlags: ParsableArguments {
         o.seed = seed; o.saveEpochFreq = saveEpochFreq; o.maxItems = maxItems; o.samples = samples
     }
 }
+
+extension TrainingFlags {
+    /// --input-nc / --output-nc given for a task that fixes its channels are refused.
+    func refuseChannels(fixedBy task: ImageTask, layout: LayoutOptions? = nil) throws {
+        var d = DataOptions(mode: .single)
+        d.layout = layout
+        guard let c = task.definition.fixedChannels(d), inputNc != 3 || outputNc != 3 else { return }
+        throw ValidationError("--input-nc and --output-nc are fixed for \(task.title) (\(c.input) channel(s) in, \(c.output) out); leave them out")
+    }
+}

@@ -22,7 +22,7 @@ final class CIMLETests: XCTestCase {
     /// At initialisation two codes already give visibly different outputs (both pipelines).
     func testCodesChangeTheOutputAtInitialisation() throws {
         var rng = RNG(seed: 1)
-        var layout = CIMLEConfig(task: .layout, inputNc: 5, levels: 3, widths: [16, 12, 8], noiseChannels: 4)
+        var layout = CIMLEConfig(task: .image(.layout), inputNc: 5, levels: 3, widths: [16, 12, 8], noiseChannels: 4)
         layout.lpipsWeight = 0; layout.levelCandidates = [4, 4, 4]
         for (c, x) in [(srConfig(), Tensor.rand([1, 3, 8, 8], low: -1, high: 1, rng: &rng)),
                        (layout, Tensor.rand([1, 5, 16, 16], low: 0, high: 1, rng: &rng))] {

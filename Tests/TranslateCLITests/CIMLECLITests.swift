@@ -117,7 +117,7 @@ final class CIMLECLITests: CLITestCase {
             let ids = (0..<(48 * 40)).map { UInt8(($0 % 48) / 16) }
             try ImageFile.write(try Image(width: 48, height: 40, channels: 1, pixels: ids), to: root.appendingPathComponent("trainannot/f\(i).png"))
         }
-        var m = CIMLEConfig(task: .layout, inputNc: 3, levels: 2, widths: [8, 8], noiseChannels: 2)
+        var m = CIMLEConfig(task: .image(.layout), inputNc: 3, levels: 2, widths: [8, 8], noiseChannels: 2)
         m.lpipsWeight = 0.5; m.levelCandidates = [2, 2]; m.poolSize = 2; m.visits = 1
         // A label map of another size than its photo is refused, naming both.
         let mismatched = tmp.appendingPathComponent("mm")

@@ -2,41 +2,45 @@ import Foundation
 import ImageIO
 import Tensors
 
-/// What a model is conditioned on and what it produces, with the data preparation and the
-/// output conversion that go with it. Methods (pix2pix, cIMLE, ...) train on any task whose
-/// channels they take.
+/// The registry of tasks: what a model is conditioned on and what it produces. Each case
+/// names its `TaskDefinition` (one file in `Tasks/`), which holds everything the task does
+/// with data; nothing outside the definitions branches on the task. Methods (pix2pix,
+/// cIMLE, ...) train on any task whose channels they take.
 /// - translation: an image in, an image out (the pairs of an aligned or paired dataset).
-/// - colorization: the lightness L of a colour photo in (1 channel), its colour ab out
-///   (2 channels), in CIE Lab as the reference's colorization model; outputs are converted
-///   back to RGB with the input's L.
-/// - layout: a label map in (one-hot, one channel per class), its photo out (`LayoutOptions`).
+/// - colorization: the lightness L of a colour photo in, its colour ab out (CIE Lab).
+/// - layout: a label map in (one-hot, one channel per class), its photo out.
 public enum ImageTask: String, CaseIterable, Codable, Sendable {
     case translation, colorization, layout
 
-    /// What the task is, for pages and messages.
-    public var title: String {
+    /// The task's definition: the one switch over tasks.
+    public var definition: any TaskDefinition {
         switch self {
-        case .translation: return "image translation"
-        case .colorization: return "colorization (L in, ab out)"
-        case .layout: return "layout to image"
+        case .translation: return TranslationTask()
+        case .colorization: return ColorizationTask()
+        case .layout: return LayoutTask()
         }
     }
+
+    /// What the task is, for pages and messages.
+    public var title: String { definition.title }
 }
 
 extension DataOptions {
+    /// The definition of `task`.
+    public var taskDefinition: any TaskDefinition { task.definition }
+
     /// A tensor of this task's data as an image for pages: a layout input in its label
     /// colours, colorization's ab (an output or target) in colour with the input's L
     /// (`lightness`), anything else as it is. `isInput`: `t` is the network's input side.
     public func displayImage(_ t: Tensor, isInput: Bool, lightness: Tensor? = nil, index: Int = 0) throws -> Image {
-        switch task {
-        case .layout where isInput:
-            guard let layout else { throw DatasetError.invalidOptions("internal: the layout task without its options") }
-            return try layout.display(t, index: index)
-        case .colorization where !isInput && t.shape.count == 4 && t.shape[1] == Colorization.outputNc:
-            guard let l = lightness else { throw DatasetError.invalidOptions("internal: colorization output shown without its L") }
-            return try Colorization.merge(l: l, ab: t, index: index)
-        default:
-            return try Image(tensor: t, index: index)
-        }
+        try taskDefinition.display(t, isInput: isInput, lightness: lightness, index: index, options: self)
+    }
+
+    /// These options with `task` and what it fixes (`TaskDefinition.prepare`).
+    public func with(task: ImageTask) -> DataOptions {
+        var o = self
+        o.task = task
+        task.definition.prepare(&o)
+        return o
     }
 }

@@ -118,3 +118,101 @@ extension ImageDataset {
         }
     }
 }
+
+/// The layout-to-image task (`LayoutOptions` in `DataOptions.layout`): one-hot label maps in
+/// at the working size, photos out; outputs are resized to each label map's size.
+public struct LayoutTask: TaskDefinition {
+    public init() {}
+    public var title: String { "layout to image" }
+    public var items: String { "layouts" }
+    public var inputName: String { "layout" }
+    /// Labels and photos are resized to the working size, not preprocessed.
+    public var resizes: Bool { false }
+
+    func options(_ o: DataOptions) throws -> LayoutOptions {
+        guard let l = o.layout else { throw DatasetError.invalidOptions("the layout task needs its label format, classes and working size") }
+        return l
+    }
+
+    public func fixedChannels(_ o: DataOptions) -> (input: Int, output: Int)? { o.layout.map { ($0.numClasses, 3) } }
+
+    /// Class ids come beside photos (single mode); palette maps are one side of pairs.
+    public func prepare(_ o: inout DataOptions) {
+        guard let l = o.layout else { return }
+        if l.labelFormat == .ids { o.mode = .single } else if ![.auto, .aligned, .paired].contains(o.mode) { o.mode = .auto }
+        o.preprocess = .none
+        o.inputNc = l.numClasses
+        o.outputNc = 3
+    }
+
+    public func validate(_ o: DataOptions) throws {
+        let l = try options(o)
+        try l.validate()
+        guard o.inputNc == l.numClasses, o.outputNc == 3 else {
+            throw DatasetError.invalidOptions("layouts are one-hot label maps in (--num-classes \(l.numClasses) channels) and RGB photos out; got --input-nc \(o.inputNc), --output-nc \(o.outputNc)")
+        }
+        guard (l.labelFormat == .ids) == (o.mode == .single) else {
+            throw DatasetError.invalidOptions(l.labelFormat == .ids ? "class-id labels go with photos in a split folder (single mode), not \(o.mode.rawValue) pairs" : "palette labels are one side of aligned or paired images, not single images")
+        }
+    }
+
+    public func workingSize(_ o: DataOptions) -> (width: Int, height: Int, flag: String) {
+        (o.layout?.width ?? 0, o.layout?.height ?? 0, "--width/--height")
+    }
+
+    /// Class-id layouts: the label folder must be there before anything is trained on.
+    public func checkListed(_ o: DataOptions, firstFile: String) throws {
+        guard let l = o.layout, l.labelFormat == .ids else { return }
+        let first = URL(fileURLWithPath: firstFile).deletingLastPathComponent()
+        let labels = first.deletingLastPathComponent().appendingPathComponent(first.lastPathComponent + l.labelsSuffix)
+        guard (try? ImageDataset.isFolder(labels, missingOK: true)) == true else {
+            throw DatasetError.layout(path: labels.path, reason: "no such folder: class-id layouts read the labels of \(first.path)/x.* from \(labels.lastPathComponent)/x.png (--labels-suffix changes the name; --label-format palette reads colour-coded labels)")
+        }
+    }
+
+    public func sample(_ ds: ImageDataset, _ index: Int, rng: inout RNG) throws -> Sample {
+        try ds.layoutSample(index, flip: ds.options.flip && rng.nextInt(2) == 1)
+    }
+
+    public func load(_ ds: ImageDataset, _ index: Int) throws -> Sample { try ds.layoutSample(index, flip: false) }
+
+    /// The labelled split `root/phase`, read as in training (working size) without flips.
+    public func heldOut(root: URL, phase: String, model o: DataOptions, mode: DatasetMode, direction: Direction,
+                        maxItems: Int?) throws -> (options: DataOptions, layout: DatasetLayout) {
+        var d = o
+        d.flip = false
+        d.maxItems = maxItems
+        d.phase = phase
+        let split = root.appendingPathComponent(phase)
+        guard FileManager.default.fileExists(atPath: split.path) else {
+            throw DatasetError.missingFolder(path: split.path, reason: "no such folder: the --phase \(phase) split of labelled layouts")
+        }
+        return (d, DatasetLayout(mode: d.mode, folder: split, detected: false))
+    }
+
+    /// Label maps as stored (one channel for class ids, colours for a palette); photos out.
+    public func fileOptions(model o: DataOptions, inputNc: Int) -> DataOptions {
+        DataOptions(mode: .single, preprocess: .none, flip: false, inputNc: o.layout?.labelFormat == .ids ? 1 : 3, outputNc: 3)
+    }
+
+    public func fileInput(_ s: Sample, model o: DataOptions) throws -> Sample {
+        var s = s
+        s.input = try input(image: try Image(tensor: s.input), path: s.inputPath, model: o)
+        return s
+    }
+
+    /// The one-hot map of a label image at the working size.
+    public func input(image: Image, path: String, model o: DataOptions) throws -> Tensor { try options(o).input(image, path: path) }
+
+    /// Layout inputs are at the working size already.
+    public func networkInput(_ x: Tensor, side: Int?, model o: DataOptions) throws -> Tensor { x }
+
+    /// Inputs in their label colours.
+    public func display(_ t: Tensor, isInput: Bool, lightness: Tensor?, index: Int, options o: DataOptions) throws -> Image {
+        isInput ? try options(o).display(t, index: index) : try Image(tensor: t, index: index)
+    }
+
+    public func fixedSizeReason(model o: DataOptions) -> String? {
+        "a layout model works at its training size \(o.layout.map { "\($0.width)x\($0.height)" } ?? "")"
+    }
+}

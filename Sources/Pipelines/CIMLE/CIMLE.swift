@@ -3,20 +3,49 @@ import Tensors
 import NN
 import ImageIO
 import Perceptual
+import Datasets
 
-/// The task a conditional IMLE model was trained on, which fixes its generator's geometry.
-public enum CIMLETask: String, CaseIterable, Codable {
-    /// Super-resolution: the input is the low-resolution image, levels double its size.
-    case superResolution = "sr"
-    /// Layout to image: the input is a one-hot label map at full size, levels go up to it.
-    case layout
-    /// Paired image translation: the input image at full size, levels go up to it.
-    case translation
-    /// Colorization: the lightness L at full size in, colour ab out (CIE Lab).
-    case colorization
+/// The task a conditional IMLE model was trained on, which fixes its generator's geometry:
+/// super-resolution (its own: the input is the low-resolution image and levels double its
+/// size), or a data task (`ImageTask`: the condition at full size, levels go up to it).
+/// Stored as the task's name ("sr", "layout", "translation", "colorization").
+public enum CIMLETask: Equatable, Codable, Sendable {
+    case superResolution
+    case image(ImageTask)
+
+    public var rawValue: String {
+        switch self {
+        case .superResolution: return "sr"
+        case .image(let t): return t.rawValue
+        }
+    }
+
+    public init?(rawValue: String) {
+        if rawValue == "sr" { self = .superResolution } else if let t = ImageTask(rawValue: rawValue) { self = .image(t) } else { return nil }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        guard let t = Self(rawValue: s) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown cIMLE task '\(s)' (sr, \(ImageTask.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        self = t
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 
     /// Whether the levels upsample the input (super-resolution) rather than go up to its size.
     public var upsamples: Bool { self == .superResolution }
+
+    /// The data task (nil for super-resolution, which cuts its pairs from single images).
+    public var imageTask: ImageTask? {
+        if case .image(let t) = self { return t }
+        return nil
+    }
 }
 
 /// How codes are chosen for each pool item.

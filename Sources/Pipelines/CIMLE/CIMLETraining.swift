@@ -40,10 +40,9 @@ public struct CIMLETrainOptions: TrainingRunOptions {
     /// The layout task's data: class ids beside photos (single mode) or palette maps in
     /// aligned files (`direction` b-to-a when the labels are the right half, as facades).
     public mutating func setLayout(_ l: LayoutOptions, direction: Direction = .bToA, flip: Bool = true) {
-        data = DataOptions(mode: l.labelFormat == .ids ? .single : .aligned, direction: direction, preprocess: .none, flip: flip,
-                           inputNc: l.numClasses, outputNc: 3)
-        data.task = .layout
-        data.layout = l
+        var d = DataOptions(mode: l.labelFormat == .ids ? .single : .aligned, direction: direction, preprocess: .none, flip: flip)
+        d.layout = l
+        data = d.with(task: .layout)
     }
 
     public var baseLR: Float { model.lr }
@@ -78,7 +77,7 @@ public struct CIMLETrainOptions: TrainingRunOptions {
         maxItems = try c.decodeIfPresent(Int.self, forKey: .maxItems)
         samples = try c.decodeIfPresent(Int.self, forKey: .samples) ?? samples
         testMode = try c.decodeIfPresent(TestMode.self, forKey: .testMode) ?? testMode
-        if model.task == .layout && data.task != .layout {
+        if model.task == .image(.layout) && data.task != .layout {
             struct Legacy: Decodable { var flip: Bool? }
             data.layout = try c.decodeIfPresent(LayoutOptions.self, forKey: .cimleData) ?? LayoutOptions()
             data.flip = try c.decodeIfPresent(Legacy.self, forKey: .cimleData)?.flip ?? true
@@ -98,27 +97,12 @@ extension CIMLETrainOptions {
             guard data.task == task else {
                 throw TranslateError.invalidFlag(flag: "--task", reason: "a cIMLE \(model.task.rawValue) model needs \(task.rawValue) data, got \(data.task.rawValue)")
             }
-            if let d = data.layout, task == .layout {
-                if d.width % m != 0 || d.height % m != 0 {
-                    throw TranslateError.invalidFlag(flag: "--width/--height", reason: "\(d.width)x\(d.height) must be divisible by \(m) for \(model.levels) levels")
-                }
-            } else if data.cropSize % m != 0 {
-                throw TranslateError.invalidFlag(flag: "--crop-size", reason: "\(data.cropSize) must be divisible by \(m) for \(model.levels) levels")
+            let size = task.definition.workingSize(data)
+            if size.width % m != 0 || size.height % m != 0 {
+                throw TranslateError.invalidFlag(flag: size.flag, reason: "\(size.width)x\(size.height) must be divisible by \(m) for \(model.levels) levels")
             }
         } else if cimleData.patchSize % model.scale != 0 || cimleData.patchSize < 32 {
             throw TranslateError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(model.scale), got \(cimleData.patchSize)")
-        }
-    }
-}
-
-extension CIMLETask {
-    /// The data task of a cIMLE task (super-resolution cuts its pairs from single images).
-    public var imageTask: ImageTask? {
-        switch self {
-        case .superResolution: return nil
-        case .layout: return .layout
-        case .translation: return .translation
-        case .colorization: return .colorization
         }
     }
 }
@@ -204,11 +188,11 @@ public final class CIMLEModel: TrainableModel {
             let outs = try cimle.samples(lr.tensor(), count: 3, rng: &r)
             return [("input", lr.tensor()), ("bicubic", lr.resized(width: side, height: side, filter: .bicubic).tensor())]
                 + outs.enumerated().map { ("sample\($0.offset)", $0.element) } + [("target", crop.tensor())]
-        case .layout, .translation, .colorization:
+        case .image(let task):
             // The task's sample at its working size (layouts have it; images are resized to the
             // crop size); the trainer shows it as the task does.
             var (x, y) = (sample.input, sample.target)
-            if options.model.task != .layout {
+            if task.definition.resizes {
                 let c = options.data.cropSize
                 (x, y) = try withNoGrad { (try resizeBilinear(x, height: c, width: c), try y.map { try resizeBilinear($0, height: c, width: c) }) }
             }

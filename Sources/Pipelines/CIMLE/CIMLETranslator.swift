@@ -42,11 +42,15 @@ public final class LoadedCIMLE: CodeSampler {
 
     /// "x4 super-resolution", "layout to image", ...
     public var taskTitle: String {
-        cimleTask.upsamples ? "x\(options.model.scale) super-resolution" : (cimleTask.imageTask?.title ?? cimleTask.rawValue)
+        cimleTask.imageTask?.title ?? "x\(options.model.scale) super-resolution"
     }
 
-    /// Class-id label maps are read as stored (one channel); everything else as RGB.
-    public var inputChannels: Int { data.task == .layout && data.layout?.labelFormat == .ids ? 1 : 3 }
+    /// How input files are read: as the task reads them (class-id label maps as stored, one
+    /// channel); super-resolution's as RGB.
+    public var fileOptions: DataOptions {
+        guard let task = cimleTask.imageTask else { return DataOptions(mode: .single, preprocess: .none, flip: false) }
+        return task.definition.fileOptions(model: data, inputNc: 3)
+    }
 
     /// The side the image-conditioned tasks work at (the training crop size).
     var workingSide: Int { options.data.cropSize }
@@ -58,39 +62,28 @@ public final class LoadedCIMLE: CodeSampler {
     }
 
     /// Super-resolution: the image itself is the input and samples are `scale` times larger.
-    /// Layouts: the label map at the working size, samples resized back to its size.
-    /// Translation: the image resized to the working size, likewise. Colorization: L at the
-    /// working size; the sampled ab are resized to the image's size and joined with its own L.
+    /// The other tasks: the task's input of the image at the working side (the training crop
+    /// size; layouts have their own), samples made images of the input's size by the task
+    /// (colorization joins the resized ab with the image's own L).
     public func samples(for img: Image, path: String, count: Int, seed: UInt64, index: Int) throws
         -> (shown: Image, extra: [(String, Image)], samples: [Image]) {
-        func back(_ t: Tensor) throws -> Image {
-            let o = try Image(tensor: t)
-            return o.width == img.width && o.height == img.height ? o : o.resized(width: img.width, height: img.height, filter: .bicubic)
-        }
-        switch cimleTask {
-        case .superResolution:
+        guard let task = cimleTask.imageTask?.definition else {
             let rgb = img.converted(toChannels: 3)
             let outs = try sampleTensors(rgb.tensor(), count: count, seed: seed, index: index).map { try Image(tensor: $0) }
             let bicubic = rgb.resized(width: outs[0].width, height: outs[0].height, filter: .bicubic)
             return (img, [("bicubic", bicubic)], outs)
-        case .layout:
-            guard let layout = data.layout else { throw TranslateError.badModel(path: url.path, reason: "a layout model without its layout options") }
-            let x = try layout.input(img, path: path)
-            let outs = try sampleTensors(x, count: count, seed: seed, index: index).map(back)
-            return (try layout.display(x), [], outs)
-        case .translation:
-            let s = workingSide
-            let x = img.converted(toChannels: options.model.inputNc).resized(width: s, height: s, filter: .bicubic).tensor()
-            return (img, [], try sampleTensors(x, count: count, seed: seed, index: index).map(back))
-        case .colorization:
-            let s = workingSide
-            let photo = img.converted(toChannels: 3)
-            let (l, _) = Colorization.split(photo)
-            let (small, _) = Colorization.split(photo.resized(width: s, height: s, filter: .bicubic))
-            let outs = try sampleTensors(small, count: count, seed: seed, index: index).map { ab in
-                try Colorization.merge(l: l, ab: try withNoGrad { try resizeBilinear(ab, height: img.height, width: img.width) })
-            }
-            return (try Colorization.lightness(l), [], outs)
+        }
+        let x = try task.input(image: img, path: path, model: data)
+        let outs = try sampleImages(x, width: img.width, height: img.height, count: count, seed: seed, index: index)
+        return (try task.display(x, isInput: true, lightness: nil, index: 0, options: data), [], outs)
+    }
+
+    /// `count` samples of the task input `x` (at its size, as `ImageDataset.load` or the
+    /// task's `input(image:)` gives it) made at the working side, as images of `width` x `height`.
+    public func sampleImages(_ x: Tensor, width: Int, height: Int, count: Int, seed: UInt64, index: Int) throws -> [Image] {
+        let task = data.taskDefinition
+        return try sampleTensors(try task.networkInput(x, side: workingSide, model: data), count: count, seed: seed, index: index).map {
+            try task.outputImage($0, index: 0, input: x, width: width, height: height, model: data)
         }
     }
 

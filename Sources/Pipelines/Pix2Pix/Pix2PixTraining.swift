@@ -24,14 +24,12 @@ public struct Pix2PixTrainOptions: TrainingRunOptions {
 
     public init(dataroot: String, name: String) { self.dataroot = dataroot; self.name = name }
 
-    /// The colorization task: L in, ab out, photos read from a single folder.
-    public mutating func setColorization() {
-        model.inputNc = Colorization.inputNc
-        model.outputNc = Colorization.outputNc
-        data.mode = .single
-        data.task = .colorization
-        data.inputNc = Colorization.inputNc
-        data.outputNc = Colorization.outputNc
+    /// Trains on `task` (its settings, e.g. `data.layout`, already in `data`): the data
+    /// options the task fixes, and the generator's channels to match.
+    public mutating func setTask(_ task: ImageTask) {
+        data = data.with(task: task)
+        model.inputNc = data.inputNc
+        model.outputNc = data.outputNc
     }
 
     public var baseLR: Float { model.lr }

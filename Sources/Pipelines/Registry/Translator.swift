@@ -51,8 +51,10 @@ public protocol BatchTranslator: Translator {
 /// at the input's size (super-resolution: the scaled size), seeded by (seed, index) so any
 /// subset is reproducible.
 public protocol CodeSampler: Translator {
-    /// The image an input file is read as (channels as stored for class-id labels).
-    var inputChannels: Int { get }
+    /// How input files are read (as the task reads them: class-id labels as stored).
+    var fileOptions: DataOptions { get }
+    /// Samples of a task input at its size (not super-resolution), as images of `width` x `height`.
+    func sampleImages(_ x: Tensor, width: Int, height: Int, count: Int, seed: UInt64, index: Int) throws -> [Image]
     /// Super-resolution models: the factor (their inputs are low-resolution images; `task` is
     /// then translation). Nil for the tasks whose outputs have the input's size.
     var superResolutionScale: Int? { get }

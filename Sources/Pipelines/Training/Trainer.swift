@@ -55,23 +55,16 @@ extension TrainingRunOptions {
     /// Checks the options shared by all models; errors name the flag.
     func validateCommon() throws {
         func bad(_ flag: String, _ why: String) -> TranslateError { .invalidFlag(flag: flag, reason: why) }
-        if data.task != .layout || data.preprocess != .none {
-            do { try data.validate() } catch let e as DatasetError { throw TranslateError.invalidFlag(flag: "--load-size", reason: "\(e)") }
-        }
+        // The data as the model will read it: the task checks its channels and settings.
+        var d = data
+        (d.inputNc, d.outputNc) = channels
+        do { try d.validate() } catch let e as DatasetError { throw TranslateError.invalidFlag(flag: firstFlag(in: "\(e)") ?? "--dataroot", reason: "\(e)") }
         if batchSize < 1 || batchSize > 1024 { throw bad("--batch-size", "must be between 1 and 1024, got \(batchSize)") }
         if epochs < 0 || epochsDecay < 0 || totalEpochs < 1 { throw bad("--epochs", "epochs + epochs-decay must be at least 1 (got \(epochs) + \(epochsDecay))") }
         if epochs > 100_000 || epochsDecay > 100_000 { throw bad("--epochs", "--epochs and --epochs-decay must be at most 100000") }
         if !(baseLR > 0 && baseLR <= 1) { throw bad("--lr", "must be a finite number above 0 and at most 1, got \(baseLR)") }
         if let m = maxItems, m < 1 { throw bad("--max-items", "must be at least 1, got \(m)") }
         if samples < 0 || samples > 100 { throw bad("--samples", "must be between 0 and 100, got \(samples)") }
-        if data.task == .colorization {
-            if channels != (Colorization.inputNc, Colorization.outputNc) { throw bad("--input-nc", "colorization maps L (1 channel) to ab (2 channels), got \(channels.input) -> \(channels.output)") }
-        } else if data.task == .layout, let l = data.layout {
-            if channels != (l.numClasses, 3) { throw bad("--num-classes", "a layout model maps \(l.numClasses) one-hot channels to RGB, got \(channels.input) -> \(channels.output)") }
-        } else {
-            if ![1, 3].contains(channels.input) { throw bad("--input-nc", "must be 1 or 3, got \(channels.input)") }
-            if ![1, 3].contains(channels.output) { throw bad("--output-nc", "must be 1 or 3, got \(channels.output)") }
-        }
         if data.cropSize < 1 || data.loadSize < data.cropSize && [.resizeAndCrop, .scaleWidthAndCrop].contains(data.preprocess) {
             throw bad("--crop-size", "must be between 1 and --load-size (\(data.loadSize)), got \(data.cropSize)")
         }
@@ -188,16 +181,7 @@ public final class GANTrainer<Model: TrainableModel> {
         if runPath == dataPath || runPath.hasPrefix(dataPath + "/") || dataPath.hasPrefix(runPath + "/") {
             throw TranslateError.invalidFlag(flag: "--checkpoints-dir", reason: "the run folder \(opts.runDirectory.path) is inside (or holds) the --dataroot \(root.path); write runs elsewhere")
         }
-        let layout: DatasetLayout
-        switch data.mode {
-        case .unaligned: layout = try DatasetLayout.unpaired(root: root, phase: opts.phase)
-        case .single where data.task == .colorization:
-            layout = try Colorization.layout(root: root, phase: opts.phase)
-        case .single:
-            let phaseDir = root.appendingPathComponent(opts.phase)
-            layout = DatasetLayout(mode: .single, folder: FileManager.default.fileExists(atPath: phaseDir.path) ? phaseDir : root, detected: false)
-        case .auto, .aligned, .paired: layout = try DatasetLayout.paired(root: root, phase: opts.phase, mode: data.mode)
-        }
+        let layout = try data.taskDefinition.trainingLayout(root: root, phase: opts.phase, options: data)
         // The detected mode is part of the run: checkpoints, apply and eval remember it.
         data.mode = layout.mode
         opts.data.mode = layout.mode
@@ -417,3 +401,10 @@ public final class GANTrainer<Model: TrainableModel> {
     }
 }
 
+
+/// The first command-line flag ("--name") a message mentions.
+func firstFlag(in message: String) -> String? {
+    guard let r = message.range(of: "--") else { return nil }
+    let name = message[r.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+    return name.isEmpty ? nil : "--" + name
+}
