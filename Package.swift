@@ -30,12 +30,15 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Direct convolution kernels (AVX-512 and baseline copies, chosen at load time).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        // Open MPI, loaded at run time (dlopen) only under mpirun or --distributed: no build
+        // dependency, and a machine without it runs everything else unchanged.
+        .target(name: "CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
         // Data flows one way: Tensors -> NN -> (ImageIO, Datasets, Perceptual) -> Pipelines
         // -> Evaluation -> TranslateCLI (Evaluation needs no pipeline; Pipelines no metric).
         // Pages (HTML pages and their SVG charts) stands apart on Foundation alone: Pipelines
         // draws the training pages with it, TranslateCLI those of apply and eval.
         .target(name: "Pages"),
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels", "CMPIShim"]),
         .target(name: "NN", dependencies: ["Tensors", "CKernels"]),
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "Tensors"]),
         .target(name: "Datasets", dependencies: ["ImageIO", "Tensors"]),

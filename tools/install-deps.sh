@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the native libraries `translate` builds against (Debian/Ubuntu, apt-get):
-# OpenBLAS, libjpeg, libpng and pkg-config (SwiftPM finds the libraries through it).
+# OpenBLAS, libjpeg, libpng and pkg-config (SwiftPM finds the libraries through it), and
+# Open MPI (openmpi-bin: mpirun; libopenmpi-dev: libmpi.so), which translate loads at run time
+# only under mpirun, for the data-parallel tests (the build does not need it).
 # Does nothing when they are all installed already. Needs root or sudo for the install.
 # Usage: bash tools/install-deps.sh
 set -euo pipefail
 
-packages=(libopenblas-dev libjpeg-dev libpng-dev pkg-config)
+packages=(libopenblas-dev libjpeg-dev libpng-dev pkg-config openmpi-bin libopenmpi-dev)
 
 installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'

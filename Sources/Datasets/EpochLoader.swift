@@ -34,11 +34,15 @@ public final class EpochLoader {
     private let thread: Thread
 
     /// `startBatch`: skip the epoch's first batches (resuming a mid-epoch checkpoint); they are
-    /// not loaded, and `batchCount` still counts the whole epoch.
+    /// not loaded, and `batchCount` still counts the whole epoch. `shard`: this rank's share
+    /// of the epoch's order in a data-parallel job (`Distribution.shardPositions`: positions
+    /// rank, rank + size, ..., padded), so that batch k of every rank together holds batch k
+    /// of one process with `size` times the batch.
     public init(dataset: ImageDataset, batchSize: Int, shuffle: Bool, seed: UInt64, epoch: Int, dropLast: Bool = false,
-                startBatch: Int = 0) {
+                startBatch: Int = 0, shard: (rank: Int, size: Int) = (0, 1)) {
         precondition(batchSize >= 1, "EpochLoader: batchSize must be positive, got \(batchSize)")
-        let order = Self.order(count: dataset.count, shuffle: shuffle, seed: seed, epoch: epoch)
+        let order = Distribution.shard(Self.order(count: dataset.count, shuffle: shuffle, seed: seed, epoch: epoch),
+                                       rank: shard.rank, size: shard.size)
         var batches: [[Int]] = stride(from: 0, to: order.count, by: batchSize).map {
             Array(order[$0..<min($0 + batchSize, order.count)])
         }

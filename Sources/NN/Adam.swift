@@ -21,8 +21,11 @@ public final class Adam {
         steps = [Int](repeating: 0, count: params.count)
     }
 
-    /// One update of every parameter that has a gradient.
+    /// One update of every parameter that has a gradient. In a data-parallel job
+    /// (`Distribution.current` has more than one rank) the gradients are first replaced by
+    /// their mean over the ranks (`averageGradients`), so every replica takes the same step.
     public func step() {
+        averageGradients(over: Distribution.current)
         for (i, (_, p)) in params.enumerated() {
             guard let g = p.grad else { continue }
             steps[i] += 1
@@ -45,6 +48,35 @@ public final class Adam {
                 }
             }
         }
+    }
+
+    /// Replaces every gradient by its mean over `communicator`'s ranks: one all-reduce of all
+    /// of them packed in parameter order (every rank has the same parameters with gradients).
+    /// Nothing happens with one rank.
+    public func averageGradients(over communicator: Communicator) {
+        guard communicator.size > 1 else { return }
+        let withGrad = params.map(\.1).filter { $0.grad != nil }
+        var flat = [Float]()
+        flat.reserveCapacity(withGrad.reduce(0) { $0 + $1.count })
+        for p in withGrad { flat += p.grad! }
+        communicator.allReduceMean(&flat)
+        var at = 0
+        for p in withGrad {
+            p.grad = Array(flat[at..<at + p.count])
+            at += p.count
+        }
+    }
+
+    /// Rank 0's moments and step counts on every rank (`communicator.broadcast`).
+    public func broadcastState(over communicator: Communicator) {
+        guard communicator.size > 1 else { return }
+        for i in params.indices {
+            communicator.broadcast(&expAvg[i])
+            communicator.broadcast(&expAvgSq[i])
+        }
+        var s = steps.map { UInt64(bitPattern: Int64($0)) }
+        communicator.broadcast(&s)
+        steps = s.map { Int(Int64(bitPattern: $0)) }
     }
 
     /// Clears the gradients. `setToNone` also frees their buffers (PyTorch's

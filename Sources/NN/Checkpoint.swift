@@ -168,10 +168,10 @@ public struct Checkpoint {
         return r
     }
 
-    static func encode(_ r: RNG) -> String { r.stateWords.map { String($0, radix: 16) }.joined(separator: ",") }
+    public static func encode(_ r: RNG) -> String { r.stateWords.map { String($0, radix: 16) }.joined(separator: ",") }
 
     /// Exactly 4 words of 1 to 16 hexadecimal digits, not all zero (xoshiro's one bad state).
-    static func decodeRNG(_ s: String) -> RNG? {
+    public static func decodeRNG(_ s: String) -> RNG? {
         let fields = s.split(separator: ",", omittingEmptySubsequences: false)
         guard fields.count == 4 else { return nil }
         var words: [UInt64] = []

@@ -99,8 +99,10 @@ public final class ApplyJob {
         return (l1, mse == 0 ? 99 : ImageMetrics.psnr(mse: mse))
     }
 
+    /// The summary line; empty on ranks above 0 of a sharded run (rank 0 reports for all).
     public func run() throws -> String {
         let r = try translateAll()
+        guard Distribution.current.isRoot else { return "" }
         var s = "translated \(r.translated) image(s) in \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.2f", Double(r.translated) / max(r.seconds, 1e-9))) img/s) into \(output.path); open \(output.appendingPathComponent("index.html").path)"
         if let l1 = r.meanL1, let p = r.meanPSNR { s += String(format: "\nmean L1 %.4f (0-1 scale), mean PSNR %.2f dB over %d pair(s)", l1, p, r.translated) }
         if !r.failed.isEmpty {
@@ -111,14 +113,18 @@ public final class ApplyJob {
 
     /// Translates every item; images of equal size are batched. Unreadable inputs are
     /// reported and skipped (the others are still written); the caller turns them into a
-    /// non-zero exit.
+    /// non-zero exit. Under mpirun rank r translates items r, r + N, ... and writes their
+    /// files; rank 0 gathers the rows, scores and failures in item order and writes the one
+    /// index.html, so that the files equal a single process's.
     public func translateAll() throws -> Result {
         let t0 = Date()
+        let comm = Distribution.current
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        for s in dataset.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") }
+        if comm.isRoot { for s in dataset.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") } }
         var failed: [String] = []
         var rows: [(String, [String?])] = []
         var scores: [(Double, Double)] = []
+        var rowItems: [Int] = [], failedItems: [Int] = []
         var pending: [(Int, Sample)] = []
         let hasTargets = scoresTargets
         let model = generator.data, task = model.taskDefinition
@@ -155,11 +161,13 @@ public final class ApplyJob {
                     scores.append(Self.psnr(img, timg))
                 }
                 rows.append((rel, cells))
+                rowItems.append(i)
             }
             pending.removeAll()
         }
 
-        for i in 0..<dataset.count {
+        let mine = Set(Distribution.workPositions(count: dataset.count, rank: comm.rank, size: comm.size))
+        for i in 0..<dataset.count where mine.contains(i) {
             var sample: Sample
             do {
                 sample = try dataset.load(i)
@@ -167,6 +175,7 @@ public final class ApplyJob {
             } catch {
                 stderrLine("error: \(error)")
                 failed.append(dataset.sourcePath(i))
+                failedItems.append(i)
                 continue
             }
             if !quiet { for note in dataset.conversions.drainNewLines() { stderrLine(note) } }
@@ -180,6 +189,16 @@ public final class ApplyJob {
             if !quiet && (i + 1) % 50 == 0 { stderrLine("\(i + 1)/\(dataset.count)") }
         }
         try flush()
+        if comm.size > 1 {
+            let part = ApplyShard(rows: rows.map { ApplyShard.Row(name: $0.0, cells: $0.1) }, rowItems: rowItems,
+                                  scores: scores.map { [$0.0, $0.1] }, failed: failed, failedItems: failedItems)
+            let parts = try comm.allGather(part)
+            guard comm.isRoot else { return Result(translated: rows.count, failed: failed, meanL1: nil, meanPSNR: nil, seconds: Date().timeIntervalSince(t0)) }
+            let merged = ApplyShard.merge(parts)
+            rows = merged.rows.map { ($0.name, $0.cells) }
+            scores = merged.scores.map { ($0[0], $0[1]) }
+            failed = merged.failed
+        }
         let l1 = scores.isEmpty ? nil : scores.map(\.0).reduce(0, +) / Double(scores.count)
         let ps = scores.isEmpty ? nil : scores.map(\.1).reduce(0, +) / Double(scores.count)
         var meta: [(String, String)] = [("model", generator.url.path), ("images", "\(rows.count)"),
@@ -209,4 +228,20 @@ func resolvedDirection(_ given: Direction?, trained: Direction) throws -> Direct
         stderrLine("warning: --direction \(given.rawValue) contradicts the model's training direction \(trained.rawValue): the \(given == .aToB ? "A" : "B") side is fed to a generator trained on the \(trained == .aToB ? "A" : "B") side")
     }
     return given
+}
+
+/// One rank's share of a sharded apply, gathered by rank 0.
+struct ApplyShard: Codable {
+    struct Row: Codable { var name: String; var cells: [String?] }
+    var rows: [Row], rowItems: [Int]
+    var scores: [[Double]]
+    var failed: [String], failedItems: [Int]
+
+    /// All ranks' rows, scores and failures in item order (scores belong to rows when targets exist).
+    static func merge(_ parts: [ApplyShard]) -> (rows: [Row], scores: [[Double]], failed: [String]) {
+        let rows = parts.flatMap { p in zip(p.rowItems, p.rows.indices).map { ($0.0, p, $0.1) } }.sorted { $0.0 < $1.0 }
+        let scored = parts.allSatisfy { $0.scores.count == $0.rows.count }
+        let failed = parts.flatMap { zip($0.failedItems, $0.failed) }.sorted { $0.0 < $1.0 }.map(\.1)
+        return (rows.map { $0.1.rows[$0.2] }, scored ? rows.map { $0.1.scores[$0.2] } : [], failed)
+    }
 }

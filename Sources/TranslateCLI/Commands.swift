@@ -14,7 +14,9 @@ public struct TranslateCommand: ParsableCommand {
         discussion: """
         Every command takes --threads N: the threads it computes with (ours and OpenBLAS's). The default \
         is TRANSLATE_THREADS when set, else the CPUs this process may use (its affinity mask, capped by \
-        a container's CPU quota). Results are bit-identical for every thread count.
+        a container's CPU quota). Results are bit-identical for every thread count. Under mpirun \
+        (Open MPI, loaded at run time; --distributed asks for it explicitly) train runs data-parallel and \
+        apply and eval shard their inputs; see docs/GUIDE.md.
         """,
         version: "translate \(TranslateVersion.current)",
         subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self, Info.self, List.self])
@@ -27,14 +29,46 @@ public struct TranslateCommand: ParsableCommand {
         for n in notes { stderrLine(n) }
         // A file larger than `ulimit -f` must fail its write (EFBIG), not kill the process.
         signal(SIGXFSZ, SIG_IGN)
+        let env = ProcessInfo.processInfo.environment
+        var mpi: MPICommunicator?
         do {
-            let (parallelism, rest) = try threads(in: rewritten, environment: ProcessInfo.processInfo.environment)
+            let (parallelism, afterThreads) = try threads(in: rewritten, environment: env)
+            let (distributed, rest) = distributedFlag(in: afterThreads)
+            if distributed || Distribution.startedByMPIRun(env) {
+                mpi = try MPICommunicator.start(environment: env, requestedBy: distributed ? "--distributed" : "a process started by mpirun (OMPI_COMM_WORLD_SIZE is set)")
+            }
+            let communicator: Communicator = mpi ?? SingleProcess()
             var command = try parseAsRoot(rest)
-            try parallelism.run { try command.run() }
+            try communicator.run { try parallelism.run { try command.run() } }
         } catch {
+            // One failing rank ends the whole job, naming itself; the others are stopped
+            // by MPI_Abort wherever they wait.
+            if let mpi, mpi.size > 1 {
+                let code = (error as? ExitCode)?.rawValue ?? 1
+                if code != 0 {
+                    // An interrupted run (every rank stops at the same step) ends cleanly.
+                    if error is ExitCode { mpi.barrier(); mpi.finish(); Foundation.exit(code) }
+                    stderrLine("translate: \(mpi.rankDescription) failed, ending the job: \(fullMessage(for: userFacing(error)))")
+                    mpi.abort(code: code)
+                }
+            }
+            mpi?.finish()
             exit(withError: userFacing(error))
         }
+        mpi?.finish()
         Foundation.exit(0)
+    }
+
+    /// `--distributed` (every command takes it: run as one rank of an MPI job even where
+    /// `mpirun` did not set `OMPI_COMM_WORLD_SIZE`) removed from `args`.
+    static func distributedFlag(in args: [String]) -> (Bool, [String]) {
+        var rest: [String] = []
+        var found = false
+        for (i, a) in args.enumerated() {
+            if a == "--" { rest += args[i...]; break }
+            if a == "--distributed" { found = true } else { rest.append(a) }
+        }
+        return (found, rest)
     }
 
     /// `--threads N` (or `--threads=N`), which every command takes, removed from `args`; else
@@ -124,7 +158,7 @@ public struct TrainPix2Pix: ParsableCommand {
         if !common.resume { try options.data.fitPalette(root: options.dataroot, phase: options.phase, seed: options.seed) }
         let t = try Pix2PixTrainer(options: options, resume: common.resume, defaults: defaults)
         let what = "\(t.dataset.count) \(task.definition.items) (\(task == .translation ? t.options.data.direction.rawValue : task.title))"
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "pix2pix",
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, command: "pix2pix",
                         describe: "training pix2pix on \(what); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -181,7 +215,7 @@ public struct TrainColorization: ParsableCommand {
     public func run() throws {
         let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
         let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, command: "colorization",
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, command: "colorization",
                         describe: "training colorization (pix2pix objective) on \(t.dataset.count) photos; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -189,11 +223,19 @@ public struct TrainColorization: ParsableCommand {
 /// Runs a trainer for a command: resume and dataset lines, SIGINT/SIGTERM handling (a
 /// checkpoint of the current step, the command that continues, exit status 128 + signal).
 /// `command` is the subcommand after `translate train` (e.g. `pix2pix`); `unit` "epoch" or "round".
-func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resume: Bool, saveLatestFreq: Int,
+func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resume: Bool, saveLatestFreq: Int, checkReplicas: Bool,
                                     command: String, unit: String = "epoch", describe: String) throws {
     trainer.progressEnabled = !quiet
     trainer.saveLatestFreq = saveLatestFreq
+    trainer.checkReplicasEnabled = checkReplicas
     let o = trainer.options
+    // Under mpirun only rank 0 speaks.
+    let comm = trainer.communicator
+    let stderrLine: (String) -> Void = { if comm.isRoot { Pipelines.stderrLine($0) } }
+    let print: (String) -> Void = { if comm.isRoot { Swift.print($0) } }
+    if comm.size > 1 {
+        stderrLine("data-parallel: \(comm.size) ranks x --batch-size \(o.batchSize) = \(comm.size * o.batchSize) images per step; the learning rate is not scaled (the linear rule would be --lr \(o.baseLR) x \(comm.size))")
+    }
     if resume {
         for n in trainer.resumeNotes { stderrLine("resume: changed \(n)") }
         if trainer.isFinished {
@@ -304,7 +346,7 @@ public struct Apply: ParsableCommand {
                                seed: seed, loadSize: loadSize)
         job.quiet = quiet
         let summary = try job.run()
-        print(summary)
+        if !summary.isEmpty { print(summary) }
     }
 }
 

@@ -20,7 +20,7 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: "Epochs of linear decay to zero (linear policy).") var epochsDecay = 100
     @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
     @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
-    @Option(help: "Images per step.") var batchSize = 1
+    @Option(help: "Images per step (per rank under mpirun: N ranks step on N x this many; the learning rate is not scaled).") var batchSize = 1
     @OptionGroup var preprocessing: PreprocessFlags
     @Option(help: "Input (domain A) channels, 1 or 3.") var inputNc = 3
     @Option(help: "Output (domain B) channels, 1 or 3.") var outputNc = 3
@@ -60,6 +60,7 @@ public struct TrainingFlags: ParsableArguments {
     var maxItems: Int? { run.maxItems }
     var resume: Bool { run.resume }
     var quiet: Bool { run.quiet }
+    var checkReplicas: Bool { run.checkReplicas }
 }
 
 /// The reference's preprocessing of training images, for every method that reads images
@@ -92,6 +93,7 @@ public struct RunFlags: ParsableArguments {
     @Option(help: "Samples shown per epoch in index.html.") var samples = 4
     @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
+    @Flag(help: "Under mpirun: after every epoch, compare a checksum of every rank's parameters and stop with an error naming the ranks that differ (a debugging aid; one all-gather per epoch).") var checkReplicas = false
 
     func fill<O: TrainingRunOptions>(_ o: inout O) {
         o.checkpointsDir = checkpointsDir; o.phase = phase

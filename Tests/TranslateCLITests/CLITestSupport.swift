@@ -79,11 +79,17 @@ class CLITestCase: XCTestCase {
 
     /// Runs the executable to its end: its exit status, standard output and standard error.
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        try runProcess(try executable, args)
+    }
+
+    /// Runs `program` to its end with `extraEnvironment` added (and the BLAS re-execution off).
+    func runProcess(_ program: URL, _ args: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = try executable
+        p.executableURL = program
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
+        env.merge(extraEnvironment) { $1 }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

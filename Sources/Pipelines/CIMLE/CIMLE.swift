@@ -397,6 +397,37 @@ public final class CIMLE {
         }
     }
 
+    /// `selectCodes` split over `communicator`'s ranks: rank r selects the codes of items r,
+    /// r + N, ..., each with its own generator from (one draw of `rng`, item), and one
+    /// all-reduce (a sum in which the other ranks contribute zeros: exact) gives every rank
+    /// all codes. The codes do not depend on the number of ranks (N > 1); they differ from
+    /// one process's, whose items share one generator in sequence.
+    public func selectCodes(_ pool: inout [PoolItem], rng: inout RNG, over communicator: Communicator,
+                            progress: ((Int) -> Void)? = nil) throws {
+        let round = rng.next()
+        let mine = Set(Distribution.workPositions(count: pool.count, rank: communicator.rank, size: communicator.size))
+        var done = 0
+        for i in pool.indices {
+            if mine.contains(i) {
+                var r = RNG(seed: round ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
+                pool[i].code = try select(pool[i].x, pool[i].y, rng: &r)
+                done += 1
+                progress?(done)
+            } else {
+                pool[i].code = try netG.codeShapes(batch: 1, height: pool[i].x.shape[2], width: pool[i].x.shape[3]).map { try Tensor(shape: $0, data: [Float](repeating: 0, count: $0.reduce(1, *))) }
+            }
+        }
+        var flat = pool.flatMap { $0.code.flatMap(\.data) }
+        flat.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+        var at = 0
+        for i in pool.indices {
+            for c in pool[i].code {
+                c.data = Array(flat[at..<at + c.count])
+                at += c.count
+            }
+        }
+    }
+
     /// The optimiser batches of one round: `visits` passes over the pool in random order,
     /// cut into batches of `batchSize` pool indices (about visits * N / batchSize steps).
     public func roundBatches(poolCount n: Int, batchSize: Int, rng: inout RNG) -> [[Int]] {

@@ -147,8 +147,11 @@ public final class CIMLEModel: TrainableModel {
         return CIMLE.PoolItem(x: p.x, y: p.y)
     }
 
+    /// With N ranks a round's batches are N x `batchSize` pool items, each rank taking its
+    /// shard of every batch (the trainer's per-rank step count).
     public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? {
-        (options.model.visits * options.model.poolSize + batchSize - 1) / batchSize
+        let global = batchSize * Distribution.current.size
+        return (options.model.visits * options.model.poolSize + global - 1) / global
     }
 
     public func customEpoch(_ epoch: Int, dataset: ImageDataset, batchSize: Int, rng: inout RNG, showProgress: Bool) throws -> EpochPlan? {
@@ -159,11 +162,21 @@ public final class CIMLEModel: TrainableModel {
         bar.label = "round \(epoch + 1): choosing codes"
         bar.enabled = showProgress
         let perItem = options.model.selection == .flat ? options.model.candidates : options.model.levelCandidates.reduce(0, +)
-        try cimle.selectCodes(&items, rng: &rng) { done in
-            bar.update(epoch: epoch + 1, epochs: 1, step: done, steps: n, images: perItem, losses: [])
+        let comm = Distribution.current
+        if comm.size > 1 {
+            try cimle.selectCodes(&items, rng: &rng, over: comm) { done in
+                bar.update(epoch: epoch + 1, epochs: 1, step: done, steps: n, images: perItem * comm.size, losses: [])
+            }
+        } else {
+            try cimle.selectCodes(&items, rng: &rng) { done in
+                bar.update(epoch: epoch + 1, epochs: 1, step: done, steps: n, images: perItem, losses: [])
+            }
         }
         pool = items
-        let batches = cimle.roundBatches(poolCount: n, batchSize: batchSize, rng: &rng)
+        // Every rank draws the same pool, codes and global batches (the shared generator);
+        // rank r trains on positions r, r + N, ... of each.
+        let batches = cimle.roundBatches(poolCount: n, batchSize: batchSize * comm.size, rng: &rng)
+            .map { Distribution.shard($0, rank: comm.rank, size: comm.size) }
         var k = 0
         return EpochPlan(count: batches.count) { [unowned self] in
             guard k < batches.count else { return nil }

@@ -134,6 +134,14 @@ public final class GANTrainer<Model: TrainableModel> {
     public private(set) var history: [LossRecord] = []
     public var progressEnabled = true
     var rng: RNG
+    /// The job's processes (`Distribution.current` when the trainer was made); one process
+    /// unless run under mpirun (see DataParallel.swift).
+    public let communicator: Communicator
+    /// With more than one rank: this rank's generator for training steps (the shared `rng`
+    /// then only draws what every rank must draw alike: cIMLE's pools and codes).
+    var stepRNG: RNG
+    /// `--check-replicas`: compare a checksum of every rank's parameters after each epoch.
+    public var checkReplicasEnabled = false
 
     public var runDir: URL { options.runDirectory }
     public var latestURL: URL { runDir.appendingPathComponent("latest.safetensors") }
@@ -189,6 +197,8 @@ public final class GANTrainer<Model: TrainableModel> {
         self.options = opts
         dataset = try ImageDataset(roots: layout.folders, options: data)
         rng = RNG(seed: opts.seed)
+        communicator = Distribution.current
+        stepRNG = Self.rankRNG(seed: opts.seed, rank: communicator.rank)
         model = try Model(options: opts, rng: &rng)
         if resume {
             let (meta, savedRNG, tensors) = try Checkpoint.load(from: latest, modules: model.modules, optimizers: model.optimizers)
@@ -203,6 +213,8 @@ public final class GANTrainer<Model: TrainableModel> {
                 throw TranslateError.badModel(path: latest.path, reason: "field 'rng' (the training generator's state) is missing: this file cannot be resumed bit-exactly")
             }
             rng = r
+            let savedRanks = try Checkpoint.intField(meta, "ranks", in: 1...1 << 20, path: latest.path) ?? 1
+            try restoreRankRNG(meta, savedRanks: savedRanks)
             let log = Self.readLog(opts.runDirectory.appendingPathComponent("loss_log.jsonl"))
             if let steps = try Checkpoint.intField(meta, "steps", in: 0...Checkpoint.maxCounter, path: latest.path) {
                 history = log.filter { $0.step <= steps }
@@ -210,10 +222,13 @@ public final class GANTrainer<Model: TrainableModel> {
                 history = log.filter { $0.epoch <= startEpoch }
             }
         }
+        // Every replica starts from rank 0's state (after a resume too), as DDP.
+        broadcastState()
+        reseedDropout(rank: communicator.rank)
     }
 
     /// What `--resume` changed (one line each), empty when nothing changed.
-    public private(set) var resumeNotes: [String] = []
+    public internal(set) var resumeNotes: [String] = []
     /// Batches of epoch `startEpoch` that the checkpoint already contains (a mid-epoch stop).
     public private(set) var startBatch = 0
     /// Write `latest` every this many steps within an epoch (0: only at the end of epochs).
@@ -249,9 +264,15 @@ public final class GANTrainer<Model: TrainableModel> {
 
     /// Saves `latest` (and `epoch_N` on the save frequency) after `epoch` completed epochs and
     /// `batches` batches of the next one (a mid-epoch checkpoint: `latest` only).
+    /// Every rank calls it (it gathers the ranks' generators); rank 0 writes.
     func saveCheckpoint(epoch: Int, batches: Int = 0) throws {
-        let meta = ["config": try configJSON(), "epoch": "\(epoch)", "epoch_batches": "\(batches)", "kind": Model.method.kindField(generatorOnly: false),
+        var meta = ["config": try configJSON(), "epoch": "\(epoch)", "epoch_batches": "\(batches)", "kind": Model.method.kindField(generatorOnly: false),
                     "test_mode": options.testMode.rawValue, "steps": "\(history.last?.step ?? 0)"]
+        if communicator.size > 1 {
+            meta["ranks"] = "\(communicator.size)"
+            meta["rank_rngs"] = gatheredRankRNGs()
+        }
+        guard communicator.isRoot else { return }
         var ck = Checkpoint(modules: model.modules, optimizers: model.optimizers, metadata: meta)
         ck.extraTensors = model.extraState
         try ck.save(to: latestURL, rng: rng)
@@ -262,29 +283,34 @@ public final class GANTrainer<Model: TrainableModel> {
 
     /// Runs the remaining epochs. `stopAfterEpochs` ends early (tests and staged runs).
     public func run(stopAfterEpochs: Int? = nil) throws {
-        let lock = try RunLock(folder: runDir)
+        // Only rank 0 writes: the lock, config, log, checkpoints, samples, page, progress.
+        let root = communicator.isRoot, ranks = communicator.size
+        let lock = root ? try RunLock(folder: runDir) : nil
         defer { withExtendedLifetime(lock) {} }
-        // Temporary files of a run killed mid-write (kill -9, power loss): never the checkpoint.
-        for url in removeStaleTemporaries(in: runDir) {
-            stderrLine("note: removed \(url.lastPathComponent), a partial write left by a process that no longer runs")
+        if root {
+            // Temporary files of a run killed mid-write (kill -9, power loss): never the checkpoint.
+            for url in removeStaleTemporaries(in: runDir) {
+                stderrLine("note: removed \(url.lastPathComponent), a partial write left by a process that no longer runs")
+            }
+            try FileManager.default.createDirectory(at: runDir.appendingPathComponent("images"), withIntermediateDirectories: true)
+            try writeText(try configJSON() + "\n", to: runDir.appendingPathComponent("config.json"))
         }
-        try FileManager.default.createDirectory(at: runDir.appendingPathComponent("images"), withIntermediateDirectories: true)
-        try writeText(try configJSON() + "\n", to: runDir.appendingPathComponent("config.json"))
         let total = options.totalEpochs
         let endEpoch = min(total, stopAfterEpochs.map { startEpoch + $0 } ?? total)
         guard startEpoch < endEpoch else { return }
+        let shardCount = (dataset.count + ranks - 1) / ranks
         let perEpoch = model.customEpochLength(dataset: dataset, batchSize: options.batchSize)
-            ?? (dataset.count + options.batchSize - 1) / options.batchSize
+            ?? (shardCount + options.batchSize - 1) / options.batchSize
         let progress = ProgressBar(totalSteps: max(perEpoch * max(endEpoch - startEpoch, 0) - startBatch, 0), unitName: reportUnit)
-        progress.enabled = progressEnabled
+        progress.enabled = progressEnabled && root
         var step = history.last?.step ?? 0
         // Rewrite the log without lines of epochs that the checkpoint does not contain.
         let logURL = runDir.appendingPathComponent("loss_log.jsonl")
-        try writeText(history.map(Self.jsonLine).joined(), to: logURL)
-        let log = try FileHandle(forWritingTo: logURL)
-        defer { try? log.close() }
-        _ = try? log.seekToEnd()
-        if !dataset.skipped.isEmpty {
+        if root { try writeText(history.map(Self.jsonLine).joined(), to: logURL) }
+        let log = root ? try FileHandle(forWritingTo: logURL) : nil
+        defer { try? log?.close() }
+        _ = try? log?.seekToEnd()
+        if root && !dataset.skipped.isEmpty {
             stderrLine("note: skipped \(dataset.skipped.count) file(s) in the dataroot, e.g. \(dataset.skipped[0]): \(ImageDataset.whySkipped(dataset.skipped[0]))")
         }
         let names = Model.lossNames
@@ -292,7 +318,7 @@ public final class GANTrainer<Model: TrainableModel> {
             let lr = options.schedule.lr(base: options.baseLR, epoch: epoch)
             model.setLearningRate(lr)
             let plan: EpochPlan
-            let custom = try model.customEpoch(epoch, dataset: dataset, batchSize: options.batchSize, rng: &rng, showProgress: progressEnabled)
+            let custom = try model.customEpoch(epoch, dataset: dataset, batchSize: options.batchSize, rng: &rng, showProgress: progressEnabled && root)
             // A mid-epoch checkpoint resumes with the batches it had not trained on: the
             // epoch's order and each item's augmentation depend only on (seed, epoch, item).
             let skip = epoch == startEpoch && custom == nil ? startBatch : 0
@@ -300,14 +326,15 @@ public final class GANTrainer<Model: TrainableModel> {
                 plan = custom
             } else {
                 let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-                                         epoch: epoch, startBatch: skip)
+                                         epoch: epoch, startBatch: skip, shard: (communicator.rank, ranks))
                 plan = EpochPlan(count: loader.batchCount, next: loader.next)
             }
             var i = skip
             var running = [Float](repeating: 0, count: names.count)
             while let batch = try plan.next() {
                 let t0 = Date()
-                let losses = try model.trainStep(batch, rng: &rng)
+                let (losses, stopAsked) = combine(try ranks > 1 ? model.trainStep(batch, rng: &stepRNG) : model.trainStep(batch, rng: &rng),
+                                                  stopRequested: stop?.signal != nil)
                 step += 1; i += 1
                 if let bad = zip(names, losses).first(where: { !$0.1.isFinite }) {
                     throw TranslateError.badModel(path: runDir.path, reason: "the loss \(bad.0) became \(bad.1.isNaN ? "NaN" : "infinite") at step \(step) (epoch \(epoch + 1), batch \(i)); training stopped without saving, so \(latestURL.lastPathComponent) keeps the last good state. A lower --lr (or other loss weights) usually avoids this")
@@ -316,14 +343,16 @@ public final class GANTrainer<Model: TrainableModel> {
                 let rec = LossRecord(epoch: epoch + 1, step: step, lr: lr, losses: Dictionary(uniqueKeysWithValues: zip(names, losses)),
                                      seconds: Date().timeIntervalSince(t0))
                 history.append(rec)
-                do { try log.write(contentsOf: Data(Self.jsonLine(rec).utf8)) } catch {
+                do { try log?.write(contentsOf: Data(Self.jsonLine(rec).utf8)) } catch {
                     throw TranslateError.io(path: logURL.path, reason: "cannot write the loss log: \(ioReason(error))")
                 }
                 for note in dataset.conversions.drainNewLines() { progress.message(note) }
                 progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
-                                images: batch.input.shape[0], losses: Array(zip(names, running)))
+                                images: batch.input.shape[0] * ranks, losses: Array(zip(names, running)))
                 guard i < plan.count else { break }
-                if let sig = stop?.signal {
+                // Every rank stops at the same step when any was signalled (mpirun forwards
+                // SIGINT and SIGTERM to all of them).
+                if let sig = ranks > 1 ? (stopAsked ? stop?.signal ?? SIGTERM : nil) : stop?.signal {
                     if custom == nil {
                         progress.status("saving checkpoint")
                         try saveCheckpoint(epoch: epoch, batches: i)
@@ -340,13 +369,16 @@ public final class GANTrainer<Model: TrainableModel> {
             }
             progress.status("saving checkpoint")
             try saveCheckpoint(epoch: epoch + 1)
-            progress.status("writing samples")
-            try writeSamples(epoch: epoch + 1)
-            progress.status("writing page")
-            try writeReport(epoch: epoch + 1)
+            if checkReplicasEnabled { try checkReplicas(after: "epoch \(epoch + 1)") }
+            if root {
+                progress.status("writing samples")
+                try writeSamples(epoch: epoch + 1)
+                progress.status("writing page")
+                try writeReport(epoch: epoch + 1)
+            }
             startEpoch = epoch + 1
             startBatch = 0
-            if epoch + 1 == endEpoch {
+            if epoch + 1 == endEpoch && root {
                 let summary = dataset.conversions.summary
                 if !summary.isEmpty {
                     progress.finish()
@@ -354,7 +386,8 @@ public final class GANTrainer<Model: TrainableModel> {
                     for line in summary { stderrLine("  " + line) }
                 }
             }
-            if let sig = stop?.signal, epoch + 1 < endEpoch {
+            let (_, stopAsked) = combine([], stopRequested: stop?.signal != nil)
+            if let sig = ranks > 1 ? (stopAsked ? stop?.signal ?? SIGTERM : nil) : stop?.signal, epoch + 1 < endEpoch {
                 throw TrainingInterrupted(signal: sig, epoch: epoch + 1, batches: 0, batchesInEpoch: plan.count, step: step,
                                           checkpoint: latestURL.path, midEpoch: false)
             }

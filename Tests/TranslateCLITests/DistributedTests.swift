@@ -1,0 +1,165 @@
+import XCTest
+import Foundation
+import Tensors
+import NN
+import ImageIO
+@testable import Pipelines
+
+/// Data-parallel training and sharded apply and eval under Open MPI's mpirun (TCP forced, as
+/// between machines). Skipped where mpirun is not installed; CI installs Open MPI.
+final class DistributedTests: CLITestCase {
+    var mpirun: String {
+        get throws {
+            for dir in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: dir + "/mpirun") { return dir + "/mpirun" }
+            throw XCTSkip("mpirun (Open MPI) is not installed")
+        }
+    }
+
+    /// `translate args` as `ranks` processes; fails the test on a non-zero status.
+    @discardableResult
+    func mpi(_ ranks: Int, _ args: [String], expectSuccess: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, out: String, err: String) {
+        // Loopback only: TCP between the ranks of this machine, as between machines.
+        let r = try runProcess(URL(fileURLWithPath: try mpirun),
+                               ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "--mca", "btl", "tcp,self", "--mca", "pml", "ob1",
+                                "-x", "TRANSLATE_NO_BLAS_CORETYPE=1", try executable.path] + args + ["--threads", "1"],
+                               extraEnvironment: ["OMPI_MCA_btl_tcp_if_include": "lo", "OMPI_MCA_oob_tcp_if_include": "lo"])
+        if expectSuccess { XCTAssertEqual(r.status, 0, "mpirun -np \(ranks) \(args): \(r.err)", file: file, line: line) }
+        return r
+    }
+
+    /// A tiny pix2pix run: unet-32, InstanceNorm, no dropout, one epoch without decay.
+    func trainArgs(_ data: URL, name: String, batch: Int) -> [String] {
+        ["train", "pix2pix", "--dataroot", data.path, "--name", name, "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+         "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--load-size", "36", "--crop-size", "32", "--norm", "instance",
+         "--no-dropout", "--epochs", "1", "--epochs-decay", "0", "--batch-size", "\(batch)", "--seed", "3", "--samples", "1", "--quiet"]
+    }
+
+    func losses(_ name: String) throws -> [[String: Float]] {
+        let text = try String(contentsOf: tmp.appendingPathComponent("runs/\(name)/loss_log.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
+    }
+
+    func weights(_ name: String) throws -> [String: Tensor] {
+        try SafeTensors.read(tmp.appendingPathComponent("runs/\(name)/latest.safetensors")).byName
+    }
+
+    /// 2 ranks x batch 1 train as 1 process x batch 2 (per-sample normalisation, no dropout):
+    /// the same losses at each of the 3 steps and the same parameters after them, up to the
+    /// rounding of the gradients' summation order; and 2 ranks twice give the same bits.
+    func testTwoRanksTrainAsOneProcessWithTwiceTheBatch() throws {
+        _ = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 6)
+        XCTAssertEqual(try run(trainArgs(data, name: "one", batch: 2) + ["--threads", "1"]).status, 0)
+        let r = try mpi(2, trainArgs(data, name: "two", batch: 1) + ["--check-replicas"])
+        XCTAssertTrue(r.err.contains("data-parallel: 2 ranks"), r.err)
+        try mpi(2, trainArgs(data, name: "again", batch: 1))
+        let (a, b) = (try losses("one"), try losses("two"))
+        XCTAssertEqual(a.count, 3)
+        XCTAssertEqual(b.count, 3)
+        for (x, y) in zip(a, b) {
+            for (k, v) in x { XCTAssertEqual(v, y[k]!, accuracy: 1e-5 * max(1, abs(v)), "loss \(k)") }
+        }
+        // Every weight after 3 steps. Biases are compared through their step-1 gradients
+        // below: a bias followed by InstanceNorm has a gradient that is zero in exact
+        // arithmetic (the norm removes the mean), so what it holds is summation-order
+        // rounding (~1e-10), and Adam's g / sqrt(v) turns that into steps of +-lr: measured
+        // up to 2.2 x the tensor's largest value between the two runs. Weights agree.
+        let (wa, wb, wc) = (try weights("one"), try weights("two"), try weights("again"))
+        var worst: Float = 0
+        for (k, t) in wa where !k.contains("exp_avg") {
+            let u = try XCTUnwrap(wb[k], k)
+            XCTAssertEqual(wc[k]!.data, u.data, "\(k): two 2-rank runs differ")
+            guard k.hasSuffix(".weight") else { continue }
+            worst = max(worst, zip(t.data, u.data).map { abs($0 - $1) }.max()! / max(t.data.map(abs).max()!, 1e-12))
+        }
+        XCTAssertLessThan(worst, 1e-5, "largest weight difference relative to its tensor's largest value")
+
+        // Step 1's gradients, as Adam's first moments after one step (exp_avg = (1 - beta1) g):
+        // within 1e-5 of the tensor's largest (measured: at most 6e-6). The biases before
+        // InstanceNorm hold rounding (measured 6e-10 to 8e-6 of the network's largest
+        // gradient; every other tensor is above 1.5e-3 of it): below 1e-4 of it in both runs.
+        let step1 = trainArgs(data, name: "g1", batch: 2) + ["--max-items", "2"]
+        XCTAssertEqual(try run(step1 + ["--threads", "1"]).status, 0)
+        try mpi(2, trainArgs(data, name: "g2", batch: 1) + ["--max-items", "2"])
+        let (ga, gb) = (try weights("g1"), try weights("g2"))
+        let moments = ga.filter { $0.key.hasSuffix(".exp_avg") }
+        XCTAssertFalse(moments.isEmpty)
+        for net in ["optim.G.", "optim.D."] {
+            let mine = moments.filter { $0.key.hasPrefix(net) }
+            let largest = mine.values.map { $0.data.map(abs).max()! }.max()!
+            for (k, t) in mine {
+                let u = try XCTUnwrap(gb[k], k)
+                let scale = t.data.map(abs).max()!
+                if scale < 1e-4 * largest {
+                    XCTAssertLessThan(u.data.map(abs).max()!, 1e-4 * largest, "\(k): rounding-sized in one run only")
+                } else {
+                    XCTAssertLessThan(zip(t.data, u.data).map { abs($0 - $1) }.max()! / scale, 1e-5, k)
+                }
+            }
+        }
+    }
+
+    /// Sharded apply (3 ranks, 5 inputs: uneven shards) writes the same bytes as one process,
+    /// and one index.html.
+    func testShardedApplyIsByteIdentical() throws {
+        _ = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 2)
+        XCTAssertEqual(try run(trainArgs(data, name: "m", batch: 1) + ["--threads", "1"]).status, 0)
+        let inputs = tmp.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        for i in 0..<5 { try ImageFile.write(try makeImage(width: 32, height: 32, seed: UInt64(40 + i)), to: inputs.appendingPathComponent("in\(i).png")) }
+        let model = tmp.appendingPathComponent("runs/m").path
+        XCTAssertEqual(try run(["apply", "--model", model, "--input", inputs.path, "--output", tmp.appendingPathComponent("single").path, "--quiet"]).status, 0)
+        try mpi(3, ["apply", "--model", model, "--input", inputs.path, "--output", tmp.appendingPathComponent("sharded").path, "--quiet"])
+        let fm = FileManager.default
+        let single = try fm.contentsOfDirectory(atPath: tmp.appendingPathComponent("single").path).sorted()
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: tmp.appendingPathComponent("sharded").path).sorted(), single)
+        XCTAssertTrue(single.contains("index.html"))
+        for f in single {
+            if f == "index_files" { continue }
+            let x = try Data(contentsOf: tmp.appendingPathComponent("single/\(f)")), y = try Data(contentsOf: tmp.appendingPathComponent("sharded/\(f)"))
+            XCTAssertEqual(x, y, "\(f) differs")
+        }
+    }
+
+    /// A missing libmpi, asked for with --distributed, is an error naming the flag.
+    func testMissingLibraryIsNamed() throws {
+        let r = try runProcess(try executable, ["list", "--distributed"], extraEnvironment: [Distribution.libraryVariable: "libno-such-mpi.so"])
+        let e = r.err
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(e.contains("--distributed") && e.contains("libno-such-mpi.so") && e.contains("TRANSLATE_LIBMPI"), e)
+    }
+}
+
+/// The shard assignment and the one-process communicator (no MPI needed).
+final class ShardTests: XCTestCase {
+    func testShardsAsDistributedSampler() {
+        // 7 items over 3 ranks: padded to 9 with items 0 and 1; rank r takes r, r + 3, ...
+        XCTAssertEqual(Distribution.shardPositions(count: 7, rank: 0, size: 3), [0, 3, 6])
+        XCTAssertEqual(Distribution.shardPositions(count: 7, rank: 1, size: 3), [1, 4, 0])
+        XCTAssertEqual(Distribution.shardPositions(count: 7, rank: 2, size: 3), [2, 5, 1])
+        XCTAssertEqual(Distribution.shardPositions(count: 5, rank: 0, size: 1), [0, 1, 2, 3, 4])
+        XCTAssertEqual(Distribution.shard(Array("abcdef"), rank: 1, size: 2), Array("bdf"))
+        XCTAssertEqual(Distribution.workPositions(count: 5, rank: 2, size: 3), [2])
+        // Batch k of every rank together is batch k of one process with size x the batch.
+        let order = Array(0..<12)
+        for k in 0..<3 {
+            let ranks = (0..<2).flatMap { Array(Distribution.shard(order, rank: $0, size: 2)[2 * k..<2 * k + 2]) }
+            XCTAssertEqual(Set(ranks), Set(order[4 * k..<4 * k + 4]))
+        }
+    }
+
+    func testSingleProcessIsTheIdentity() {
+        let c = SingleProcess()
+        XCTAssertEqual(c.rank, 0)
+        XCTAssertEqual(c.size, 1)
+        var v: [Float] = [1, 2.5, -3]
+        c.allReduceMean(&v)
+        XCTAssertEqual(v, [1, 2.5, -3])
+        c.broadcast(&v)
+        XCTAssertEqual(v, [1, 2.5, -3])
+        XCTAssertEqual(c.allGather(words: [7, 9]), [[7, 9]])
+        XCTAssertTrue(Distribution.current.size == 1)
+        c.run { XCTAssertTrue(Distribution.current === c) }
+    }
+}
