@@ -16,7 +16,7 @@ public struct TranslateCommand: ParsableCommand {
         is TRANSLATE_THREADS when set, else the CPUs this process may use (its affinity mask, capped by \
         a container's CPU quota). Results are bit-identical for every thread count. Under mpirun \
         (Open MPI, loaded at run time; --distributed asks for it explicitly) train runs data-parallel and \
-        apply and eval shard their inputs; see docs/GUIDE.md.
+        apply shards its inputs; see docs/GUIDE.md.
         """,
         version: "translate \(TranslateVersion.current)",
         subcommands: [Train.self, Apply.self, Eval.self, Export.self, Import.self, Info.self, List.self])
@@ -318,6 +318,7 @@ public struct Apply: ParsableCommand {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "models that sample latent codes translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
             try refuseGANFlags(sampler, loadSize: loadSize, direction: direction, testMode: testMode)
+            guard Self.onRankZeroOnly("sampling latent codes") else { return }
             let job = try SampleApplyJob(model: sampler, inputs: input, output: output, samples: samples ?? 1, seed: seed)
             job.quiet = quiet
             let r = try job.run()
@@ -333,6 +334,7 @@ public struct Apply: ParsableCommand {
             throw TranslateError.invalidFlag(flag: "--samples", reason: "only models that sample latent codes draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
         }
         if let root = dataroot, generator.unpaired {
+            guard Self.onRankZeroOnly("CycleGAN's --dataroot evaluation") else { return }
             let job = try CycleEvalJob(file: try ModelFile.open(path: model), dataroot: root, phase: phase, output: output, loadSize: loadSize,
                                        testMode: testMode, maxItems: numTest)
             let r = try job.run()
@@ -347,6 +349,17 @@ public struct Apply: ParsableCommand {
         job.quiet = quiet
         let summary = try job.run()
         if !summary.isEmpty { print(summary) }
+    }
+}
+
+extension Apply {
+    /// The apply paths that do not shard yet: under mpirun rank 0 does all the work (with a
+    /// note) and the other ranks end at once (false).
+    static func onRankZeroOnly(_ what: String) -> Bool {
+        let comm = Distribution.current
+        guard comm.size > 1 else { return true }
+        if comm.isRoot { stderrLine("note: apply with \(what) does not shard its inputs yet: rank 0 of \(comm.size) translates all of them") }
+        return comm.isRoot
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensors
 import Datasets
 import Pipelines
 import Evaluation
@@ -61,6 +62,13 @@ public struct Eval: ParsableCommand {
     }
 
     public func run() throws {
+        // Not sharded yet (the evaluator's set-wide state, features and first outputs, is
+        // not gathered): under mpirun rank 0 evaluates everything and the others end at once.
+        let comm = Distribution.current
+        if comm.size > 1 {
+            guard comm.isRoot else { return }
+            stderrLine("note: translate eval does not shard its inputs yet: rank 0 of \(comm.size) evaluates all of them")
+        }
         var config = EvalConfig()
         config.nnSize = nnSize
         config.duplicateThreshold = dupThreshold
