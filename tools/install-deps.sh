@@ -3,11 +3,20 @@
 # OpenBLAS, libjpeg, libpng and pkg-config (SwiftPM finds the libraries through it), and
 # Open MPI (openmpi-bin: mpirun; libopenmpi-dev: libmpi.so), which translate loads at run time
 # only under mpirun, for the data-parallel tests (the build does not need it).
+# With --tests it also installs what the test suite's shell harnesses run (tools/test_downloads.sh:
+# curl, tar, gzip, unzip and python3 for its fixtures and loopback HTTP server); translate itself
+# never needs them. CI (.ci/run) passes --tests.
 # Does nothing when they are all installed already. Needs root or sudo for the install.
-# Usage: bash tools/install-deps.sh
+# Usage: bash tools/install-deps.sh [--tests]
 set -euo pipefail
 
 packages=(libopenblas-dev libjpeg-dev libpng-dev pkg-config openmpi-bin libopenmpi-dev)
+for arg in "$@"; do
+    case "$arg" in
+        --tests) packages+=(curl tar gzip unzip python3) ;;
+        *) echo "install-deps: unknown argument '$arg' (usage: bash tools/install-deps.sh [--tests])" >&2; exit 2 ;;
+    esac
+done
 
 installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
