@@ -2,7 +2,7 @@ import XCTest
 @testable import Tensors
 import TestSupport
 
-/// The direct kernels for convolutions with few output channels (`ConvAlgorithm`): forward
+/// The direct kernels for convolutions with few output channels (`ConvPolicy.usesDirect`): forward
 /// against the naive convolution, gradients against the GEMM path and finite differences,
 /// over shapes that reach every tile of the kernels (64-column tiles, 16-column tiles, scalar
 /// tails; 1 to 4 outputs; padding 0 and > 0; batch > 1; kernels 1x1 to 7x7).
@@ -22,10 +22,10 @@ final class DirectConvTests: ConvPolicyTestCase {
 
     func testTakesDirectPathOnlyForFewOutputs() {
         let g = ConvGeometry(channels: 64, height: 262, width: 262, kernelH: 7, kernelW: 7)
-        XCTAssertTrue(ConvAlgorithm.useDirect(outputs: 3, g))
-        XCTAssertFalse(ConvAlgorithm.useDirect(outputs: 5, g))
-        XCTAssertFalse(ConvAlgorithm.useDirect(outputs: 3, ConvGeometry(channels: 64, height: 20, width: 20, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)))
-        XCTAssertFalse(ConvAlgorithm.useDirect(outputs: 3, ConvGeometry(channels: 64, height: 20, width: 20, kernelH: 3, kernelW: 9)))
+        XCTAssertTrue(ConvPolicy.current.usesDirect(outputs: 3, g))
+        XCTAssertFalse(ConvPolicy.current.usesDirect(outputs: 5, g))
+        XCTAssertFalse(ConvPolicy.current.usesDirect(outputs: 3, ConvGeometry(channels: 64, height: 20, width: 20, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)))
+        XCTAssertFalse(ConvPolicy.current.usesDirect(outputs: 3, ConvGeometry(channels: 64, height: 20, width: 20, kernelH: 3, kernelW: 9)))
     }
 
     func testForwardMatchesNaive() throws {
@@ -34,7 +34,7 @@ final class DirectConvTests: ConvPolicyTestCase {
             let w = Tensor.randn([k.o, k.c, k.kh, k.kw], rng: &rng)
             let b = Tensor.randn([k.o], rng: &rng)
             let g = ConvGeometry(channels: k.c, height: k.h, width: k.w, kernelH: k.kh, kernelW: k.kw, padH: k.pad, padW: k.pad)
-            XCTAssertTrue(ConvAlgorithm.useDirect(outputs: k.o, g), "\(k)")
+            XCTAssertTrue(ConvPolicy.current.usesDirect(outputs: k.o, g), "\(k)")
             let y = try conv2d(x, weight: w, bias: b, padding: Size2(k.pad, k.pad))
             let ref = conv2dNaive(x: x.data, n: k.n, g: g, weight: w.data, outChannels: k.o, bias: b.data)
             XCTAssertEqual(y.shape, [k.n, k.o, g.outH, g.outW])
@@ -105,7 +105,7 @@ final class ConvGEMMPathTests: ConvPolicyTestCase {
             let b = Tensor.randn([o], rng: &rng)
             let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, strideH: s, strideW: s, padH: p, padW: p)
             scope.policy.inputGradientAsConv = true
-            XCTAssertEqual(ConvAlgorithm.inputGradientAsConv(g, outputs: o) != nil, s == 1)
+            XCTAssertEqual(ConvPolicy.current.inputGradientAsConv(g, outputs: o) != nil, s == 1)
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
             var results: [[[Float]]] = []
             for (chunk, asConv) in [(64, true), (1 << 30, false)] {   // 64 bytes: one output row per chunk
@@ -140,21 +140,21 @@ final class WinogradTests: ConvPolicyTestCase {
 
     func testAppliesOnlyToStrideOne3x3And4x4WithManyChannels() {
         let g = ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3)
-        XCTAssertTrue(Winograd.applies(g, outputs: 256))
-        XCTAssertFalse(Winograd.applies(g, outputs: 16))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2), outputs: 256))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, padH: 3, padW: 3), outputs: 256))
+        XCTAssertTrue(winogradApplies(g, outputs: 256))
+        XCTAssertFalse(winogradApplies(g, outputs: 16))
+        XCTAssertFalse(winogradApplies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2), outputs: 256))
+        XCTAssertFalse(winogradApplies(ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3, padH: 3, padW: 3), outputs: 256))
         // PatchGAN's 256 -> 512 layer, and its input gradient (padding 2)
         let k4 = ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, padH: 1, padW: 1)
-        XCTAssertTrue(Winograd.applies(k4, outputs: 512))
-        XCTAssertTrue(Winograd.applies(ConvGeometry(channels: 512, height: 31, width: 31, kernelH: 4, kernelW: 4, padH: 2, padW: 2), outputs: 256))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, padH: 4, padW: 4), outputs: 512))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 512))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 5, kernelW: 5), outputs: 512))
-        XCTAssertFalse(Winograd.applies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 3), outputs: 512))
+        XCTAssertTrue(winogradApplies(k4, outputs: 512))
+        XCTAssertTrue(winogradApplies(ConvGeometry(channels: 512, height: 31, width: 31, kernelH: 4, kernelW: 4, padH: 2, padW: 2), outputs: 256))
+        XCTAssertFalse(winogradApplies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, padH: 4, padW: 4), outputs: 512))
+        XCTAssertFalse(winogradApplies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 512))
+        XCTAssertFalse(winogradApplies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 5, kernelW: 5), outputs: 512))
+        XCTAssertFalse(winogradApplies(ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 3), outputs: 512))
         scope.policy.winograd4x4 = false
-        XCTAssertFalse(Winograd.applies(k4, outputs: 512))
-        XCTAssertTrue(Winograd.applies(g, outputs: 256))
+        XCTAssertFalse(winogradApplies(k4, outputs: 512))
+        XCTAssertTrue(winogradApplies(g, outputs: 256))
     }
 
     func testMatchesNaiveAndGEMMPath() throws {
@@ -168,7 +168,7 @@ final class WinogradTests: ConvPolicyTestCase {
             let b = Tensor.randn([o], rng: &rng)
             let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, padH: p, padW: p)
             scope.policy.winograd = true
-            XCTAssertTrue(Winograd.applies(g, outputs: o))
+            XCTAssertTrue(winogradApplies(g, outputs: o))
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
             var results: [[[Float]]] = []
             for wino in [true, false] {
@@ -195,7 +195,7 @@ final class WinogradTests: ConvPolicyTestCase {
         try gradCheck([Tensor.randn([1, 2, 6, 9], rng: &rng), Tensor.randn([3, 2, 3, 3], std: 0.5, rng: &rng)], "Winograd conv2d p0") {
             try conv2d($0[0], weight: $0[1])
         }
-        XCTAssertTrue(Winograd.applies(ConvGeometry(channels: 3, height: 7, width: 6, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 2))
+        XCTAssertTrue(winogradApplies(ConvGeometry(channels: 3, height: 7, width: 6, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 2))
         try gradCheck([Tensor.randn([2, 3, 7, 6], rng: &rng), Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng), Tensor.randn([2], rng: &rng)],
                       "Winograd 4x4 conv2d p1") {
             try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
@@ -265,7 +265,7 @@ final class BatchedConvTests: ConvPolicyTestCase {
             var c = [Float](repeating: .nan, count: m * ld)
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
                 batchedGEMM(a: ap.baseAddress!, lda: transA ? m : k, transA: transA, b: bp.baseAddress!, ldb: ld,
-                            c: cp.baseAddress!, m: m, n: n, k: k, positions: 1000)
+                            c: cp.baseAddress!, m: m, n: n, k: k, fewColumns: false, weightTensor: nil, policy: scope.policy)
             } } }
             var worst = 0.0
             for i in 0..<m { for j in 0..<n {
@@ -360,26 +360,26 @@ final class WinogradS2Tests: ConvPolicyTestCase {
     func testAppliesToEvenTiledPlanes() {
         let g = ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         let x = Tensor(repeating: 0, shape: [1, 64, 128, 128]), w = Tensor(repeating: 0, shape: [128, 64, 4, 4])
-        XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
+        XCTAssertTrue(winogradS2Applies(g, outputs: 128, inputs: [x, w]))
         w.requiresGrad = true
-        XCTAssertTrue(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training, 1024 tiles")
+        XCTAssertTrue(winogradS2Applies(g, outputs: 128, inputs: [x, w]), "training, 1024 tiles")
         scope.policy.winogradS2Training = false
-        XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]), "training switched off")
-        XCTAssertTrue(withNoGrad { WinogradS2.applies(g, outputs: 128, inputs: [x, w]) })
+        XCTAssertFalse(winogradS2Applies(g, outputs: 128, inputs: [x, w]), "training switched off")
+        XCTAssertTrue(withNoGrad { winogradS2Applies(g, outputs: 128, inputs: [x, w]) })
         scope.policy.winogradS2Training = true
         // 64 tiles: enough without gradients, too few for training's threshold
         let g16 = ConvGeometry(channels: 64, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-        XCTAssertFalse(WinogradS2.applies(g16, outputs: 128, inputs: [x, w]), "training, 64 tiles")
-        XCTAssertTrue(withNoGrad { WinogradS2.applies(g16, outputs: 128, inputs: [x, w]) })
+        XCTAssertFalse(winogradS2Applies(g16, outputs: 128, inputs: [x, w]), "training, 64 tiles")
+        XCTAssertTrue(withNoGrad { winogradS2Applies(g16, outputs: 128, inputs: [x, w]) })
         w.requiresGrad = false
-        XCTAssertFalse(WinogradS2.applies(g, outputs: 3, inputs: [x, w]), "few output channels")
+        XCTAssertFalse(winogradS2Applies(g, outputs: 3, inputs: [x, w]), "few output channels")
         // an odd output plane (tiles would straddle it), an odd input side, a small plane, stride 1
-        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 34, width: 34, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
-        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 129, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
-        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
-        XCTAssertFalse(WinogradS2.applies(ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(winogradS2Applies(ConvGeometry(channels: 64, height: 34, width: 34, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(winogradS2Applies(ConvGeometry(channels: 64, height: 129, width: 128, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(winogradS2Applies(ConvGeometry(channels: 64, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1), outputs: 64, inputs: [x]))
+        XCTAssertFalse(winogradS2Applies(ConvGeometry(channels: 64, height: 128, width: 128, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 64, inputs: [x]))
         scope.policy.winogradS2 = false
-        XCTAssertFalse(WinogradS2.applies(g, outputs: 128, inputs: [x, w]))
+        XCTAssertFalse(winogradS2Applies(g, outputs: 128, inputs: [x, w]))
     }
 
     /// Both ways of running the products: each image through OpenBLAS, and all images side
@@ -424,7 +424,7 @@ final class WinogradS2Tests: ConvPolicyTestCase {
         let x = Tensor.randn([1, 4, 4, 4], rng: &rng), wt = Tensor.randn([4, 3, 4, 4], std: 0.3, rng: &rng)
         let y = try withNoGrad { try convTranspose2d(x, weight: wt, stride: 2, padding: 1, outputPadding: 1) }
         let g = ConvGeometry(channels: 3, height: 9, width: 9, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-        XCTAssertFalse(WinogradS2.applies(g, outputs: 4, inputs: [x, wt]))
+        XCTAssertFalse(winogradS2Applies(g, outputs: 4, inputs: [x, wt]))
         assertClose(y.data, convTranspose2dNaive(x: x.data, n: 1, inChannels: 4, g: g, weight: wt.data, bias: nil), rtol: 1e-5, atol: 1e-5,
                     "output padding 1 vs naive")
     }
@@ -442,7 +442,7 @@ final class WinogradS2Tests: ConvPolicyTestCase {
                                              (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2)],
                                             rng: &rng, "Winograd s2 per-image from \(perImage)", rtol: 1e-5, atol: 1e-4) { wino, g, outputs, inputs, run in
                 scope.policy.winogradS2Training = wino
-                XCTAssertEqual(WinogradS2.applies(g, outputs: outputs, inputs: inputs), wino)
+                XCTAssertEqual(winogradS2Applies(g, outputs: outputs, inputs: inputs), wino)
                 return try run()
             }
         }
@@ -454,13 +454,13 @@ final class WinogradS2Tests: ConvPolicyTestCase {
         let g = ConvGeometry(channels: 3, height: 8, width: 12, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         let x = Tensor.randn([2, 3, 8, 12], rng: &rng), w = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
         w.requiresGrad = true
-        XCTAssertTrue(WinogradS2.applies(g, outputs: 2, inputs: [x, w]))
+        XCTAssertTrue(winogradS2Applies(g, outputs: 2, inputs: [x, w]))
         try gradCheck([x, w, Tensor.randn([2], rng: &rng)], "Winograd s2 conv2d training") {
             try conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
         }
         let xt = Tensor.randn([2, 2, 4, 6], rng: &rng), wt = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
         wt.requiresGrad = true
-        XCTAssertTrue(WinogradS2.applies(g, outputs: 2, inputs: [xt, wt]))
+        XCTAssertTrue(winogradS2Applies(g, outputs: 2, inputs: [xt, wt]))
         try gradCheck([xt, wt, Tensor.randn([3], rng: &rng)], "Winograd s2 convTranspose2d training") {
             try convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
         }
@@ -470,7 +470,7 @@ final class WinogradS2Tests: ConvPolicyTestCase {
     /// double-precision sums and with the OpenBLAS path, and is batch-invariant.
     func check(_ x: Tensor, _ g: ConvGeometry, outputs: Int, inputs: [Tensor], naive: [Float], _ what: String,
                _ f: (Tensor) throws -> Tensor) throws {
-        XCTAssertTrue(WinogradS2.applies(g, outputs: outputs, inputs: inputs), "\(what) \(g): Winograd s2 applies")
+        XCTAssertTrue(winogradS2Applies(g, outputs: outputs, inputs: inputs), "\(what) \(g): Winograd s2 applies")
         let y = try withNoGrad { try f(x) }
         assertClose(y.data, naive, rtol: 1e-5, atol: 1e-5,
                     "Winograd s2 \(what) vs naive \(g) per-image from \(scope.policy.winogradS2PerImageTiles) tiles")
@@ -505,12 +505,16 @@ final class BatchColumnsTests: ConvPolicyTestCase {
     func testAppliesOnlyToBatchesWithGradientsOnSmall4x4Stride2Planes() {
         let g = ConvGeometry(channels: 8, height: 8, width: 8, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
         let x = Tensor(repeating: 0, shape: [2, 8, 8, 8]), w = Tensor(repeating: 0, shape: [4, 8, 4, 4], requiresGrad: true)
-        XCTAssertTrue(BatchColumns.applies(g, images: 2, positions: 16, inputs: [x, w]))
-        XCTAssertFalse(BatchColumns.applies(g, images: 1, positions: 16, inputs: [x, w]), "one image")
-        XCTAssertFalse(BatchColumns.applies(g, images: 2, positions: 256, inputs: [x, w]), "large plane")
-        XCTAssertFalse(withNoGrad { BatchColumns.applies(g, images: 2, positions: 16, inputs: [x, w]) }, "no gradients")
+        func forward(_ g: ConvGeometry, images: Int, _ inputs: [Tensor]) -> ConvKernel {
+            ConvPlan.conv(g, outputs: 4, images: images, recording: ConvPlan.records(inputs), policy: scope.policy).forward
+        }
+        XCTAssertEqual(forward(g, images: 2, [x, w]), .batchColumns)
+        XCTAssertNotEqual(forward(g, images: 1, [x, w]), .batchColumns, "one image")
+        let large = ConvGeometry(channels: 8, height: 32, width: 32, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+        XCTAssertNotEqual(forward(large, images: 2, [x, w]), .batchColumns, "large plane (256 positions)")
+        XCTAssertNotEqual(withNoGrad { forward(g, images: 2, [x, w]) }, .batchColumns, "no gradients")
         let s1 = ConvGeometry(channels: 8, height: 8, width: 8, kernelH: 3, kernelW: 3, padH: 1, padW: 1)
-        XCTAssertFalse(BatchColumns.applies(s1, images: 2, positions: 16, inputs: [x, w]), "other geometry")
+        XCTAssertNotEqual(forward(s1, images: 2, [x, w]), .batchColumns, "other geometry")
     }
 
     /// Output and the gradients of x, weight and bias, once fresh and once with x and the
@@ -614,4 +618,12 @@ func compareStride2TrainingPaths(_ cases: [(Bool, Int, Int, Int, Int, Int)], rng
             }
         }
     }
+}
+
+/// Whether the policy in effect gives a geometry Winograd F(2x2, 3x3) / F(2x2, 4x4).
+private func winogradApplies(_ g: ConvGeometry, outputs: Int) -> Bool { ConvPolicy.current.winograd(g, outputs: outputs) != nil }
+
+/// Whether the policy in effect gives a geometry Winograd over phase images, for a call with these inputs.
+private func winogradS2Applies(_ g: ConvGeometry, outputs: Int, inputs: [Tensor?]) -> Bool {
+    ConvPolicy.current.usesWinogradS2(g, outputs: outputs, recording: ConvPlan.records(inputs))
 }

@@ -19,23 +19,25 @@ import CKernels
 /// folded back by the adjoint of the filter transform (`weightGradient`). Nothing is kept
 /// between calls there (the weights change every step, and the transformed filters would
 /// take 2.25x the weights' memory).
-enum WinogradS2 {
-    /// Whether a convolution with geometry `g` and `outputs` channels (for a transposed
-    /// convolution: `g` of the matching convolution, `outputs` its input channels) takes this
-    /// path. The choice depends on the shapes, whether gradients are recorded and
-    /// `ConvAlgorithm`'s switches only.
-    static func applies(_ g: ConvGeometry, outputs: Int, inputs: [Tensor?]) -> Bool {
-        guard ConvAlgorithm.winogradEnabled && ConvAlgorithm.winogradS2Enabled && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
-            && g.outH % 2 == 0 && g.outW % 2 == 0 && min(g.channels, outputs) >= ConvAlgorithm.winogradMinChannels else { return false }
-        let tiles = (g.outH / 2) * (g.outW / 2)
-        if recordsGradient(inputs) {
-            return ConvAlgorithm.winogradS2TrainingEnabled && tiles >= ConvAlgorithm.winogradS2TrainMinTiles
+enum WinogradS2: ConvAlgorithm {
+    /// out[n] (+)= the convolution of x[n], every image (`writeOrAdd` when accumulating).
+    static func apply(_ p: ConvProblem, kernel: ConvKernel, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        writeOrAdd(out, count: p.images * p.outputFloats, fresh: !accumulate) { o in
+            conv(x, p.g, images: p.images, weight: w, outputs: p.outputs, out: o, weightTensor: p.weight, keep: p.keep, policy: p.policy)
         }
-        return tiles >= ConvAlgorithm.winogradS2MinTiles
     }
 
-    static func recordsGradient(_ inputs: [Tensor?]) -> Bool {
-        GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true }
+    /// out[n] (+)= the adjoint (transposed convolution) of y[n].
+    static func adjoint(_ p: ConvProblem, kernel: ConvKernel, y: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        writeOrAdd(out, count: p.images * p.inputFloats, fresh: !accumulate) { o in
+            transposed(y, p.g, images: p.images, channels: p.outputs, weight: w, out: o, weightTensor: p.weight, keep: p.keep, policy: p.policy)
+        }
+    }
+
+    /// dW (+)= the weight gradient over all images.
+    static func weightGradient(_ p: ConvProblem, kernel: ConvKernel, x: UnsafePointer<Float>, y: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                               accumulate: Bool) {
+        weightGradient(x, p.g, images: p.images, gout: y, outputs: p.outputs, dw: dw, accumulate: accumulate)
     }
 
     /// dw (O, C, 4, 4) = (or += when `accumulate`) the weight gradient of the convolution of
@@ -80,10 +82,10 @@ enum WinogradS2 {
 
     /// out[n] (O, outH, outW) = the convolution of x[n] (C, H, W) by w (O, C, 4, 4), n < images.
     static func conv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, weight: UnsafePointer<Float>, outputs O: Int,
-                     out: UnsafeMutablePointer<Float>, weightTensor: Tensor, keep: Bool = true) {
+                     out: UnsafeMutablePointer<Float>, weightTensor: Tensor, keep: Bool, policy: ConvPolicy) {
         let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, chw = C * g.height * g.width
         // V (9, 4C, T) = B^T d B per tile; M[xi] (O, T) = U[xi] (O, 4C) * V[xi] (4C, T); out[n] = A^T M A
-        products(images: N, tiles: T, inRows: K4, outRows: O, weightTensor: weightTensor, keep: keep, kind: "winograd-s2 conv",
+        products(images: N, tiles: T, inRows: K4, outRows: O, weightTensor: weightTensor, keep: keep, policy: policy, kind: "winograd-s2 conv",
                  filter: { filter(weight, outputs: O, channels: C) }, transA: false, lda: K4,
                  transformIn: { n, v, plane, ld in
                      parallelChunks(C, work: C * T * 36, minimumWork: 1 << 17) { lo, hi in
@@ -100,10 +102,10 @@ enum WinogradS2 {
     /// out[n] (Cout, 2H, 2W) = the transposed convolution of x[n] (Cin, H, W) by w (Cin, Cout, 4, 4):
     /// the adjoint of the convolution with geometry `g` (channels Cout, plane 2H x 2W, output H x W).
     static func transposed(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, channels Cin: Int,
-                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor, keep: Bool = true) {
+                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor, keep: Bool, policy: ConvPolicy) {
         let C = g.channels, oh = g.outH, ow = g.outW, T = (oh / 2) * (ow / 2), K4 = 4 * C, outPlane = C * g.height * g.width
         // Gt (9, Cin, T) = A x A^T per tile; Z[xi] (4C, T) = U[xi]^T (4C, Cin) * Gt[xi] (Cin, T); out[n] = sum of B Z B^T
-        products(images: N, tiles: T, inRows: Cin, outRows: K4, weightTensor: weightTensor, keep: keep, kind: "winograd-s2 transposed",
+        products(images: N, tiles: T, inRows: Cin, outRows: K4, weightTensor: weightTensor, keep: keep, policy: policy, kind: "winograd-s2 transposed",
                  filter: { filter(weight, outputs: Cin, channels: C) }, transA: true, lda: K4,
                  transformIn: { n, gt, plane, ld in
                      parallelChunks(Cin, work: Cin * T * 16, minimumWork: 1 << 17) { lo, hi in
@@ -125,13 +127,13 @@ enum WinogradS2 {
     /// at least `winogradS2PerImageTiles` tiles each get their own OpenBLAS products; smaller
     /// ones go through the packed kernel a group at a time, side by side, so that the weights
     /// are packed once per call, not once per image. Both give an image the same bits in any batch.
-    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, weightTensor: Tensor, keep: Bool, kind: String,
+    private static func products(images N: Int, tiles T: Int, inRows: Int, outRows: Int, weightTensor: Tensor, keep: Bool, policy: ConvPolicy, kind: String,
                                  filter: () -> [Float], transA: Bool, lda: Int,
                                  transformIn: (Int, UnsafeMutablePointer<Float>, Int, Int) -> Void,
                                  transformOut: (Int, UnsafePointer<Float>, Int, Int) -> Void) {
         let weightPlane = inRows * outRows
-        if T >= ConvAlgorithm.winogradS2PerImageTiles {
-            let u = keep ? PackedWeights.cached(weightTensor, kind: kind, floats: 9 * weightPlane, filter) : filter()
+        if T >= policy.winogradS2PerImageTiles {
+            let u = keep ? PackedWeights.cached(weightTensor, kind: kind, floats: 9 * weightPlane, policy: policy, filter) : filter()
             var bin = uninitializedFloats(9 * inRows * T), bout = uninitializedFloats(9 * outRows * T)
             bin.withUnsafeMutableBufferPointer { ip in
                 bout.withUnsafeMutableBufferPointer { op in
@@ -155,8 +157,8 @@ enum WinogradS2 {
                 (0..<9).map { xi in PackedA(up.baseAddress! + xi * weightPlane, lda: lda, transA: transA, m: outRows, k: inRows) }
             }
         }
-        let packed = keep ? PackedWeights.cached(weightTensor, kind: kind + " packed", floats: 9 * weightPlane) { pack() } : pack()
-        let group = max(1, min(N, ConvAlgorithm.batchedGroupBytes / max(1, 9 * max(inRows, outRows) * T * 4)))
+        let packed = keep ? PackedWeights.cached(weightTensor, kind: kind + " packed", floats: 9 * weightPlane, policy: policy) { pack() } : pack()
+        let group = max(1, min(N, policy.batchedGroupBytes / max(1, 9 * max(inRows, outRows) * T * 4)))
         let ld = group * T
         var bin = uninitializedFloats(9 * inRows * ld), bout = uninitializedFloats(9 * outRows * ld)
         var bp = uninitializedFloats(tr_gemm_packed_b_size(ld, inRows))

@@ -10,13 +10,13 @@ import Dispatch
 /// the input, the filter and the result (kernels in CKernels/direct_conv.c, winograd_k4.c).
 /// The weight gradient is the adjoint of the same bilinear form (products (O x tiles) by
 /// (tiles x C)); the input gradient is a forward convolution of the output gradient (see
-/// `ConvAlgorithm.inputGradientAsConv`), so it takes this path too.
+/// `GradientConv`), so it takes this path too where that convolution qualifies (`ConvPolicy.winograd`).
 ///
 /// The 3x3 transforms use only +, - and halving, so the rounding error stays within a few
 /// ulps of the direct sum's; the 4x4 ones (points 0, 1, -1, 2) also scale by 2 and 3 and the
 /// filter transform by sixths, about 1.6e-6 relative for 256-channel sums (tests: against the
 /// naive double-precision convolution).
-enum Winograd {
+enum Winograd: ConvAlgorithm {
     /// The transforms of one tile size: `points` = 16 for 3x3 kernels, 25 for 4x4.
     struct Kind {
         typealias Input = @convention(c) (UnsafePointer<Float>?, Int, Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>?, Int, Int, UnsafeMutablePointer<Float>?) -> Void
@@ -34,11 +34,18 @@ enum Winograd {
 
     static func kind(_ g: ConvGeometry) -> Kind { g.kernelH == 4 ? k4 : k3 }
 
-    static func applies(_ g: ConvGeometry, outputs: Int) -> Bool {
-        ConvAlgorithm.winogradEnabled && g.kernelH == g.kernelW && (g.kernelH == 3 || (g.kernelH == 4 && ConvAlgorithm.winogradK4Enabled))
-            && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
-            && g.padH == g.padW && g.padH < g.kernelH
-            && g.channels >= ConvAlgorithm.winogradMinChannels && outputs >= ConvAlgorithm.winogradMinChannels
+    /// out[n] (O, outH, outW) (+)= the convolution of x[n] (`ConvKernel.winograd3x3`, `.winograd4x4`).
+    static func apply(_ p: ConvProblem, kernel: ConvKernel, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let u = filter(w, p.g, outputs: p.outputs, channels: p.channels)
+        for n in 0..<p.images {
+            forward(x + n * p.inputFloats, p.g, u: u, outputs: p.outputs, out: out + n * p.outputFloats, accumulate: accumulate)
+        }
+    }
+
+    /// dW (+)= the weight gradient over all images.
+    static func weightGradient(_ p: ConvProblem, kernel: ConvKernel, x: UnsafePointer<Float>, y: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                               accumulate: Bool) {
+        weightGradient(x, p.g, gout: y, outputs: p.outputs, images: p.images, dw: dw, accumulate: accumulate)
     }
 
     /// Tiles of a geometry: (rows, columns).

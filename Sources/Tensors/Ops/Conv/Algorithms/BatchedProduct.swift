@@ -1,7 +1,8 @@
 import CKernels
 import Foundation
 
-/// The batched path of conv2d and convTranspose2d (`ConvAlgorithm.batched`): without
+/// The batched path of conv2d and convTranspose2d (`ConvKernel.batchedFewColumns`,
+/// `.batchedPacked`; `ConvPolicy.usesBatched`): without
 /// gradients, all images of a batch go through one product with the weights, packed once,
 /// instead of one OpenBLAS product per image that re-packs 2-32 MB of weights each time.
 ///
@@ -10,8 +11,27 @@ import Foundation
 /// are and wherever the column sits, and the kernel is chosen from the plane alone. An image
 /// therefore gets the same bits alone, repeated, or anywhere in any batch.
 ///
-/// Images are packed a group at a time (`ConvAlgorithm.batchedGroupBytes`), so that the packed
+/// Images are packed a group at a time (`ConvPolicy.batchedGroupBytes`), so that the packed
 /// columns are still in cache when the product reads them; the grouping never changes a result.
+
+enum BatchedProduct: ConvAlgorithm {
+    /// out[n] = the convolution of x[n], all images in one product (forward without gradients).
+    static func apply(_ p: ConvProblem, kernel: ConvKernel, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                      accumulate: Bool) {
+        precondition(!accumulate, "the batched product only writes a forward output")
+        batchedConv(x, p.g, images: p.images, weight: w, outputs: p.outputs, out: out, weightTensor: p.weight,
+                    fewColumns: kernel == .batchedFewColumns, policy: p.policy)
+    }
+
+    /// out[n] = the adjoint (transposed convolution) of y[n], all images in one product.
+    static func adjoint(_ p: ConvProblem, kernel: ConvKernel, y: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                        accumulate: Bool) {
+        precondition(!accumulate, "the batched product only writes a forward output")
+        out.update(repeating: 0, count: p.images * p.inputFloats)
+        batchedTransposedConv(y, p.g, images: p.images, channels: p.outputs, weight: w, out: out, weightTensor: p.weight,
+                              fewColumns: kernel == .batchedFewColumns, policy: p.policy)
+    }
+}
 
 /// op(A) (M, K) packed once into `tr_gemm_pack_a`'s panels (once per call: the weights), for
 /// the products of all image groups.
@@ -49,11 +69,11 @@ struct PackedA {
 }
 
 /// C (M, ldb) = op(A) (M, K) * B (K, ldb): `n` real columns, B's and C's rows `ldb` apart, B's
-/// padding zero; the kernel is `ConvAlgorithm.fewColumnsKernel`'s choice for the plane.
-/// `weightTensor`: A's tensor, whose packed panels are then kept (`PackedWeights`).
+/// padding zero; the few-column kernel when `fewColumns` (the plan's choice for the plane),
+/// else the packed one. `weightTensor`: A's tensor, whose packed panels are then kept (`PackedWeights`).
 func batchedGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePointer<Float>, ldb: Int,
-                 c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, positions: Int, weightTensor: Tensor? = nil) {
-    if ConvAlgorithm.fewColumnsKernel(positions: positions, transposed: transA) {
+                 c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, fewColumns: Bool, weightTensor: Tensor?, policy: ConvPolicy) {
+    if fewColumns {
         GEMMCounter.count(m: m, n: n, k: k)
         parallelChunks(m, work: m * k * ldb, minimumWork: 1 << 18) { i0, i1 in
             tr_gemm_fewcols(a, lda, transA ? 1 : 0, b, ldb, c, ldb, n, k, i0, i1)
@@ -67,7 +87,9 @@ func batchedGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePoint
             tr_gemm_pack_b(b, ldb, k, n, bpp.baseAddress!, q0, q1)
         }
         let pa = weightTensor.map { t in
-            PackedWeights.cached(t, kind: transA ? "gemm transposed" : "gemm", floats: m * k) { PackedA(a, lda: lda, transA: transA, m: m, k: k) }
+            PackedWeights.cached(t, kind: transA ? "gemm transposed" : "gemm", floats: m * k, policy: policy) {
+                PackedA(a, lda: lda, transA: transA, m: m, k: k)
+            }
         } ?? PackedA(a, lda: lda, transA: transA, m: m, k: k)
         pa.multiply(packedB: bpp.baseAddress!, c: c, ldc: ldb, n: n)
     }
@@ -77,8 +99,8 @@ func batchedGEMM(a: UnsafePointer<Float>, lda: Int, transA: Bool, b: UnsafePoint
 @inline(__always) func batchedStride(_ n: Int) -> Int { (n + 15) / 16 * 16 }
 
 /// Images per packed group: at least one, at most `images`, about `bytesPerImage` each.
-private func groupSize(images: Int, bytesPerImage: Int) -> Int {
-    max(1, min(images, ConvAlgorithm.batchedGroupBytes / max(1, bytesPerImage)))
+private func groupSize(images: Int, bytesPerImage: Int, policy: ConvPolicy) -> Int {
+    max(1, min(images, policy.batchedGroupBytes / max(1, bytesPerImage)))
 }
 
 private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
@@ -88,13 +110,13 @@ private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 /// 32-column panels are unfolded unit by unit straight into the packed layout and the product
 /// written straight into `out`; other geometries place the images' column matrices side by side.
 func batchedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, weight: UnsafePointer<Float>, outputs O: Int,
-                 out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
+                 out: UnsafeMutablePointer<Float>, weightTensor: Tensor, fewColumns: Bool, policy: ConvPolicy) {
     let K = g.colRows, P = g.colCols, chw = g.channels * g.height * g.width, ow = g.outW, nr = Int(TR_GEMM_NR)
     let unitRows = nr / gcd(ow, nr)   // output rows per unit: unitRows * ow is a multiple of 32
-    if g.isK4S2P1 && !ConvAlgorithm.fewColumnsKernel(positions: P, transposed: false) && g.outH % unitRows == 0 {
+    if g.isK4S2P1 && !fewColumns && g.outH % unitRows == 0 {
         let unitCols = unitRows * ow, unitPanels = unitCols / nr, unitsPerImage = g.outH / unitRows
-        let group = groupSize(images: N, bytesPerImage: K * P * 4)
-        let a = PackedWeights.cached(weightTensor, kind: "conv", floats: O * K) { PackedA(weight, lda: K, transA: false, m: O, k: K) }
+        let group = groupSize(images: N, bytesPerImage: K * P * 4, policy: policy)
+        let a = PackedWeights.cached(weightTensor, kind: "conv", floats: O * K, policy: policy) { PackedA(weight, lda: K, transA: false, m: O, k: K) }
         var bp = uninitializedFloats(K * group * P)
         bp.withUnsafeMutableBufferPointer { bpp in
             let b = bpp.baseAddress!
@@ -132,7 +154,7 @@ func batchedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, we
         }
         prod.withUnsafeMutableBufferPointer { pp in
             batchedGEMM(a: weight, lda: K, transA: false, b: bc.baseAddress!, ldb: ld, c: pp.baseAddress!, m: O, n: np, k: K,
-                        positions: P, weightTensor: weightTensor)
+                        fewColumns: fewColumns, weightTensor: weightTensor, policy: policy)
             for n in 0..<N { for o in 0..<O {
                 (out + (n * O + o) * P).update(from: pp.baseAddress! + o * ld + n * P, count: P)
             } }
@@ -145,12 +167,13 @@ func batchedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, we
 /// (its input is the output plane), `out` zero on entry. Planes of whole 32-column panels are
 /// packed straight from x, a group of images at a time, each group folded while in cache.
 func batchedTransposedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images N: Int, channels Cin: Int,
-                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor) {
+                           weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, weightTensor: Tensor, fewColumns: Bool,
+                           policy: ConvPolicy) {
     let K = g.colRows, P = g.colCols, outPlane = g.channels * g.height * g.width, nr = Int(TR_GEMM_NR)
-    if !ConvAlgorithm.fewColumnsKernel(positions: P, transposed: true) && P % nr == 0 {
+    if !fewColumns && P % nr == 0 {
         let panelsPerImage = P / nr
-        let group = groupSize(images: N, bytesPerImage: max(K, Cin) * P * 4)
-        let a = PackedWeights.cached(weightTensor, kind: "convT", floats: K * Cin) { PackedA(weight, lda: K, transA: true, m: K, k: Cin) }
+        let group = groupSize(images: N, bytesPerImage: max(K, Cin) * P * 4, policy: policy)
+        let a = PackedWeights.cached(weightTensor, kind: "convT", floats: K * Cin, policy: policy) { PackedA(weight, lda: K, transA: true, m: K, k: Cin) }
         var bp = uninitializedFloats(Cin * group * P), cols = uninitializedFloats(K * group * P)
         bp.withUnsafeMutableBufferPointer { bpp in
             cols.withUnsafeMutableBufferPointer { cp in
@@ -179,7 +202,7 @@ func batchedTransposedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images 
                 (bp.baseAddress! + c * ld + n * P).update(from: x + (n * Cin + c) * P, count: P)
             } }
             batchedGEMM(a: weight, lda: K, transA: true, b: bp.baseAddress!, ldb: ld, c: cp.baseAddress!, m: K, n: N * P, k: Cin,
-                        positions: P, weightTensor: weightTensor)
+                        fewColumns: fewColumns, weightTensor: weightTensor, policy: policy)
             for n in 0..<N {
                 col2im(UnsafePointer(cp.baseAddress! + n * P), g, out + n * outPlane, rowStride: ld)
             }
@@ -187,55 +210,3 @@ func batchedTransposedConv(_ x: UnsafePointer<Float>, _ g: ConvGeometry, images 
     }
 }
 
-/// Values derived from weight tensors for the no-gradient paths (packed panels, Winograd
-/// filter transforms), kept between calls while the tensor lives and its `version` is
-/// unchanged: inference runs the same weights batch after batch, and re-deriving them was
-/// ~7% of U-Net inference. Keyed by tensor identity and kind, checked through a weak
-/// reference (a new tensor at a freed one's address never matches); entries of freed tensors
-/// are dropped, and the whole cache when it would exceed `limitFloats`. Any write to the
-/// weights (an optimiser step, loading a checkpoint) changes `version` and so misses.
-public enum PackedWeights {
-    private struct Entry {
-        weak var tensor: Tensor?
-        let version: Int
-        let floats: Int
-        let value: Any
-    }
-    private struct Key: Hashable { let id: ObjectIdentifier; let kind: String }
-    nonisolated(unsafe) private static var entries: [Key: Entry] = [:]
-    nonisolated(unsafe) private static var floats = 0
-    private static let lock = NSLock()
-    /// Whether derived weights are kept, and at most how many floats (`ConvPolicy`).
-    static var enabled: Bool { ConvPolicy.current.weightCache }
-    static var limitFloats: Int { ConvPolicy.current.weightCacheFloats }
-    /// Derivations done so far (tests check reuse and invalidation).
-    nonisolated(unsafe) static var derivations = 0
-
-    /// `make()` (about `floats` floats) for `weight` as it is now, from the cache when the
-    /// same tensor at the same version was derived the same way (`kind`) before.
-    static func cached<T>(_ weight: Tensor, kind: String, floats count: Int, _ make: () -> T) -> T {
-        guard enabled else { derivations += 1; return make() }
-        let key = Key(id: ObjectIdentifier(weight), kind: kind)
-        lock.lock()
-        defer { lock.unlock() }
-        if let e = entries[key], e.tensor === weight, e.version == weight.version, let v = e.value as? T { return v }
-        derivations += 1
-        let v = make()
-        if let old = entries.removeValue(forKey: key) { floats -= old.floats }
-        for (k, e) in entries where e.tensor == nil { entries[k] = nil; floats -= e.floats }
-        if floats + count > limitFloats { entries = [:]; floats = 0 }
-        if count <= limitFloats {
-            entries[key] = Entry(tensor: weight, version: weight.version, floats: count, value: v)
-            floats += count
-        }
-        return v
-    }
-
-    /// Forgets every derived weight.
-    public static func removeAll() {
-        lock.lock()
-        defer { lock.unlock() }
-        entries = [:]
-        floats = 0
-    }
-}

@@ -91,7 +91,8 @@ public final class ConvPolicyScope: @unchecked Sendable {
     init(_ policy: ConvPolicy) { self.policy = policy }
 }
 
-/// The algorithm of one pass of a convolution.
+/// The algorithm of one pass of a convolution (`ConvPlan`'s choices; one file each in
+/// `Algorithms/`).
 public enum ConvKernel: String, Sendable, CaseIterable {
     /// Direct few-output correlations (`conv2dDirect`), forward and backward.
     case direct
@@ -107,12 +108,11 @@ public enum ConvKernel: String, Sendable, CaseIterable {
     case batchedFewColumns, batchedPacked
     /// One product over all images' columns (training, small 4x4 stride-2 planes).
     case batchColumns
-    /// Input gradient: the convolution of the output gradient, by GEMM or by Winograd.
+    /// The adjoint (conv2d's input gradient) as the stride-1 convolution of the output
+    /// gradient, by GEMM or by Winograd.
     case gradientConvGEMM, gradientConvWinograd3x3, gradientConvWinograd4x4
-    /// Input gradient folded from the column gradient (col2im).
-    case col2im
-    /// Transposed convolution forward / input gradient of one: GEMM then col2im, or an
-    /// ordinary convolution (im2col + GEMM) of the gradient.
+    /// The adjoint by a product per image and col2im (conv2d's input gradient, a transposed
+    /// convolution's forward).
     case gemmCol2im
 }
 
