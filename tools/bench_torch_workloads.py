@@ -5,8 +5,11 @@ Used by `translate-bench compare --only NAMES`, so that rounds alternating PyTor
 can be short (the full reference script spends most of its time in CycleGAN steps). The
 networks, optimisers, inputs and timing loop are torch_reference.py's own (imported from it).
 
-    python tools/bench_torch_workloads.py REFERENCE_PY SIZE ITERS NAME [NAME ...]
-    NAME: pix2pix-step | cyclegan-step | unet-infer-b8
+    python tools/bench_torch_workloads.py REFERENCE_PY SIZE ITERS [--threads N] NAME [NAME ...]
+    NAME: pix2pix-step | cyclegan-step | unet-infer-b8 | resnet-infer-b8
+
+--threads N runs torch with torch.set_num_threads(N) (and one inter-op thread); without it,
+torch's default. resnet-infer-b8 is the reference's ResNet-9 generator, batch 8, no grad.
 
 Prints one JSON line with torch_reference.py's keys for the workloads asked for.
 """
@@ -20,10 +23,13 @@ import torch.nn as nn
 
 def main():
     ref_path, size, iters, names = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+    if names[:1] == ["--threads"]:
+        torch.set_num_threads(int(names[1]))
+        names = names[2:]
     spec = importlib.util.spec_from_file_location("torch_reference", ref_path)
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
-    known = {"pix2pix-step", "cyclegan-step", "unet-infer-b8"}
+    known = {"pix2pix-step", "cyclegan-step", "unet-infer-b8", "resnet-infer-b8"}
     bad = [n for n in names if n not in known]
     if bad or not names:
         sys.exit(f"unknown workload(s) {bad or names}; known: {sorted(known)}")
@@ -43,6 +49,11 @@ def main():
             X8 = torch.randn(8, 3, size, size)
             with torch.no_grad():
                 out["unet_infer_batch8_s"] = ref.timeit(lambda: G(X8), iters)
+    if "resnet-infer-b8" in names:
+        R = ref.resnet().eval()
+        X8 = torch.randn(8, 3, size, size)
+        with torch.no_grad():
+            out["resnet_infer_batch8_s"] = ref.timeit(lambda: R(X8), iters)
     if "cyclegan-step" in names:
         GA, GB = ref.resnet(), ref.resnet()
         DA, DB = ref.patchgan(3, norm="instance"), ref.patchgan(3, norm="instance")

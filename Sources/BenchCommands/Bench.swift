@@ -57,57 +57,87 @@ enum Bench {
         }
     }
 
-    /// `compare`: every workload of `names` in its own process, and PyTorch's reference
-    /// script if given.
-    static func compare(names: [WorkloadName], size: Int, iters: Int, rounds: Int, torchPython: String?) throws {
-        let all = WorkloadName.compared
-        // Rounds alternate PyTorch and ours, so that a slow spell of this shared machine
-        // falls on both; each round's ratio is taken within the round, then the median.
-        var torchRounds: [[String: Any]] = [], oursRounds: [[WorkloadName: [String: Any]]] = []
-        var rates: [Double] = []
+    /// `compare`: every workload of `names` in its own process at each thread count, and
+    /// PyTorch's reference code (tools/bench_torch_workloads.py, `torch.set_num_threads`) and
+    /// ONNX Runtime (tools/bench_onnx.py, inference workloads) at the same count when a
+    /// Python is given; rounds alternate the three, each round's ratios are taken within the
+    /// round, and the medians are reported.
+    static func compare(names: [WorkloadName], size: Int, iters: Int, rounds: Int, threads: [Int]?, torchPython: String?,
+                        onnx: Bool) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let reference = root.deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
+        let counts: [Int?] = threads.map { $0.map { Optional($0) } } ?? [nil]
+        let inference = names.filter(\.isInference)
+        // seconds[threads][workload][implementation] over rounds
+        var seconds: [Int: [WorkloadName: [String: [Double]]]] = [:]
+        var rss: [WorkloadName: Double] = [:], gflop: [WorkloadName: Double] = [:]
+        var rates: [Double] = [], versions: [String: String] = [:]
+        func add(_ t: Int, _ name: WorkloadName, _ impl: String, _ v: Double?) {
+            guard let v else { return }
+            seconds[t, default: [:]][name, default: [:]][impl, default: []].append(v)
+        }
         for _ in 0..<rounds {
-            if let py = torchPython {
-                let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent()
-                let reference = root.deletingLastPathComponent().appendingPathComponent("shared/bench/torch_reference.py")
-                if names == all {
-                    torchRounds.append(try runPython(py, script: reference, args: ["\(size)", "\(iters)"]))
-                } else {
-                    // Only these workloads, timed by the reference script's own code.
-                    torchRounds.append(try runPython(py, script: root.appendingPathComponent("tools/bench_torch_workloads.py"),
-                                                     args: [reference.path, "\(size)", "\(iters)"] + names.map(\.rawValue)))
+            rates.append(sgemmRate(n: 2048, iters: 3).gflops)
+            for count in counts {
+                let t = count ?? Parallelism.current.threads
+                if let py = torchPython {
+                    let json = try runPython(py, script: root.appendingPathComponent("tools/bench_torch_workloads.py"),
+                                             args: [reference.path, "\(size)", "\(iters)", "--threads", "\(t)"] + names.map(\.rawValue))
+                    versions["PyTorch"] = "\(json["torch"] ?? "?")"
+                    for n in names { add(t, n, "torch", json[n.referenceKey] as? Double) }
+                    if onnx && !inference.isEmpty {
+                        let o = try runPython(py, script: root.appendingPathComponent("tools/bench_onnx.py"),
+                                              args: [reference.path, "\(size)", "\(iters)", "\(t)"] + inference.map(\.rawValue))
+                        versions["ONNX Runtime"] = "\(o["onnxruntime"] ?? "?")"
+                        for n in inference { add(t, n, "onnx", o[n.referenceKey] as? Double) }
+                    }
+                }
+                for n in names {
+                    let r = try Workloads.spawn(n, size: size, iters: iters, threads: t)
+                    add(t, n, "ours", r["seconds"] as? Double)
+                    rss[n] = max(rss[n] ?? 0, r["peak_rss_mb"] as? Double ?? 0)
+                    gflop[n] = r["gemm_gflop"] as? Double
                 }
             }
-            // The sgemm rate of this round, after PyTorch and before our workloads.
-            rates.append(sgemmRate(n: 2048, iters: 3).gflops)
-            var ours: [WorkloadName: [String: Any]] = [:]
-            for name in names { ours[name] = try Workloads.spawn(name, size: size, iters: iters) }
-            oursRounds.append(ours)
         }
         let rate = medianOf(rates)
         print("OpenBLAS core: \(BLASInfo.coreName); size \(size), batch 1 (inference batch 8), median of \(iters) per round, "
-              + "\(rounds) round(s); sgemm 2048^3 \(Int(rate)) GFLOP/s (median of rounds: \(rates.map { String(Int($0)) }.joined(separator: ", ")))")
-        print("workload             ours s    PyTorch s   ratio (PyTorch/ours)   GEMM GFLOP  ours GFLOP/s  share of sgemm  our peak RSS MB")
-        let torchKeys: [WorkloadName: String] = [.pix2pixStep: "pix2pix_train_step_s", .cycleganStep: "cyclegan_train_step_s", .unetInferB8: "unet_infer_batch8_s"]
-        for name in names {
-            let oursTimes = oursRounds.map { $0[name]?["seconds"] as? Double ?? .nan }
-            let refTimes = torchRounds.compactMap { $0[torchKeys[name]!] as? Double }
-            let ours = medianOf(oursTimes)
-            let refText = refTimes.isEmpty ? "        -" : String(format: "%9.3f", medianOf(refTimes))
-            let ratios = zip(refTimes, oursTimes).map { $0 / $1 }
-            let ratio = ratios.isEmpty ? "        -" : String(format: "%8.2fx", medianOf(ratios))
-            let last = oursRounds.last?[name] ?? [:]
-            let gf = last["gemm_gflop"] as? Double ?? .nan
-            let rss = oursRounds.map { $0[name]?["peak_rss_mb"] as? Double ?? 0 }.max() ?? .nan
-            print(name.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %9.3f   ", ours) + refText + "   " + ratio
-                  + String(format: "           %9.1f  %12.1f  %13.0f%%  %15.0f", gf, gf / ours, 100 * gf / ours / rate, rss))
-            if rounds > 1 {
-                print("  per round: ours " + oursTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")
-                      + (refTimes.isEmpty ? "" : ", PyTorch " + refTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+              + "\(rounds) round(s); sgemm 2048^3 at \(Parallelism.current.threads) thread(s) \(Int(rate)) GFLOP/s (rounds: \(rates.map { String(Int($0)) }.joined(separator: ", ")))")
+        print("workload          threads    ours s   PyTorch s  PyTorch/ours    ONNX s   ONNX/ours   GEMM GFLOP/s  share of sgemm  peak RSS MB")
+        func ratio(_ ref: [Double]?, _ ours: [Double]) -> String {
+            guard let ref, !ref.isEmpty else { return "         -" }
+            return String(format: "%9.2fx", medianOf(zip(ref, ours).map { $0 / $1 }))
+        }
+        func cell(_ v: [Double]?) -> String { v.map { String(format: "%9.3f", medianOf($0)) } ?? "        -" }
+        for n in names {
+            for t in seconds.keys.sorted() {
+                guard let row = seconds[t]?[n], let ours = row["ours"] else { continue }
+                let s = medianOf(ours), gf = gflop[n] ?? .nan
+                let head: String = n.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0) + String(format: " %7d  %8.3f  ", t, s)
+                let torch: String = cell(row["torch"]) + "  " + ratio(row["torch"], ours)
+                let onnxCells: String = cell(row["onnx"]) + "  " + ratio(row["onnx"], ours)
+                let tail: String = String(format: "  %12.1f  %13.0f%%  %11.0f", gf / s, 100 * gf / s / rate, rss[n] ?? .nan)
+                print(head + torch + "  " + onnxCells + tail)
+                if rounds > 1 {
+                    func list(_ label: String, _ v: [Double]?) -> String {
+                        v.map { label + $0.map { String(format: "%.3f", $0) }.joined(separator: " ") } ?? ""
+                    }
+                    print("  per round: " + list("ours ", ours) + list(", PyTorch ", row["torch"]) + list(", ONNX ", row["onnx"]))
+                }
+            }
+            // Speed-up from the fewest to the most threads, per implementation (medians of per-round ratios).
+            let ts = seconds.keys.sorted()
+            if ts.count > 1, let lo = seconds[ts.first!]?[n], let hi = seconds[ts.last!]?[n] {
+                let parts = ["ours", "torch", "onnx"].compactMap { impl -> String? in
+                    guard let a = lo[impl], let b = hi[impl] else { return nil }
+                    return String(format: "%@ %.2fx", impl == "torch" ? "PyTorch" : impl == "onnx" ? "ONNX" : "ours", medianOf(zip(a, b).map { $0 / $1 }))
+                }
+                print("  speed-up \(ts.first!) -> \(ts.last!) threads: " + parts.joined(separator: ", "))
             }
         }
-        if let t = torchRounds.first {
-            print("PyTorch \(t["torch"] ?? "?"), \(t["threads"] ?? "?") threads, same run (shared/bench/torch_reference.py\(names == all ? "" : "'s code, through tools/bench_torch_workloads.py"))")
+        if !versions.isEmpty {
+            print(versions.keys.sorted().map { "\($0) \(versions[$0]!)" }.joined(separator: ", ")
+                  + ", same run, same thread counts (tools/bench_torch_workloads.py\(versions["ONNX Runtime"] == nil ? "" : ", tools/bench_onnx.py"))")
         }
     }
 

@@ -58,11 +58,13 @@ public struct Kernels: ParsableCommand {
 public struct Compare: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Whole training steps and inference vs PyTorch, each workload in its own process.",
+        abstract: "Whole training steps and inference vs PyTorch and ONNX Runtime, each workload in its own process.",
         discussion: """
-        Reports the median time, the matrix-product work (GEMM GFLOP), the sgemm rate of the same run and each \
-        workload's peak resident memory. PyTorch's times come from ../shared/bench/torch_reference.py (with --only, \
-        its code through tools/bench_torch_workloads.py).
+        Reports the median time at each thread count, the ratios to PyTorch and ONNX Runtime at the same count \
+        (medians of per-round ratios), the speed-up from the fewest to the most threads, the matrix-product rate \
+        against the sgemm rate of the same run and each workload's peak resident memory. PyTorch runs \
+        ../shared/bench/torch_reference.py's networks and steps through tools/bench_torch_workloads.py; ONNX Runtime \
+        the same generators exported with torch.onnx.export (tools/bench_onnx.py).
         """,
         aliases: ["steps"])
 
@@ -83,7 +85,25 @@ public struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("A Python with torch: runs PyTorch's reference in the same run for the ratio.", valueName: "path"))
     var torchPython: String?
 
+    @Option(help: ArgumentHelp("Thread counts, each run by ours (TRANSLATE_THREADS), PyTorch (set_num_threads) and ONNX Runtime (intra-op threads); default: this process's.",
+                               valueName: "a,b"),
+            transform: { try Compare.threadCounts($0) })
+    var threads: [Int]?
+
+    @Flag(help: "Also time ONNX Runtime on the inference workloads (needs onnx, onnxscript and onnxruntime in --torch-python's environment).")
+    var onnx = false
+
     public init() {}
+
+    /// A comma-separated list of thread counts.
+    static func threadCounts(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let counts = parts.compactMap { Int($0) }
+        guard !parts.isEmpty, counts.count == parts.count, counts.allSatisfy({ (1...Parallelism.maxThreads).contains($0) }) else {
+            throw ValidationError("--threads needs thread counts from 1 to \(Parallelism.maxThreads), comma-separated (got '\(text)')")
+        }
+        return counts
+    }
 
     /// A comma-separated list of workloads `compare` runs, in their usual order.
     static func workloads(_ text: String) throws -> [WorkloadName] {
@@ -97,13 +117,15 @@ public struct Compare: ParsableCommand {
     }
 
     public func validate() throws {
+        if onnx && torchPython == nil { throw ValidationError("--onnx needs --torch-python (a Python with torch, onnx, onnxscript and onnxruntime)") }
         try positive(size, "--size")
         try positive(iters, "--iters")
         try positive(rounds, "--rounds")
     }
 
     public func run() throws {
-        try Bench.compare(names: only ?? WorkloadName.compared, size: size, iters: iters, rounds: rounds, torchPython: torchPython)
+        try Bench.compare(names: only ?? WorkloadName.compared, size: size, iters: iters, rounds: rounds, threads: threads,
+                          torchPython: torchPython, onnx: onnx)
     }
 }
 

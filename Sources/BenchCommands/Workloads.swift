@@ -5,12 +5,26 @@ import Pipelines
 
 /// The workloads of `translate-bench workload NAME`.
 public enum WorkloadName: String, CaseIterable, Sendable {
-    case pix2pixStep = "pix2pix-step", cycleganStep = "cyclegan-step", unetInferB8 = "unet-infer-b8"
+    case pix2pixStep = "pix2pix-step", cycleganStep = "cyclegan-step", unetInferB8 = "unet-infer-b8", resnetInferB8 = "resnet-infer-b8"
     /// Run only by name (`workload NAME`), not by `compare`.
     case unetLayers = "unet-layers", trainLayers = "train-layers"
 
     /// The workloads `compare` runs (and PyTorch's reference script times).
-    public static let compared: [WorkloadName] = [.pix2pixStep, .cycleganStep, .unetInferB8]
+    public static let compared: [WorkloadName] = [.pix2pixStep, .cycleganStep, .unetInferB8, .resnetInferB8]
+
+    /// The key of this workload's seconds in the PyTorch and ONNX Runtime scripts' JSON.
+    var referenceKey: String {
+        switch self {
+        case .pix2pixStep: "pix2pix_train_step_s"
+        case .cycleganStep: "cyclegan_train_step_s"
+        case .unetInferB8: "unet_infer_batch8_s"
+        case .resnetInferB8: "resnet_infer_batch8_s"
+        case .unetLayers, .trainLayers: rawValue
+        }
+    }
+
+    /// Inference workloads, which ONNX Runtime also runs.
+    var isInference: Bool { self == .unetInferB8 || self == .resnetInferB8 }
 }
 
 /// Whole training steps and inference, each measured in its own child process so that its
@@ -56,8 +70,10 @@ enum Workloads {
             let m = try CycleGAN(config: CycleGANConfig(), rng: &rng)
             result["seconds"] = try median(iters) { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
             try countGEMM { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
-        case .unetInferB8:
-            let g = try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
+        case .unetInferB8, .resnetInferB8:
+            let g: Module = name == .unetInferB8
+                ? try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
+                : try ResnetGenerator(rng: &rng)
             g.eval()
             let m = batch ?? 8
             let x = Tensor.rand([m, 3, size, size], low: -1, high: 1, rng: &rng)
@@ -160,9 +176,15 @@ enum Workloads {
     }
 
     /// Runs `workload` in a child process of this executable and returns its JSON.
-    static func spawn(_ name: WorkloadName, size: Int, iters: Int, batch: Int? = nil) throws -> [String: Any] {
+    /// `threads`: its `TRANSLATE_THREADS` (else this process's environment).
+    static func spawn(_ name: WorkloadName, size: Int, iters: Int, batch: Int? = nil, threads: Int? = nil) throws -> [String: Any] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        if let t = threads {
+            var env = ProcessInfo.processInfo.environment
+            env[Parallelism.environmentVariable] = "\(t)"
+            p.environment = env
+        }
         p.arguments = ["workload", name.rawValue, "--size", "\(size)", "--iters", "\(iters)"] + (batch.map { ["--batch", "\($0)"] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe

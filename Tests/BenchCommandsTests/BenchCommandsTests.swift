@@ -29,8 +29,8 @@ final class BenchCommandsTests: XCTestCase {
         SUBCOMMANDS:
           kernels (default)       sgemm, every U-Net-256 convolution layer, and the
                                   whole U-Net-256 forward and backward at 1x3x256x256.
-          compare, steps          Whole training steps and inference vs PyTorch, each
-                                  workload in its own process.
+          compare, steps          Whole training steps and inference vs PyTorch and
+                                  ONNX Runtime, each workload in its own process.
           scaling                 The pix2pix training step against image size (batch
                                   1) and batch size (256 px), ours in child processes.
           workload                One workload in this process; prints one JSON line
@@ -64,15 +64,18 @@ final class BenchCommandsTests: XCTestCase {
 
     func testCompareHelp() {
         assertHelp(Compare.self, equals: """
-        OVERVIEW: Whole training steps and inference vs PyTorch, each workload in its
-        own process.
+        OVERVIEW: Whole training steps and inference vs PyTorch and ONNX Runtime, each
+        workload in its own process.
 
-        Reports the median time, the matrix-product work (GEMM GFLOP), the sgemm rate
-        of the same run and each workload's peak resident memory. PyTorch's times come
-        from ../shared/bench/torch_reference.py (with --only, its code through
-        tools/bench_torch_workloads.py).
+        Reports the median time at each thread count, the ratios to PyTorch and ONNX
+        Runtime at the same count (medians of per-round ratios), the speed-up from the
+        fewest to the most threads, the matrix-product rate against the sgemm rate of
+        the same run and each workload's peak resident memory. PyTorch runs
+        ../shared/bench/torch_reference.py's networks and steps through
+        tools/bench_torch_workloads.py; ONNX Runtime the same generators exported with
+        torch.onnx.export (tools/bench_onnx.py).
 
-        USAGE: translate-bench compare [--size <n>] [--iters <n>] [--rounds <r>] [--only <a,b>] [--torch-python <path>]
+        USAGE: translate-bench compare [--size <n>] [--iters <n>] [--rounds <r>] [--only <a,b>] [--torch-python <path>] [--threads <a,b>] [--onnx]
 
         OPTIONS:
           --size <n>              Image size. (default: 256)
@@ -81,9 +84,16 @@ final class BenchCommandsTests: XCTestCase {
           --rounds <r>            Rounds alternating PyTorch and ours; medians, and the
                                   median of the per-round ratios. (default: 1)
           --only <a,b>            Only these workloads, PyTorch's too (comma-separated:
-                                  pix2pix-step, cyclegan-step, unet-infer-b8).
+                                  pix2pix-step, cyclegan-step, unet-infer-b8,
+                                  resnet-infer-b8).
           --torch-python <path>   A Python with torch: runs PyTorch's reference in the
                                   same run for the ratio.
+          --threads <a,b>         Thread counts, each run by ours (TRANSLATE_THREADS),
+                                  PyTorch (set_num_threads) and ONNX Runtime (intra-op
+                                  threads); default: this process's.
+          --onnx                  Also time ONNX Runtime on the inference workloads
+                                  (needs onnx, onnxscript and onnxruntime in
+                                  --torch-python's environment).
           -h, --help              Show help information.
 
         """)
@@ -120,7 +130,8 @@ final class BenchCommandsTests: XCTestCase {
 
         ARGUMENTS:
           <name>                  The workload. (values: pix2pix-step, cyclegan-step,
-                                  unet-infer-b8, unet-layers, train-layers)
+                                  unet-infer-b8, resnet-infer-b8, unet-layers,
+                                  train-layers)
 
         OPTIONS:
           --size <n>              Image size. (default: 256)
@@ -165,6 +176,9 @@ final class BenchCommandsTests: XCTestCase {
         assertRejected(["kernels", "--iters", "x"], mentions: ["--iters"])
         assertRejected(["compare", "--size", "0"], mentions: ["--size"])
         assertRejected(["compare", "--rounds", "0"], mentions: ["--rounds"])
+        assertRejected(["compare", "--threads", "1,x"], mentions: ["--threads", "1,x"])
+        assertRejected(["compare", "--threads", "0"], mentions: ["--threads"])
+        assertRejected(["compare", "--onnx"], mentions: ["--onnx", "--torch-python"])
         assertRejected(["steps", "--iters", "-1"], mentions: ["--iters"])
         assertRejected(["scaling", "--iters", "0"], mentions: ["--iters"])
         assertRejected(["scaling", "--size", "64"], mentions: ["--size"])
@@ -192,6 +206,9 @@ final class BenchCommandsTests: XCTestCase {
                                           "--size", "128", "--torch-python", "py"]) as? Compare)
         XCTAssertEqual(c.only, [.pix2pixStep, .unetInferB8])
         XCTAssertEqual(c.iters, 5); XCTAssertEqual(c.rounds, 5); XCTAssertEqual(c.size, 128); XCTAssertEqual(c.torchPython, "py")
+        XCTAssertNil(c.threads); XCTAssertFalse(c.onnx)
+        let t = try XCTUnwrap(try parse(["compare", "--threads", "1, 2", "--onnx", "--torch-python", "py"]) as? Compare)
+        XCTAssertEqual(t.threads, [1, 2]); XCTAssertTrue(t.onnx)
         let s = try XCTUnwrap(try parse(["scaling"]) as? Scaling)
         XCTAssertEqual(s.iters, 3); XCTAssertNil(s.torchPython)
         XCTAssertEqual(try XCTUnwrap(try parse(["scaling", "--iters", "9", "--torch-python", "py"]) as? Scaling).iters, 9)
@@ -202,7 +219,7 @@ final class BenchCommandsTests: XCTestCase {
         }
         let w = try XCTUnwrap(try parse(["workload", "pix2pix-step", "--size", "128", "--iters", "2", "--batch", "4"]) as? Workload)
         XCTAssertEqual(w.name, .pix2pixStep); XCTAssertEqual(w.size, 128); XCTAssertEqual(w.iters, 2); XCTAssertEqual(w.batch, 4)
-        XCTAssertEqual(WorkloadName.compared.map(\.rawValue), ["pix2pix-step", "cyclegan-step", "unet-infer-b8"])
+        XCTAssertEqual(WorkloadName.compared.map(\.rawValue), ["pix2pix-step", "cyclegan-step", "unet-infer-b8", "resnet-infer-b8"])
     }
 
     /// The built executable: a usage error exits non-zero with the message on standard error.
