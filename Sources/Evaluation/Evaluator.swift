@@ -33,6 +33,9 @@ public struct EvalConfig {
     /// Random batches per batch size in the birthday test.
     public var trials = 200
     public var seed: UInt64 = 0
+    /// Which LPIPS (v0.1, or v0.0 as BicycleGAN's published diversity numbers) every
+    /// LPIPS value of the report is.
+    public var lpipsVersion: LPIPSVersion = .v0_1
     public init() {}
 }
 

@@ -39,6 +39,9 @@ public final class EvalJob {
         public var summary: String
         public var metrics: [String: Any]
         public var failed: [String]
+        /// The numbers and the page's image grid, for a comparison of several models.
+        var report: EvalReport
+        var grid: [EvalReport.GridRow]
     }
 
     /// Evaluates a model: `samples` outputs per input of `dataroot`'s `phase` split.
@@ -230,7 +233,7 @@ public final class EvalJob {
     init(source: EvalSource, config: EvalConfig, lpipsWeights: String?, output: String, samples: Int, shownInputs: Int) throws {
         self.source = source
         let net: LPIPS
-        do { net = try LPIPS.shipped(path: lpipsWeights) } catch {
+        do { net = try LPIPS.shipped(path: lpipsWeights, version: config.lpipsVersion) } catch {
             throw TranslateError.badModel(path: lpipsWeights ?? "models/lpips_alexnet/model.safetensors", reason: "\(error)")
         }
         evaluator = Evaluator(lpips: net, config: config)
@@ -316,6 +319,6 @@ public final class EvalJob {
         try writeAtomically(json, to: output.appendingPathComponent("metrics.json"))
         try writeText(report.html(grid: grid, pairs: pairs), to: output.appendingPathComponent("index.html"))
         return Result(summary: report.summaryTable() + "\nwrote \(output.appendingPathComponent("metrics.json").path); open \(output.appendingPathComponent("index.html").path)",
-                      metrics: metrics, failed: failed)
+                      metrics: metrics, failed: failed, report: report, grid: grid)
     }
 }
