@@ -158,7 +158,7 @@ public struct TrainPix2Pix: ParsableCommand {
         if !common.resume { try options.data.fitPalette(root: options.dataroot, phase: options.phase, seed: options.seed) }
         let t = try Pix2PixTrainer(options: options, resume: common.resume, defaults: defaults)
         let what = "\(t.dataset.count) \(task.definition.items) (\(task == .translation ? t.options.data.direction.rawValue : task.title))"
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, command: "pix2pix",
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "pix2pix",
                         describe: "training pix2pix on \(what); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -215,7 +215,7 @@ public struct TrainColorization: ParsableCommand {
     public func run() throws {
         let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
         let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, command: "colorization",
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "colorization",
                         describe: "training colorization (pix2pix objective) on \(t.dataset.count) photos; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -224,10 +224,11 @@ public struct TrainColorization: ParsableCommand {
 /// checkpoint of the current step, the command that continues, exit status 128 + signal).
 /// `command` is the subcommand after `translate train` (e.g. `pix2pix`); `unit` "epoch" or "round".
 func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resume: Bool, saveLatestFreq: Int, checkReplicas: Bool,
-                                    command: String, unit: String = "epoch", describe: String) throws {
+                                    timeLimit: Double? = nil, command: String, unit: String = "epoch", describe: String) throws {
     trainer.progressEnabled = !quiet
     trainer.saveLatestFreq = saveLatestFreq
     trainer.checkReplicasEnabled = checkReplicas
+    trainer.timeLimit = timeLimit.map { $0 * 60 }
     let o = trainer.options
     // Under mpirun only rank 0 speaks.
     let comm = trainer.communicator
@@ -254,6 +255,10 @@ func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resum
     do { try trainer.run() } catch let e as TrainingInterrupted {
         stderrLine(e.description)
         stderrLine("continue with: translate train \(command) --dataroot \(shellQuoted(o.dataroot)) --name \(shellQuoted(o.name)) --checkpoints-dir \(shellQuoted(o.checkpointsDir)) --resume")
+        if e.exitCode == 0 {
+            print("stopped at the time limit: \(trainer.runDir.path) (latest.safetensors; the page shows the completed epochs)")
+            return
+        }
         throw ExitCode(e.exitCode)
     }
     print("done: \(trainer.runDir.path)/index.html")

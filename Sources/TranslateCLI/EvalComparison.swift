@@ -96,6 +96,9 @@ final class EvalComparison {
         for (e, r) in results where Set(r.report.names) != common {
             notes.append("\(e.label) evaluated \(r.report.names.count) inputs, \(common.count) in common with every model (the others failed)")
         }
+        if Set(reports.map(\.evaluator.threshold)).count > 1 {
+            notes.append("the duplicate thresholds differ: each is calibrated on the real images at that model's output size, so the models' outputs differ in size; compare models trained at one size for one protocol")
+        }
         let table = comparisonRows(reports)
         let summary = textTable(header: ["metric"] + models.map(\.label), rows: table)
             + (notes.isEmpty ? "" : "\n" + notes.map { "note: " + $0 }.joined(separator: "\n"))

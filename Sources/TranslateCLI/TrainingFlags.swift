@@ -61,6 +61,7 @@ public struct TrainingFlags: ParsableArguments {
     var resume: Bool { run.resume }
     var quiet: Bool { run.quiet }
     var checkReplicas: Bool { run.checkReplicas }
+    var timeLimit: Double? { run.timeLimit }
 }
 
 /// The reference's preprocessing of training images, for every method that reads images
@@ -94,6 +95,11 @@ public struct RunFlags: ParsableArguments {
     @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Under mpirun: after every epoch, compare a checksum of every rank's parameters and stop with an error naming the ranks that differ (a debugging aid; one all-gather per epoch).") var checkReplicas = false
+    @Option(help: "Stop after this many minutes of training (a cluster job's limit, or equal wall time for a comparison): the step running at the limit completes, latest.safetensors is written, exit status 0; --resume continues. cIMLE stops at the end of the round running at the limit.") var timeLimit: Double?
+
+    public func validate() throws {
+        if let t = timeLimit, !(t > 0 && t <= 1e7) { throw ValidationError("--time-limit must be a positive number of minutes, got \(t)") }
+    }
 
     func fill<O: TrainingRunOptions>(_ o: inout O) {
         o.checkpointsDir = checkpointsDir; o.phase = phase
