@@ -65,13 +65,8 @@ public struct Eval: ParsableCommand {
     }
 
     public func run() throws {
-        // Not sharded yet (the evaluator's set-wide state, features and first outputs, is
-        // not gathered): under mpirun rank 0 evaluates everything and the others end at once.
-        let comm = Distribution.current
-        if comm.size > 1 {
-            guard comm.isRoot else { return }
-            stderrLine("note: translate eval does not shard its inputs yet: rank 0 of \(comm.size) evaluates all of them")
-        }
+        // Under mpirun the inputs are sharded across the ranks (EvalJob.run); only rank 0 reports.
+        let root = Distribution.current.isRoot
         var config = EvalConfig()
         config.nnSize = nnSize
         config.duplicateThreshold = dupThreshold
@@ -87,6 +82,7 @@ public struct Eval: ParsableCommand {
             }
             comparison.quiet = quiet
             let r = try comparison.run()
+            guard root else { return }
             print(r.summary)
             if !r.failed.isEmpty {
                 throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")
@@ -102,6 +98,7 @@ public struct Eval: ParsableCommand {
         }
         job.quiet = quiet
         let r = try job.run()
+        guard root else { return }
         print(r.summary)
         if !r.failed.isEmpty {
             throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")

@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import Datasets
+import Tensors
 import Pipelines
 import Pages
 import Evaluation
@@ -85,16 +86,18 @@ final class EvalComparison {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         var results: [(Entry, EvalJob.Result)] = []
         for (i, m) in models.enumerated() {
-            if !quiet { stderrLine("model \(i + 1) of \(models.count): \(m.label) (\(m.translator.method.title), \(m.translator.url.path))") }
+            if !quiet && Distribution.current.isRoot { stderrLine("model \(i + 1) of \(models.count): \(m.label) (\(m.translator.method.title), \(m.translator.url.path))") }
             let job = try makeJob(m.translator, output.appendingPathComponent(m.label).path)
             results.append((m, try job.run()))
         }
-        let reports = results.map { $0.1.report }
+        // A sharded evaluation: the other ranks measured their share; rank 0 reports.
+        guard Distribution.current.isRoot else { return Result(summary: "", failed: [], metrics: [:]) }
+        let reports = results.map { $0.1.report! }
         let inputs = reports.map { Set($0.names) }
         let common = inputs.dropFirst().reduce(inputs[0]) { $0.intersection($1) }
         var notes: [String] = []
-        for (e, r) in results where Set(r.report.names) != common {
-            notes.append("\(e.label) evaluated \(r.report.names.count) inputs, \(common.count) in common with every model (the others failed)")
+        for (e, r) in results where Set(r.report!.names) != common {
+            notes.append("\(e.label) evaluated \(r.report!.names.count) inputs, \(common.count) in common with every model (the others failed)")
         }
         if Set(reports.map(\.evaluator.threshold)).count > 1 {
             notes.append("the duplicate thresholds differ: each is calibrated on the real images at that model's output size, so the models' outputs differ in size; compare models trained at one size for one protocol")
@@ -190,7 +193,7 @@ final class EvalComparison {
         }
         body += "</table></div>"
         if !notes.isEmpty { body += "<p class=\"meta\">" + notes.map(esc).joined(separator: "<br>") + "</p>" }
-        let reports = results.map { $0.1.report }
+        let reports = results.map { $0.1.report! }
         var charts: [String] = []
         if reports.contains(where: \.hasTargets) {
             let bl = zip(labels, reports).map { l, r in (l, r.bestOfK(\.lpips, lower: true).map { (Double($0.k), $0.value) }) }

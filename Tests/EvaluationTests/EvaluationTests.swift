@@ -175,7 +175,7 @@ final class DiversityTests: XCTestCase {
         XCTAssertGreaterThan(ev.threshold, 0)
         // Twenty identical "samples" for one input: a duplicate in every batch of two.
         let out = try smoothImage(64, 64, seed: 7)
-        let r = try ev.evaluate(EvalItem(name: "x", target: reals[0], samples: Array(repeating: out, count: 20)))
+        let r = try ev.evaluate(EvalItem(name: "x", target: reals[0], samples: Array(repeating: out, count: 20)), index: 0)
         XCTAssertEqual(r.birthday?.collisionSize, 2)
         XCTAssertEqual(r.birthday?.fractions.first, 1)
         XCTAssertEqual(r.pairLPIPS, 0)
@@ -197,7 +197,7 @@ final class DiversityTests: XCTestCase {
         XCTAssertNil(c.collisionSize)
         XCTAssertEqual(c.fractions.max(), 0)
         // Distinct samples of one input are not flagged either.
-        let r = try ev.evaluate(EvalItem(name: "distinct", samples: Array(imgs.prefix(8))))
+        let r = try ev.evaluate(EvalItem(name: "distinct", samples: Array(imgs.prefix(8))), index: 0)
         XCTAssertNil(r.birthday?.collisionSize)
         XCTAssertGreaterThan(r.pairLPIPS ?? 0, Double(ev.threshold))
     }

@@ -126,6 +126,55 @@ final class DistributedTests: CLITestCase {
         }
     }
 
+    /// Sharded eval (3 ranks, 5 inputs: uneven shards) reports the same metrics as one
+    /// process, bit for bit, and writes the same page images; a 2-model comparison too.
+    func testShardedEvalMatchesOneProcess() throws {
+        _ = try mpirun
+        let root = tmp.appendingPathComponent("data")
+        try makeAligned(root.appendingPathComponent("train"), count: 2, side: 64)
+        try makeAligned(root.appendingPathComponent("val"), count: 5, side: 64)
+        // U-Net-64 with dropout (the sampling noise, seeded per input).
+        let swap = ["unet-32": "unet-64", "36": "70", "32": "64"]
+        let train = trainArgs(root, name: "m", batch: 1).filter { $0 != "--no-dropout" }.map { swap[$0] ?? $0 }
+        XCTAssertEqual(try run(train + ["--threads", "1"]).status, 0)
+        let model = tmp.appendingPathComponent("runs/m").path
+        let args = ["eval", "--model", model, "--dataroot", root.path, "--phase", "val", "--samples", "4", "--test-mode", "paper",
+                    "--nn-size", "32", "--quiet"]
+        let single = tmp.appendingPathComponent("single"), sharded = tmp.appendingPathComponent("sharded")
+        let one = try run(args + ["--output", single.path, "--threads", "1"])
+        XCTAssertEqual(one.status, 0, one.err)
+        let many = try mpi(3, args + ["--output", sharded.path])
+        XCTAssertEqual(many.out.replacingOccurrences(of: sharded.path, with: single.path).split(separator: "\n").filter { !$0.hasPrefix("time") },
+                       one.out.split(separator: "\n").filter { !$0.hasPrefix("time") }, "the printed summary (once, by rank 0)")
+        func metrics(_ dir: URL) throws -> [String: Any] {
+            var m = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("metrics.json"))) as? [String: Any])
+            m["seconds"] = nil
+            return m
+        }
+        let ms = try metrics(single), mm = try metrics(sharded)
+        XCTAssertEqual(try JSONSerialization.data(withJSONObject: ms, options: .sortedKeys), try JSONSerialization.data(withJSONObject: mm, options: .sortedKeys))
+        XCTAssertGreaterThan(((ms["diversity"] as? [String: Any])?["pairwise_lpips"] as? Double) ?? 0, 0, "dropout makes the samples differ")
+        let fm = FileManager.default
+        let files = try XCTUnwrap(fm.subpathsOfDirectory(atPath: single.appendingPathComponent("index_files").path)).filter { $0.hasSuffix(".png") }.sorted()
+        XCTAssertEqual(try fm.subpathsOfDirectory(atPath: sharded.appendingPathComponent("index_files").path).filter { $0.hasSuffix(".png") }.sorted(), files)
+        XCTAssertTrue(files.contains("items/4/sample3.png"), "\(files)")
+        for f in files {
+            XCTAssertEqual(try Data(contentsOf: single.appendingPathComponent("index_files/" + f)), try Data(contentsOf: sharded.appendingPathComponent("index_files/" + f)), f)
+        }
+        // Two models side by side under mpirun: one report, each model's metrics as in one process.
+        XCTAssertEqual(try run(train.map { $0 == "m" ? "m2" : $0 } + ["--seed", "9", "--threads", "1"]).status, 0)
+        let cmp = tmp.appendingPathComponent("cmp")
+        try mpi(2, ["eval", "--model", model, "--model", tmp.appendingPathComponent("runs/m2").path, "--dataroot", root.path, "--phase", "val",
+                    "--samples", "4", "--test-mode", "paper", "--nn-size", "32", "--quiet", "--output", cmp.path])
+        // The comparison reports best-of-k at every k (1...4 here, 1, 2 alone); the rest is the same.
+        var mc = try metrics(cmp.appendingPathComponent("m")), ms2 = ms
+        XCTAssertEqual(((mc["best_of_k"] as? [String: Any])?["lpips"] as? [String: Double])?["2"],
+                       ((ms["best_of_k"] as? [String: Any])?["lpips"] as? [String: Double])?["2"])
+        mc["best_of_k"] = nil; ms2["best_of_k"] = nil
+        XCTAssertEqual(try JSONSerialization.data(withJSONObject: mc, options: .sortedKeys), try JSONSerialization.data(withJSONObject: ms2, options: .sortedKeys))
+        XCTAssertTrue(fm.fileExists(atPath: cmp.appendingPathComponent("index.html").path))
+    }
+
     /// A missing libmpi, asked for with --distributed, is an error naming the flag.
     func testMissingLibraryIsNamed() throws {
         let r = try runProcess(try executable, ["list", "--distributed"], extraEnvironment: [Distribution.libraryVariable: "libno-such-mpi.so"])
