@@ -103,6 +103,24 @@ final class DistributedTests: CLITestCase {
         }
     }
 
+    /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first
+    /// item, as DistributedSampler): 2 steps per epoch, replicas equal, the same bits twice;
+    /// --time-limit stops every rank at the same step with one checkpoint and exit status 0.
+    func testUnevenShardsAndTimeLimitUnderMPI() throws {
+        _ = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 5)
+        let r = try mpi(3, trainArgs(data, name: "three", batch: 1) + ["--check-replicas"])
+        XCTAssertTrue(r.err.contains("data-parallel: 3 ranks"), r.err)
+        try mpi(3, trainArgs(data, name: "three-again", batch: 1))
+        XCTAssertEqual(try losses("three").count, 2, "ceil(5 / 3) steps in the epoch")
+        let (a, b) = (try weights("three"), try weights("three-again"))
+        for (k, t) in a { XCTAssertEqual(b[k]?.data, t.data, k) }
+        let limited = try mpi(2, trainArgs(data, name: "limited", batch: 1) + ["--time-limit", "0.000001"])
+        XCTAssertTrue(limited.err.contains("time limit (1e-06 minutes) reached at step 1"), limited.err)
+        XCTAssertEqual(limited.err.components(separatedBy: "time limit (").count - 1, 1, "rank 0 alone reports")
+        XCTAssertEqual(try SafeTensors.read(tmp.appendingPathComponent("runs/limited/latest.safetensors")).metadata["steps"], "1")
+    }
+
     /// Sharded apply (3 ranks, 5 inputs: uneven shards) writes the same bytes as one process,
     /// and one index.html.
     func testShardedApplyIsByteIdentical() throws {
