@@ -1,6 +1,7 @@
 import Foundation
 import Tensors
 import NN
+import ImageIO
 
 /// Everything that defines a BicycleGAN model and its optimisation; saved in checkpoints.
 /// Defaults are the reference's (junyanz/BicycleGAN, options/base_options.py and
@@ -208,10 +209,20 @@ public final class BicycleGAN {
     /// test-time encoding uses), without gradients.
     public func encode(_ y: Tensor) throws -> Tensor { try Self.encode(netE, y) }
 
+    /// Images whose sides the encoder does not take are first resized (bicubic, as PIL) to the
+    /// nearest side it does, e.g. a 200-pixel example to 256 for resnet-256.
     static func encode(_ e: ResNetEncoder, _ y: Tensor) throws -> Tensor {
         let was = e.training
         defer { e.train(was) }
         e.eval()
-        return try withNoGrad { try e.forward(y).mu }
+        let r = e.arch.sides
+        func fit(_ s: Int) -> Int { min(max(s, r.lowerBound), r.upperBound) }
+        var x = y
+        if fit(y.shape[2]) != y.shape[2] || fit(y.shape[3]) != y.shape[3] {
+            x = try stack((0..<y.shape[0]).map { i in
+                try Image(tensor: y, index: i).resized(width: fit(y.shape[3]), height: fit(y.shape[2]), filter: .bicubic).tensor()
+            })
+        }
+        return try withNoGrad { try e.forward(x).mu }
     }
 }
