@@ -99,6 +99,9 @@ public protocol TrainableModel: AnyObject {
     func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int?
     /// Names of the report's columns that do not change between epochs.
     var fixedReportColumns: Set<String> { get }
+    /// Whether an epoch's last batch is left out when it is smaller than the batch size
+    /// (BicycleGAN splits every batch in two halves, as the reference, which skips it).
+    static var dropsPartialBatches: Bool { get }
 }
 
 /// The batches of one custom epoch.
@@ -112,6 +115,7 @@ extension TrainableModel {
     public func customEpoch(_ epoch: Int, dataset: ImageDataset, batchSize: Int, rng: inout RNG, showProgress: Bool) throws -> EpochPlan? { nil }
     public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? { nil }
     public var fixedReportColumns: Set<String> { ["input", "target", "real_A", "real_B"] }
+    public static var dropsPartialBatches: Bool { false }
 }
 
 /// One line of the loss log (`loss_log.jsonl`).
@@ -196,6 +200,9 @@ public final class GANTrainer<Model: TrainableModel> {
         self.layout = layout
         self.options = opts
         dataset = try ImageDataset(roots: layout.folders, options: data)
+        if Model.dropsPartialBatches && dataset.count < opts.batchSize * Distribution.current.size {
+            throw TranslateError.invalidFlag(flag: "--batch-size", reason: "\(Model.method.rawValue) trains on full batches only and --dataroot has \(dataset.count) item(s), fewer than one batch of \(opts.batchSize)\(Distribution.current.size > 1 ? " per rank" : "")")
+        }
         rng = RNG(seed: opts.seed)
         communicator = Distribution.current
         stepRNG = Self.rankRNG(seed: opts.seed, rank: communicator.rank)
@@ -305,7 +312,7 @@ public final class GANTrainer<Model: TrainableModel> {
         guard startEpoch < endEpoch else { return }
         let shardCount = (dataset.count + ranks - 1) / ranks
         let perEpoch = model.customEpochLength(dataset: dataset, batchSize: options.batchSize)
-            ?? (shardCount + options.batchSize - 1) / options.batchSize
+            ?? (Model.dropsPartialBatches ? shardCount / options.batchSize : (shardCount + options.batchSize - 1) / options.batchSize)
         let progress = ProgressBar(totalSteps: max(perEpoch * max(endEpoch - startEpoch, 0) - startBatch, 0), unitName: reportUnit)
         progress.enabled = progressEnabled && root
         var step = history.last?.step ?? 0
@@ -345,7 +352,7 @@ public final class GANTrainer<Model: TrainableModel> {
                 plan = custom
             } else {
                 let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-                                         epoch: epoch, startBatch: skip, shard: (communicator.rank, ranks))
+                                         epoch: epoch, dropLast: Model.dropsPartialBatches, startBatch: skip, shard: (communicator.rank, ranks))
                 plan = EpochPlan(count: loader.batchCount, next: loader.next)
             }
             var i = skip
