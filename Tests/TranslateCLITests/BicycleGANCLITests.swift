@@ -5,6 +5,7 @@ import NN
 import ImageIO
 import Pipelines
 import TranslateCLI
+import TestSupport
 
 /// BicycleGAN end to end at 64 x 64 (the smallest crop two PatchGAN scales take): exact
 /// resume, the train command, and apply's sampling flags with their errors.
@@ -152,5 +153,26 @@ final class BicycleGANCLITests: CLITestCase {
         try expectFailure(train + ["--crop-size", "128", "--load-size", "128"], mentions: "--net-e")
         try expectFailure(train + ["--crop-size", "40", "--load-size", "40", "--net-e", "resnet-32"], mentions: "--crop-size")
         try expectFailure(train + ["--net-g", "resnet-9blocks"], mentions: "--net-g")
+    }
+
+    /// The shipped models/facades_bicycle reads with today's code: two samples of a sample label
+    /// map at its size that differ from each other (the code changes the photo), the same bits
+    /// for the same seed, and --style with one of the sample photos.
+    func testShippedModelSamples() throws {
+        let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
+        let model = repo.appendingPathComponent("models/facades_bicycle").path
+        let input = repo.appendingPathComponent("datasets/samples/facades_labels/facade_1.png")
+        let size = try ImageFile.read(input).image
+        for out in ["a", "b"] {
+            let r = try run(["apply", "--model", model, "--input", input.path, "--output", tmp.appendingPathComponent(out).path, "--samples", "2", "--quiet"])
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        let (s0, s1) = (tmp.appendingPathComponent("a/facade_1_s00.png"), tmp.appendingPathComponent("a/facade_1_s01.png"))
+        let img = try ImageFile.read(s0).image
+        XCTAssertEqual([img.width, img.height, img.channels], [size.width, size.height, 3])
+        XCTAssertNotEqual(try Data(contentsOf: s0), try Data(contentsOf: s1), "two codes gave the same photo")
+        XCTAssertEqual(try Data(contentsOf: s1), try Data(contentsOf: tmp.appendingPathComponent("b/facade_1_s01.png")))
+        let st = try run(["apply", "--model", model, "--input", input.path, "--output", tmp.appendingPathComponent("st").path, "--style", s1.path, "--quiet"])
+        XCTAssertEqual(st.status, 0, st.err)
     }
 }
