@@ -81,6 +81,8 @@ public protocol TrainableModel: AnyObject {
     /// "pix2pix", "cyclegan": written into checkpoints.
     static var method: Method { get }
     static var lossNames: [String] { get }
+    /// The losses this model's configuration reports (`lossNames` plus optional terms).
+    var lossNamesInUse: [String] { get }
     init(options: Options, rng: inout RNG) throws
     var modules: [(String, Module)] { get }
     var optimizers: [(String, Adam)] { get }
@@ -112,6 +114,7 @@ extension TrainableModel {
     public func customEpoch(_ epoch: Int, dataset: ImageDataset, batchSize: Int, rng: inout RNG, showProgress: Bool) throws -> EpochPlan? { nil }
     public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? { nil }
     public var fixedReportColumns: Set<String> { ["input", "target", "real_A", "real_B"] }
+    public var lossNamesInUse: [String] { Self.lossNames }
 }
 
 /// One line of the loss log (`loss_log.jsonl`).
@@ -313,7 +316,7 @@ public final class GANTrainer<Model: TrainableModel> {
         if root && !dataset.skipped.isEmpty {
             stderrLine("note: skipped \(dataset.skipped.count) file(s) in the dataroot, e.g. \(dataset.skipped[0]): \(ImageDataset.whySkipped(dataset.skipped[0]))")
         }
-        let names = Model.lossNames
+        let names = model.lossNamesInUse
         for epoch in startEpoch..<endEpoch {
             let lr = options.schedule.lr(base: options.baseLR, epoch: epoch)
             model.setLearningRate(lr)
