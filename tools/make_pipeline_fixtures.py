@@ -176,7 +176,7 @@ def self_check(paths):
         after = [n for n in names if n.startswith("after.")]
         assert after == ["after." + n for n in before], path
         assert json.loads(rm["args"])["gan_mode"] in ("vanilla", "lsgan")
-    on_disk = sorted(PIPELINES.glob("*.safetensors"))
+    on_disk = sorted(PIPELINES.glob("pix2pix_steps_*.safetensors"))
     assert on_disk == sorted(paths), "stale files in Tests/Fixtures/pipelines"
     print(f"self-check OK: {len(paths)} files under {PIPELINES.relative_to(mf.ROOT)}")
 

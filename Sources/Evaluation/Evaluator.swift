@@ -33,6 +33,9 @@ public struct EvalConfig {
     /// Random batches per batch size in the birthday test.
     public var trials = 200
     public var seed: UInt64 = 0
+    /// Which LPIPS (v0.1, or v0.0 as BicycleGAN's published diversity numbers) every
+    /// LPIPS value of the report is.
+    public var lpipsVersion: LPIPSVersion = .v0_1
     public init() {}
 }
 
@@ -49,11 +52,11 @@ public struct ItemResult {
     /// Diversity among this input's samples (nil for one sample).
     public var pairLPIPS: Double?, pairL1: Double?
     public var stdMean: Double?
-    public var stdImage: Image?
     public var birthday: BirthdayTest.Curve?
     public var closest: (i: Int, j: Int, distance: Float)?
     /// LPIPS between every two samples of this input.
     public var withinDistances: [Float] = []
+    public init(name: String) { self.name = name }
 }
 
 /// Statistics over the whole output set, filled in by `finish`.
@@ -124,9 +127,21 @@ public final class Evaluator {
         thresholdNN = config.duplicateThreshold ?? Float(SampleStatistics.quantile(calibrationNN, config.thresholdQuantile))
     }
 
-    /// Measures one input's samples (and their fidelity to its target).
+    /// Measures one input's samples (and their fidelity to its target). `index` is the
+    /// input's position in the evaluated split: the birthday test's random batches are drawn
+    /// from (seed, index), so the result does not depend on which inputs came before (or on
+    /// which rank evaluated it).
     @discardableResult
-    public func evaluate(_ item: EvalItem) throws -> ItemResult {
+    public func evaluate(_ item: EvalItem, index: Int) throws -> ItemResult {
+        let r = try measure(item, index: index)
+        firstOutputs.append(thumbnail(item.samples[0]))
+        items.append(r)
+        return r
+    }
+
+    /// `evaluate` without recording the result (a rank of a sharded evaluation measures its
+    /// inputs, rank 0 `adopt`s everyone's).
+    public func measure(_ item: EvalItem, index: Int) throws -> ItemResult {
         guard let first = item.samples.first else { throw MetricsError.mismatch("\(item.name): no samples") }
         for s in item.samples { do { try ImageMetrics.check(first, s) } catch { throw MetricsError.mismatch("\(item.name): samples differ in size") } }
         var r = ItemResult(name: item.name)
@@ -168,13 +183,20 @@ public final class Evaluator {
             r.pairL1 = l1.consecutiveMean
             r.withinDistances = dm.upperTriangle
             r.closest = dm.closestPair
-            r.birthday = BirthdayTest.run(dm, threshold: threshold, sizes: BirthdayTest.sizes(upTo: k), trials: config.trials, rng: &rng)
-            let sd = try SampleStatistics.stdImage(item.samples)
-            r.stdMean = sd.mean; r.stdImage = sd.image
+            var itemRNG = RNG(seed: config.seed ^ 0xb1d7_4da7_0000_0000 &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+            r.birthday = BirthdayTest.run(dm, threshold: threshold, sizes: BirthdayTest.sizes(upTo: k), trials: config.trials, rng: &itemRNG)
+            r.stdMean = try SampleStatistics.stdImage(item.samples).mean
         }
-        firstOutputs.append(thumbnail(first))
-        items.append(r)
         return r
+    }
+
+    /// Records measured inputs in order, each with its first sample at nnSize (`thumbnail`),
+    /// as if `evaluate` had been called for each.
+    public func adopt(_ results: [(ItemResult, Image)]) {
+        for (r, t) in results {
+            items.append(r)
+            firstOutputs.append(t)
+        }
     }
 
     /// The birthday test over the whole output set (sample 0 of each input) and over the real

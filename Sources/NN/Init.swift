@@ -64,7 +64,7 @@ func orthogonalMatrix(rows: Int, cols: Int, rng: inout RNG) -> [Double] {
 }
 
 extension Module {
-    /// The reference's `init_weights`: conv weights by `type` with `gain` (std for normal),
+    /// The reference's `init_weights`: conv and linear weights by `type` with `gain` (std for normal),
     /// biases 0; BatchNorm2d weights N(1, gain), biases 0.
     public func initWeights(_ type: InitType = .normal, gain: Float = 0.02, rng: inout RNG) {
         for (_, m) in namedModules() {
@@ -74,6 +74,9 @@ extension Module {
             } else if let c = m as? ConvTranspose2d {
                 initialize(c.weight, type, gain: gain, rng: &rng)
                 if let b = c.bias { for i in 0..<b.count { b.data[i] = 0 } }
+            } else if let l = m as? Linear {
+                initialize(l.weight, type, gain: gain, rng: &rng)
+                if let b = l.bias { for i in 0..<b.count { b.data[i] = 0 } }
             } else if let bn = m as? BatchNorm2d {
                 if let w = bn.weight { for i in 0..<w.count { w.data[i] = 1 + gain * rng.nextNormal() } }
                 if let b = bn.bias { for i in 0..<b.count { b.data[i] = 0 } }

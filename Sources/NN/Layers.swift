@@ -53,6 +53,43 @@ public final class ConvTranspose2d: Module {
     }
 }
 
+/// A fully connected layer (`nn.Linear`): (N, in) -> (N, out), y = x W^T + b, weight
+/// (out, in) as PyTorch, PyTorch's default init U(-1/sqrt(in), 1/sqrt(in)) for both.
+/// Computed as a 1x1 convolution of the (N, in, 1, 1) view.
+public final class Linear: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let inFeatures: Int, outFeatures: Int
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RNG) {
+        self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        weight = defaultUniform([outFeatures, inFeatures], fanIn: inFeatures, rng: &rng)
+        self.bias = bias ? defaultUniform([outFeatures], fanIn: inFeatures, rng: &rng) : nil
+    }
+    override public var localParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
+    /// (N, in) -> (N, out)
+    override public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 2, x.shape[1] == inFeatures else {
+            throw TensorError.shapeMismatch(op: "Linear(\(inFeatures), \(outFeatures))", shapes: [x.shape, weight.shape])
+        }
+        let n = x.shape[0]
+        // (N, in, 1, 1) * (out, in, 1, 1) -> (N, out, 1, 1)
+        let y = try conv2d(try x.reshaped([n, inFeatures, 1, 1]), weight: try weight.reshaped([outFeatures, inFeatures, 1, 1]), bias: bias)
+        return try y.reshaped([n, outFeatures])
+    }
+}
+
+/// Average pooling (`nn.AvgPool2d`; stride defaults to the kernel size).
+public final class AvgPool2d: Module {
+    public let kernelSize: Size2, stride: Size2, padding: Size2, countIncludePad: Bool
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, countIncludePad: Bool = true) {
+        self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding; self.countIncludePad = countIncludePad
+    }
+    override public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, countIncludePad: countIncludePad)
+    }
+}
+
 public final class BatchNorm2d: Module {
     public let weight: Tensor?, bias: Tensor?
     public let runningMean: Tensor?, runningVar: Tensor?

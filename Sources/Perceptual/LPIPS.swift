@@ -3,8 +3,19 @@ import Tensors
 import NN
 import ImageIO
 
-/// LPIPS v0.1 with the AlexNet backbone (Zhang et al., 2018): inputs in [-1, 1] are shifted
-/// and scaled per channel, five ReLU taps of AlexNet's features are unit-normalised across
+/// The two published LPIPS versions for AlexNet. They share the backbone and differ in the
+/// linear heads and in the input: v0.1 shifts and scales each channel first, v0.0 (the
+/// version BicycleGAN's published diversity numbers use) feeds [-1, 1] images as they are.
+public enum LPIPSVersion: String, CaseIterable, Sendable {
+    case v0_0 = "0.0"
+    case v0_1 = "0.1"
+    /// The file with this version's heads, relative to the backbone's folder (nil: the
+    /// backbone file's own heads).
+    var headsFile: String? { self == .v0_0 ? "lin_v0.0.safetensors" : nil }
+}
+
+/// LPIPS with the AlexNet backbone (Zhang et al., 2018), v0.1 by default: inputs in
+/// [-1, 1] are shifted and scaled per channel (v0.1 only), five ReLU taps of AlexNet's features are unit-normalised across
 /// channels, squared differences are weighted per channel by the linear heads, averaged
 /// over space and summed over the taps. Differentiable (a training loss for cIMLE) and,
 /// for evaluation, able to compare many images at once from stored features.
@@ -14,6 +25,8 @@ public final class LPIPS: Module {
     public let features: Sequential
     /// The linear heads `lin0`..`lin4` (1x1 convolutions to one channel, no bias).
     public let lins: [Conv2d]
+    /// Which heads are loaded and whether the input is scaled.
+    public private(set) var version: LPIPSVersion = .v0_1
     /// Indices in `features` whose outputs are the five taps.
     static let taps = [1, 4, 7, 9, 11]
     static let shift: [Float] = [-0.030, -0.088, -0.188]
@@ -40,8 +53,10 @@ public final class LPIPS: Module {
         requiresGrad(false)
     }
 
-    /// Loads the converted weights (a safetensors file with `features.N.*` and `linK.weight`).
-    public static func load(_ url: URL) throws -> LPIPS {
+    /// Loads the converted weights (a safetensors file with `features.N.*` and `linK.weight`,
+    /// the v0.1 heads); for v0.0 the heads are then replaced by those of
+    /// `lin_v0.0.safetensors` beside it (tools/convert_lpips_heads.py).
+    public static func load(_ url: URL, version: LPIPSVersion = .v0_1) throws -> LPIPS {
         var rng = RNG(seed: 0)
         let net = LPIPS(rng: &rng)
         let file: SafeTensors.File
@@ -51,6 +66,25 @@ public final class LPIPS: Module {
         do { try net.loadStateDict(file.byName, strict: true) } catch {
             throw MetricsError.mismatch("\(url.path) does not hold LPIPS-AlexNet weights: \(error)")
         }
+        if let name = version.headsFile {
+            let hu = url.deletingLastPathComponent().appendingPathComponent(name)
+            let heads: SafeTensors.File
+            do { heads = try SafeTensors.read(hu) } catch {
+                throw MetricsError.mismatch("cannot read the LPIPS v\(version.rawValue) heads \(hu.path) (they belong beside \(url.lastPathComponent)): \(error)")
+            }
+            guard heads.metadata["version"] == version.rawValue, heads.metadata["net"] == "alexnet" else {
+                throw MetricsError.mismatch("\(hu.path) does not hold LPIPS-AlexNet v\(version.rawValue) heads (its metadata says net \(heads.metadata["net"] ?? "none"), version \(heads.metadata["version"] ?? "none"))")
+            }
+            do {
+                let extra = heads.byName.keys.filter { key in !net.lins.indices.contains { key.hasPrefix("lin\($0).") } }
+                if !extra.isEmpty { throw ModuleError.unexpectedKeys(extra.sorted()) }
+                for (k, lin) in net.lins.enumerated() { try lin.validateStateDict(heads.byName, prefix: "lin\(k).") }
+                for (k, lin) in net.lins.enumerated() { try lin.loadStateDict(heads.byName, prefix: "lin\(k).") }
+            } catch {
+                throw MetricsError.mismatch("\(hu.path) does not hold the five LPIPS-AlexNet heads: \(error)")
+            }
+        }
+        net.version = version
         return net
     }
 
@@ -78,8 +112,8 @@ public final class LPIPS: Module {
     }
 
     /// The shipped network (see `locateWeights`).
-    public static func shipped(path: String? = nil) throws -> LPIPS {
-        try load(path.map { URL(fileURLWithPath: $0) } ?? locateWeights())
+    public static func shipped(path: String? = nil, version: LPIPSVersion = .v0_1) throws -> LPIPS {
+        try load(path.map { URL(fileURLWithPath: $0) } ?? locateWeights(), version: version)
     }
 
     /// Gray inputs are repeated to three channels, as LPIPS is defined on RGB.
@@ -96,9 +130,12 @@ public final class LPIPS: Module {
         guard x3.shape[2] >= 32, x3.shape[3] >= 32 else {
             throw MetricsError.tooSmall("LPIPS needs images of at least 32x32 pixels, got \(x3.shape[3])x\(x3.shape[2])")
         }
-        let shift = try Tensor(shape: [1, 3, 1, 1], data: Self.shift)
-        let scale = try Tensor(shape: [1, 3, 1, 1], data: Self.scale)
-        var h = try (x3 - shift) / scale
+        var h = x3
+        if version == .v0_1 {
+            let shift = try Tensor(shape: [1, 3, 1, 1], data: Self.shift)
+            let scale = try Tensor(shape: [1, 3, 1, 1], data: Self.scale)
+            h = try (x3 - shift) / scale
+        }
         var out: [Tensor] = []
         for (i, layer) in features.layers.enumerated() {
             h = try layer(h)

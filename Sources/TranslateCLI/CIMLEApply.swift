@@ -91,7 +91,7 @@ public final class SampleApplyJob {
                 failed.append(dataset.sourcePath(i))
             }
         }
-        let headers = [model.data.taskDefinition.inputName] + extraHeaders + (0..<count).map { "sample \($0)" }
+        let headers = [model.data.taskDefinition.inputName] + extraHeaders + (0..<count).map { model.columnName($0) }
         let meta: [(String, String)] = [("model", model.url.path), ("generator", model.summary),
                                         ("samples per input", "\(count) (seed \(seed))"), ("inputs", "\(rows.count)")]
         try writeText(HTMLReport.page(title: "translate apply (\(model.method.rawValue))", meta: meta, body: HTMLReport.imageTable(headers: headers, rows: rows)),

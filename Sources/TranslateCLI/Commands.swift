@@ -3,6 +3,7 @@ import Foundation
 import Tensors
 import NN
 import Datasets
+import ImageIO
 import Pipelines
 
 
@@ -10,7 +11,7 @@ import Pipelines
 public struct TranslateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "translate",
-        abstract: "Image-to-image translation on the CPU: pix2pix, CycleGAN and conditional IMLE training, translation and evaluation.",
+        abstract: "Image-to-image translation on the CPU: pix2pix, CycleGAN, BicycleGAN and conditional IMLE training, translation and evaluation.",
         discussion: """
         Every command takes --threads N: the threads it computes with (ours and OpenBLAS's). The default \
         is TRANSLATE_THREADS when set, else the CPUs this process may use (its affinity mask, capped by \
@@ -112,7 +113,7 @@ public struct TranslateCommand: ParsableCommand {
 }
 
 public struct Train: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainCIMLE.self, TrainCIMLEColorization.self, TrainCIMLESR.self, TrainCIMLELayout.self])
+    public static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainCIMLE.self, TrainCIMLEColorization.self, TrainCIMLESR.self, TrainCIMLELayout.self, TrainBicycleGAN.self])
     public init() {}
 }
 
@@ -158,7 +159,7 @@ public struct TrainPix2Pix: ParsableCommand {
         if !common.resume { try options.data.fitPalette(root: options.dataroot, phase: options.phase, seed: options.seed) }
         let t = try Pix2PixTrainer(options: options, resume: common.resume, defaults: defaults)
         let what = "\(t.dataset.count) \(task.definition.items) (\(task == .translation ? t.options.data.direction.rawValue : task.title))"
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, command: "pix2pix",
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "pix2pix",
                         describe: "training pix2pix on \(what); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -217,7 +218,7 @@ public struct TrainColorization: ParsableCommand {
     public func run() throws {
         let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
         let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, command: "colorization",
+        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "colorization",
                         describe: "training colorization (pix2pix objective) on \(t.dataset.count) photos; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -226,10 +227,11 @@ public struct TrainColorization: ParsableCommand {
 /// checkpoint of the current step, the command that continues, exit status 128 + signal).
 /// `command` is the subcommand after `translate train` (e.g. `pix2pix`); `unit` "epoch" or "round".
 func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resume: Bool, saveLatestFreq: Int, checkReplicas: Bool,
-                                    command: String, unit: String = "epoch", describe: String) throws {
+                                    timeLimit: Double? = nil, command: String, unit: String = "epoch", describe: String) throws {
     trainer.progressEnabled = !quiet
     trainer.saveLatestFreq = saveLatestFreq
     trainer.checkReplicasEnabled = checkReplicas
+    trainer.timeLimit = timeLimit.map { $0 * 60 }
     let o = trainer.options
     // Under mpirun only rank 0 speaks.
     let comm = trainer.communicator
@@ -256,6 +258,10 @@ func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resum
     do { try trainer.run() } catch let e as TrainingInterrupted {
         stderrLine(e.description)
         stderrLine("continue with: translate train \(command) --dataroot \(shellQuoted(o.dataroot)) --name \(shellQuoted(o.name)) --checkpoints-dir \(shellQuoted(o.checkpointsDir)) --resume")
+        if e.exitCode == 0 {
+            print("stopped at the time limit: \(trainer.runDir.path) (latest.safetensors; the page shows the completed epochs)")
+            return
+        }
         throw ExitCode(e.exitCode)
     }
     print("done: \(trainer.runDir.path)/index.html")
@@ -290,7 +296,10 @@ public struct Apply: ParsableCommand {
     @Option(help: "paper: batch statistics of each image and dropout on (the pix2pix protocol); eval: running statistics, no dropout.") var testMode: TestMode?
     @Option(help: "Seed for the dropout masks in paper mode.") var seed: UInt64 = 0
     @Option(help: "Resize inputs to this size first (square); by default images keep their size.") var loadSize: Int?
-    @Option(help: "cIMLE models: outputs per input (written as <name>_s<k>.png; default 1). Layout models generate at their working size and resize each output to its input's size.") var samples: Int?
+    @Option(help: "cIMLE and BicycleGAN models: outputs per input (written as <name>_s<k>.png; default 1), each from its own code. Layout models generate at their working size and resize each output to its input's size.") var samples: Int?
+    @Flag(help: "BicycleGAN: the same --samples codes (or --interpolate ends) for every input, so that a column of the page shows one code.") var syncZ = false
+    @Option(help: "BicycleGAN: an example target image; its encoded code (the encoder's mean) translates every input in its style.") var style: String?
+    @Option(help: "BicycleGAN: K outputs per input from codes evenly spaced between two random codes (ends included).") var interpolate: Int?
     @Option(help: "Super-resolution models: generate inputs larger than N x N pixels in tiles of N x N (default 128), so that memory depends on the tile, not the photo; outputs equal untiled ones up to rounding.") var tile: Int?
     @Flag(help: "No progress output.") var quiet = false
 
@@ -306,6 +315,41 @@ public struct Apply: ParsableCommand {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let s = loadSize, s < 1 { throw ValidationError("--load-size must be positive, got \(s)") }
         if let k = samples, k < 1 || k > 1000 { throw ValidationError("--samples must be between 1 and 1000, got \(k)") }
+        if let k = interpolate, k < 2 || k > 1000 { throw ValidationError("--interpolate must be between 2 and 1000, got \(k)") }
+        if style != nil {
+            for (flag, given) in [("--samples", samples != nil), ("--sync-z", syncZ), ("--interpolate", interpolate != nil)] where given {
+                throw ValidationError("--style and \(flag) cannot be combined: --style translates every input with the one code of the example")
+            }
+        }
+        if interpolate != nil && samples != nil { throw ValidationError("--interpolate and --samples cannot be combined: --interpolate K already gives K outputs per input") }
+    }
+
+    /// The latent-code flags given (for refusing them on models without such codes).
+    var latentFlags: [String] {
+        [("--sync-z", syncZ), ("--style", style != nil), ("--interpolate", interpolate != nil)].filter(\.1).map(\.0)
+    }
+
+    /// Sets the codes a BicycleGAN-like sampler draws from the flags; returns the outputs per input.
+    func configureCodes(_ sampler: CodeSampler) throws -> Int {
+        guard var latent = sampler as? LatentCodeSampler else {
+            if let flag = latentFlags.first {
+                throw TranslateError.invalidFlag(flag: flag, reason: "needs a model with one latent code per output and an encoder (BicycleGAN); \(sampler.url.path) holds \(sampler.method.title), whose codes are noise maps")
+            }
+            return samples ?? 1
+        }
+        if let path = style {
+            let url = URL(fileURLWithPath: path)
+            guard FileManager.default.fileExists(atPath: url.path) else { throw TranslateError.notFound(path: url.path, what: "--style image") }
+            let image: Image
+            do { image = try ImageFile.read(url).image } catch {
+                throw TranslateError.invalidFlag(flag: "--style", reason: "cannot read \(path): \(error)")
+            }
+            latent.codes = .style(code: try latent.styleCode(image, path: path), image: image)
+            return 1
+        }
+        if let k = interpolate { latent.codes = .interpolate(synced: syncZ); return k }
+        latent.codes = syncZ ? .synced : .random
+        return samples ?? 1
     }
 
     public func run() throws {
@@ -321,7 +365,8 @@ public struct Apply: ParsableCommand {
             }
             try refuseGANFlags(sampler, loadSize: loadSize, direction: direction, testMode: testMode)
             guard Self.onRankZeroOnly("sampling latent codes") else { return }
-            let job = try SampleApplyJob(model: sampler, inputs: input, output: output, samples: samples ?? 1, seed: seed)
+            let count = try configureCodes(sampler)
+            let job = try SampleApplyJob(model: sampler, inputs: input, output: output, samples: count, seed: seed)
             job.quiet = quiet
             let r = try job.run()
             print(r.summary)
@@ -334,6 +379,9 @@ public struct Apply: ParsableCommand {
         if tile != nil { throw TranslateError.invalidFlag(flag: "--tile", reason: "only super-resolution models generate in tiles") }
         if samples != nil {
             throw TranslateError.invalidFlag(flag: "--samples", reason: "only models that sample latent codes draw several outputs here; for pix2pix's dropout samples use translate eval --samples")
+        }
+        if let flag = latentFlags.first {
+            throw TranslateError.invalidFlag(flag: flag, reason: "needs a model with a latent code and an encoder (BicycleGAN); \(generator.url.path) holds \(generator.method.title), which has none")
         }
         if let root = dataroot, generator.unpaired {
             guard Self.onRankZeroOnly("CycleGAN's --dataroot evaluation") else { return }

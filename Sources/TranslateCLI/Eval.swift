@@ -39,6 +39,10 @@ public final class EvalJob {
         public var summary: String
         public var metrics: [String: Any]
         public var failed: [String]
+        /// The numbers and the page's image grid, for a comparison of several models (nil
+        /// on the ranks other than 0 of a sharded evaluation).
+        var report: EvalReport?
+        var grid: [EvalReport.GridRow]
     }
 
     /// Evaluates a model: `samples` outputs per input of `dataroot`'s `phase` split.
@@ -230,7 +234,7 @@ public final class EvalJob {
     init(source: EvalSource, config: EvalConfig, lpipsWeights: String?, output: String, samples: Int, shownInputs: Int) throws {
         self.source = source
         let net: LPIPS
-        do { net = try LPIPS.shipped(path: lpipsWeights) } catch {
+        do { net = try LPIPS.shipped(path: lpipsWeights, version: config.lpipsVersion) } catch {
             throw TranslateError.badModel(path: lpipsWeights ?? "models/lpips_alexnet/model.safetensors", reason: "\(error)")
         }
         evaluator = Evaluator(lpips: net, config: config)
@@ -242,57 +246,93 @@ public final class EvalJob {
     public func run() throws -> Result {
         let t0 = Date()
         let fm = FileManager.default
-        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        // Under mpirun every rank evaluates its share of the inputs (positions r, r + N, ...);
+        // rank 0 gathers the measurements and the shown images in input order, then does the
+        // set-wide part (birthday test across outputs, nearest training neighbours) and
+        // writes everything, so the report equals a single process's.
+        let comm = Distribution.current
+        let root = comm.isRoot
         let assets = output.appendingPathComponent("index_files")
-        try fm.createDirectory(at: assets, withIntermediateDirectories: true)
-        func save(_ img: Image, _ rel: String) throws -> String {
-            let u = assets.appendingPathComponent(rel)
-            try fm.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try ImageFile.write(img, to: u)
-            return "index_files/" + rel
+        if root { try fm.createDirectory(at: assets, withIntermediateDirectories: true) }
+        func write(_ files: [EvalShard.File]) throws {
+            for f in files {
+                let u = assets.appendingPathComponent(f.path)
+                try fm.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try ImageFile.write(f.image.image, to: u)
+            }
         }
         let reals = try source.reals()
-        if !quiet { stderrLine("calibrating the duplicate threshold on \(reals.count) real image(s)") }
+        if !quiet && root { stderrLine("calibrating the duplicate threshold on \(reals.count) real image(s)") }
         try evaluator.calibrate(reals: reals)
+        var mine = EvalShard()
+        let bar = ProgressBar(totalSteps: source.count)
+        bar.label = "eval"
+        bar.enabled = !quiet && root
+        let positions = Distribution.workPositions(count: source.count, rank: comm.rank, size: comm.size)
+        for (done, i) in positions.enumerated() {
+            let item: EvalItem
+            let r: ItemResult
+            do {
+                item = try source.item(i)
+                r = try evaluator.measure(item, index: i)
+            } catch {
+                if comm.size == 1 { stderrLine("error: \(error)") }
+                mine.items.append(.init(index: i, failed: "\(error)"))
+                continue
+            }
+            var entry = EvalShard.Item(index: i, name: item.name, result: r, thumbnail: evaluator.thumbnail(item.samples[0]))
+            if i < shownInputs {
+                // The grid row of this input; its images travel to rank 0 with the numbers.
+                var files: [EvalShard.File] = []
+                func save(_ img: Image, _ rel: String) -> String {
+                    files.append(EvalShard.File(path: rel, image: .init(img)))
+                    return "index_files/" + rel
+                }
+                let base = "items/\(i)"
+                var row = EvalReport.GridRow(name: item.name)
+                row.input = item.input.map { save($0, base + "/input.png") }
+                row.target = item.target.map { save($0, base + "/target.png") }
+                let shown = source.deterministic ? 1 : min(item.samples.count, 6)
+                for k in 0..<shown { row.samples.append(save(item.samples[k], base + "/sample\(k).png")) }
+                try row.setStd(samples: item.samples, base: base, save: save)
+                if let c = r.closest {
+                    row.closest = (save(item.samples[c.i], base + "/closest_a.png"), save(item.samples[c.j], base + "/closest_b.png"), c.distance, c.i, c.j)
+                }
+                row.scores = r.lpips.first.map { String(format: "LPIPS %.3f, PSNR %@", $0, EvalReport.db(r.psnr[0])) }
+                entry.row = EvalShard.Row(row)
+                entry.files = files
+            }
+            mine.items.append(entry)
+            bar.update(epoch: 1, epochs: 1, step: min(source.count, (done + 1) * comm.size), steps: source.count, images: item.samples.count * comm.size,
+                       losses: r.pairLPIPS.map { [("pairLPIPS", Float($0))] } ?? [])
+        }
+        let gathered = comm.size > 1 ? try comm.allGather(mine) : [mine]
+        guard root else {
+            return Result(summary: "", metrics: [:], failed: mine.items.compactMap(\.failed), report: nil, grid: [])
+        }
+        let all = gathered.flatMap(\.items).sorted { $0.index < $1.index }
         var failed: [String] = []
         var grid: [EvalReport.GridRow] = []
         var names: [String] = []
-        let bar = ProgressBar(totalSteps: source.count)
-        bar.label = "eval"
-        bar.enabled = !quiet
-        for i in 0..<source.count {
-            let item: EvalItem
-            do { item = try source.item(i) } catch {
-                stderrLine("error: \(error)")
-                failed.append("\(error)")
+        for e in all {
+            if let f = e.failed {
+                if comm.size > 1 { stderrLine("error: \(f)") }
+                failed.append(f)
                 continue
             }
-            let r: ItemResult
-            do { r = try evaluator.evaluate(item) } catch {
-                stderrLine("error: \(error)")
-                failed.append("\(error)")
-                continue
+            evaluator.adopt([(try e.result!.itemResult(), try e.thumbnail!.image)])
+            names.append(e.name)
+            if let row = e.row {
+                try write(e.files)
+                grid.append(row.gridRow)
             }
-            names.append(item.name)
-            if grid.count < shownInputs {
-                let base = "items/\(grid.count)"
-                var row = EvalReport.GridRow(name: item.name)
-                row.input = try item.input.map { try save($0, base + "/input.png") }
-                row.target = try item.target.map { try save($0, base + "/target.png") }
-                let shown = source.deterministic ? 1 : min(item.samples.count, 6)
-                for k in 0..<shown { row.samples.append(try save(item.samples[k], base + "/sample\(k).png")) }
-                try row.setStd(samples: item.samples, base: base, save: save)
-                if let c = r.closest {
-                    row.closest = (try save(item.samples[c.i], base + "/closest_a.png"), try save(item.samples[c.j], base + "/closest_b.png"), c.distance, c.i, c.j)
-                }
-                row.scores = r.lpips.first.map { String(format: "LPIPS %.3f, PSNR %@", $0, EvalReport.db(r.psnr[0])) }
-                grid.append(row)
-            }
-            bar.update(epoch: 1, epochs: 1, step: i + 1, steps: source.count, images: item.samples.count,
-                       losses: r.pairLPIPS.map { [("pairLPIPS", Float($0))] } ?? [])
         }
         guard !evaluator.items.isEmpty else {
             throw TranslateError.io(path: failed.first ?? output.path, reason: "no input could be evaluated")
+        }
+        func save(_ img: Image, _ rel: String) throws -> String {
+            try write([EvalShard.File(path: rel, image: .init(img))])
+            return "index_files/" + rel
         }
         if !quiet && source.trainCount > 0 { stderrLine("nearest training neighbours: \(source.trainCount) training image(s)") }
         let set = try evaluator.finish(trainCount: source.trainCount, train: source.train)
@@ -316,6 +356,6 @@ public final class EvalJob {
         try writeAtomically(json, to: output.appendingPathComponent("metrics.json"))
         try writeText(report.html(grid: grid, pairs: pairs), to: output.appendingPathComponent("index.html"))
         return Result(summary: report.summaryTable() + "\nwrote \(output.appendingPathComponent("metrics.json").path); open \(output.appendingPathComponent("index.html").path)",
-                      metrics: metrics, failed: failed)
+                      metrics: metrics, failed: failed, report: report, grid: grid)
     }
 }

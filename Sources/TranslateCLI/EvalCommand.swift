@@ -13,15 +13,17 @@ public struct Eval: ParsableCommand {
         discussion: """
         With --model and --dataroot, draws --samples outputs per input of the --phase split (pix2pix: \
         dropout is the noise source in paper test mode; CycleGAN: testA/ -> B, deterministic) and reports \
-        L1, MSE, PSNR, SSIM and LPIPS (AlexNet, v0.1) against the targets, best-of-k fidelity, pairwise \
+        L1, MSE, PSNR, SSIM and LPIPS (AlexNet, v0.1 or --lpips-version 0.0) against the targets, best-of-k fidelity, pairwise \
         LPIPS/L1 between samples of the same input, the birthday-paradox test per input and across \
         the output set, and nearest-training-neighbour distances. With --pred and --target, compares \
         two folders matched by relative name (several samples per target as <name>_s<k>.png or \
-        <name>/*.png). Writes metrics.json and index.html into --output.
+        <name>/*.png). Writes metrics.json and index.html into --output. With --model given several \
+        times, evaluates every model on the same inputs with the same protocol (seed, samples, \
+        duplicate threshold) into --output/<model>/ and writes a side-by-side report into --output.
         """)
     public init() {}
 
-    @Option(help: "A translate model (.safetensors, or a folder with model.safetensors / latest.safetensors).") var model: String?
+    @Option(help: "A translate model (.safetensors, or a folder with model.safetensors / latest.safetensors); repeat to compare models.") var model: [String] = []
     @Option(help: "Dataset folder: a paired split under <dataroot>/<phase> (pix2pix) or <phase>A/, <phase>B/ (CycleGAN).") var dataroot: String?
     @Option(help: "The evaluated split.") var phase = "test"
     @Option(help: "Training split for the memorisation check ('none' to skip).") var trainPhase = "train"
@@ -40,15 +42,16 @@ public struct Eval: ParsableCommand {
     @Option(help: "Fixed duplicate threshold (LPIPS) instead of the one calibrated on the real images.") var dupThreshold: Float?
     @Option(help: "Super-resolution scale: also report PSNR on the Y channel with this many border pixels cropped.") var scale: Int?
     @Option(help: "LPIPS weights (default: the shipped models/lpips_alexnet/model.safetensors).") var lpipsWeights: String?
+    @Option(help: "LPIPS version: 0.1, or 0.0 (the version of BicycleGAN's published diversity numbers).") var lpipsVersion: LPIPSVersion = .v0_1
     @Option(help: "Inputs shown in the page's image grid.") var show = 12
     @Flag(help: "No progress output.") var quiet = false
 
     public func validate() throws {
-        let modelMode = model != nil || dataroot != nil
+        let modelMode = !model.isEmpty || dataroot != nil
         let folderMode = pred != nil || target != nil
         if modelMode && folderMode { throw ValidationError("use either --model with --dataroot, or --pred with --target") }
         if !modelMode && !folderMode { throw ValidationError("give --model PATH --dataroot DIR, or --pred DIR --target DIR") }
-        if modelMode && (model == nil || dataroot == nil) { throw ValidationError("--model and --dataroot go together") }
+        if modelMode && (model.isEmpty || dataroot == nil) { throw ValidationError("--model and --dataroot go together") }
         if folderMode && (pred == nil || target == nil) { throw ValidationError("--pred and --target go together") }
         if train != nil && !folderMode { throw ValidationError("--train is for --pred/--target; with --model use --train-phase") }
         if samples < 1 || samples > 1000 { throw ValidationError("--samples must be between 1 and 1000, got \(samples)") }
@@ -62,26 +65,56 @@ public struct Eval: ParsableCommand {
     }
 
     public func run() throws {
-        // Not sharded yet (the evaluator's set-wide state, features and first outputs, is
-        // not gathered): under mpirun rank 0 evaluates everything and the others end at once.
-        let comm = Distribution.current
-        if comm.size > 1 {
-            guard comm.isRoot else { return }
-            stderrLine("note: translate eval does not shard its inputs yet: rank 0 of \(comm.size) evaluates all of them")
-        }
+        // Under mpirun the inputs are sharded across the ranks (EvalJob.run); only rank 0 reports.
+        let root = Distribution.current.isRoot
         var config = EvalConfig()
         config.nnSize = nnSize
         config.duplicateThreshold = dupThreshold
         config.srScale = scale
         config.seed = seed
+        config.lpipsVersion = lpipsVersion
+        if model.count > 1 {
+            let models = try EvalComparison.open(model, direction: direction)
+            // Best-of-k at every k up to the sample count, so that the curves of several models can be read off at any k.
+            if samples <= 50 { config.ks = Array(1...samples) }
+            let comparison = EvalComparison(models: models, output: URL(fileURLWithPath: output)) { translator, out in
+                try self.job(for: translator, config: config, output: out)
+            }
+            comparison.quiet = quiet
+            let r = try comparison.run()
+            guard root else { return }
+            print(r.summary)
+            if !r.failed.isEmpty {
+                throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")
+            }
+            return
+        }
         let job: EvalJob
-        let translator = try model.map { try ModelFile.open(path: $0).translator(direction: direction) }
-        if let sampler = translator as? CodeSampler, let dataroot {
+        if let path = model.first {
+            job = try self.job(for: try ModelFile.open(path: path).translator(direction: direction), config: config, output: output)
+        } else {
+            job = try EvalJob(predictions: pred!, targets: target!, train: train, config: config, lpipsWeights: lpipsWeights,
+                              output: output, shownInputs: show)
+        }
+        job.quiet = quiet
+        let r = try job.run()
+        guard root else { return }
+        print(r.summary)
+        if !r.failed.isEmpty {
+            throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")
+        }
+    }
+
+    /// The evaluation of one model on --dataroot, written into `output`.
+    func job(for translator: Translator, config: EvalConfig, output: String) throws -> EvalJob {
+        let dataroot = dataroot!
+        let job: EvalJob
+        if let sampler = translator as? CodeSampler {
             try refuseGANFlags(sampler, loadSize: loadSize, direction: direction, testMode: testMode)
             job = try EvalJob(sampler: sampler, dataroot: dataroot, phase: phase, trainPhase: trainPhase == "none" ? nil : trainPhase,
                               samples: samples, maxInputs: maxInputs, config: config, lpipsWeights: lpipsWeights,
                               output: output, shownInputs: show)
-        } else if let translator, let dataroot {
+        } else {
             guard let g = translator as? BatchTranslator else {
                 throw TranslateError.badModel(path: translator.url.path, reason: "\(translator.method.title) cannot be evaluated by this version")
             }
@@ -89,15 +122,15 @@ public struct Eval: ParsableCommand {
                               direction: direction, samples: samples, batchSize: batchSize, testMode: testMode,
                               maxInputs: maxInputs, loadSize: loadSize, config: config, lpipsWeights: lpipsWeights,
                               output: output, shownInputs: show)
-        } else {
-            job = try EvalJob(predictions: pred!, targets: target!, train: train, config: config, lpipsWeights: lpipsWeights,
-                              output: output, shownInputs: show)
         }
         job.quiet = quiet
-        let r = try job.run()
-        print(r.summary)
-        if !r.failed.isEmpty {
-            throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be evaluated (the report covers the others)")
-        }
+        return job
+    }
+}
+
+extension LPIPSVersion: ExpressibleByArgument {
+    /// "0.0", "0.1", also spelled "v0.0", "v0.1".
+    public init?(argument: String) {
+        self.init(rawValue: argument.hasPrefix("v") ? String(argument.dropFirst()) : argument)
     }
 }

@@ -136,7 +136,7 @@ struct EvalReport {
     func metrics() -> [String: Any] {
         var m: [String: Any] = ["inputs": items.count, "samples_per_input": items.map { max($0.l1.count, 1) }.max() ?? 0,
                                 "deterministic_generator": deterministic, "failed": failed,
-                                "seconds": seconds, "lpips": "LPIPS v0.1 AlexNet (models/lpips_alexnet)"]
+                                "seconds": seconds, "lpips": "LPIPS v\(evaluator.config.lpipsVersion.rawValue) AlexNet (models/lpips_alexnet)"]
         m["setup"] = Dictionary(describe.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
         if hasTargets {
             var fid: [String: Any] = ["l1": Self.json(mean(\.l1)), "mse": Self.json(mean(\.mse)), "psnr": Self.json(mean(\.psnr)),

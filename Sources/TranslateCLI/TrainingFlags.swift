@@ -14,12 +14,7 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: "Generator filters in the first conv layer.") var ngf = 64
     @Option(help: "Discriminator filters in the first conv layer.") var ndf = 64
     @Option(help: "Generator upsampling: transposed conv, or resize-conv against checkerboard artifacts.") var upsampling = Upsampling.transposed
-    @Option(help: "Initial Adam learning rate.") var lr: Float = 0.0002
-    @Option(help: "Adam beta1.") var beta1: Float = 0.5
-    @Option(help: "Epochs at the initial learning rate.") var epochs = 100
-    @Option(help: "Epochs of linear decay to zero (linear policy).") var epochsDecay = 100
-    @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
-    @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
+    @OptionGroup var schedule: ScheduleFlags
     @Option(help: "Images per step (per rank under mpirun: N ranks step on N x this many; the learning rate is not scaled).") var batchSize = 1
     @OptionGroup var preprocessing: PreprocessFlags
     @Option(help: "Input (domain A) channels, 1 or 3.") var inputNc = 3
@@ -37,7 +32,7 @@ public struct TrainingFlags: ParsableArguments {
     /// The model settings these flags set.
     func fill<C: GANConfigCommon>(_ c: inout C) {
         c.inputNc = inputNc; c.outputNc = outputNc; c.ngf = ngf; c.ndf = ndf; c.netD = netD; c.nLayersD = nLayersD
-        c.upsampling = upsampling; c.lr = lr; c.beta1 = beta1; c.initType = initType; c.initGain = initGain
+        c.upsampling = upsampling; c.lr = schedule.lr; c.beta1 = schedule.beta1; c.initType = initType; c.initGain = initGain
     }
 
     /// The data options these flags set, for `mode`.
@@ -51,7 +46,8 @@ public struct TrainingFlags: ParsableArguments {
     /// The run settings these flags set.
     func fillRun<O: TrainingRunOptions>(_ o: inout O) {
         run.fill(&o)
-        o.batchSize = batchSize; o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy; o.lrDecayIters = lrDecayIters
+        schedule.fill(&o)
+        o.batchSize = batchSize
     }
 
     var dataroot: String { run.dataroot }
@@ -61,6 +57,23 @@ public struct TrainingFlags: ParsableArguments {
     var resume: Bool { run.resume }
     var quiet: Bool { run.quiet }
     var checkReplicas: Bool { run.checkReplicas }
+    var timeLimit: Double? { run.timeLimit }
+}
+
+/// The GAN optimisers' Adam settings and learning-rate schedule (pix2pix, CycleGAN, BicycleGAN).
+public struct ScheduleFlags: ParsableArguments {
+    public init() {}
+    @Option(help: "Initial Adam learning rate.") var lr: Float = 0.0002
+    @Option(help: "Adam beta1.") var beta1: Float = 0.5
+    @Option(help: "Epochs at the initial learning rate.") var epochs = 100
+    @Option(help: "Epochs of linear decay to zero (linear policy).") var epochsDecay = 100
+    @Option(help: "Learning-rate policy.") var lrPolicy = LRPolicy.linear
+    @Option(help: "Step policy: multiply the rate by 0.1 every this many epochs.") var lrDecayIters = 50
+
+    /// The schedule of a run (the learning rate and beta1 live in each model's config).
+    func fill<O: TrainingRunOptions>(_ o: inout O) {
+        o.epochs = epochs; o.epochsDecay = epochsDecay; o.lrPolicy = lrPolicy; o.lrDecayIters = lrDecayIters
+    }
 }
 
 /// The reference's preprocessing of training images, for every method that reads images
@@ -94,6 +107,11 @@ public struct RunFlags: ParsableArguments {
     @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Under mpirun: after every epoch, compare a checksum of every rank's parameters and stop with an error naming the ranks that differ (a debugging aid; one all-gather per epoch).") var checkReplicas = false
+    @Option(help: "Stop after this many minutes of training (a cluster job's limit, or equal wall time for a comparison): the step running at the limit completes, latest.safetensors is written, exit status 0; --resume continues. cIMLE stops at the end of the round running at the limit.") var timeLimit: Double?
+
+    public func validate() throws {
+        if let t = timeLimit, !(t > 0 && t <= 1e7) { throw ValidationError("--time-limit must be a positive number of minutes, got \(t)") }
+    }
 
     func fill<O: TrainingRunOptions>(_ o: inout O) {
         o.checkpointsDir = checkpointsDir; o.phase = phase

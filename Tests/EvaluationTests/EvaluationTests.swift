@@ -89,6 +89,66 @@ final class LPIPSTests: XCTestCase {
         assertClose(b.data, try fx.tensor("lpips_b").data, rtol: 0, atol: 1e-4, "lpips non-square")
     }
 
+    /// Both LPIPS versions against the official `lpips` 0.1.4 package (its own heads and
+    /// scaling rule, our backbone; tools/make_lpips_version_fixture.py): distances, taps,
+    /// the input gradient and a non-square pair.
+    func testVersionsMatchOfficialPackage() throws {
+        let inputs = try Fixture("eval/lpips"), fx = try Fixture("eval/lpips_versions")
+        let weights = fixturesURL.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/lpips_alexnet/model.safetensors")
+        for version in LPIPSVersion.allCases {
+            let net = try LPIPS.load(weights, version: version)
+            XCTAssertEqual(net.version, version)
+            let v = "v\(version.rawValue)"
+            let x0 = try inputs.tensor("x0", requiresGrad: true), x1 = try inputs.tensor("x1")
+            let d = try net.distance(x0, x1)
+            assertClose(d.data, try fx.tensor("\(v).lpips").data, rtol: 1e-4, atol: 1e-6, "\(v) lpips")
+            let taps = try withNoGrad { try net.tapDistances(x0, x1) }
+            for k in 0..<5 { assertClose(taps[k].data, try fx.tensor("\(v).taps.\(k)").data, rtol: 1e-4, atol: 1e-6, "\(v) tap \(k)") }
+            try d.backward(gradient: try inputs.tensor("r"))
+            assertClose(try XCTUnwrap(x0.grad), try fx.tensor("\(v).grad.x0").data, rtol: 1e-3, atol: 0, "\(v) grad.x0")
+            let b = try withNoGrad { try net.distance(try inputs.tensor("x0b"), try inputs.tensor("x1b")) }
+            assertClose(b.data, try fx.tensor("\(v).lpips_b").data, rtol: 1e-4, atol: 1e-6, "\(v) non-square")
+        }
+        // The versions differ by a factor of about 2 on these pairs: a v0.0 number is not a v0.1 number.
+        let d0 = try fx.tensor("v0.0.lpips").data, d1 = try fx.tensor("v0.1.lpips").data
+        XCTAssertLessThan(d0[1], 0.8 * d1[1])
+    }
+
+    /// v0.0 needs its heads file beside the backbone, with the right metadata.
+    func testVersionZeroHeadsAreValidated() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lpips-heads-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let models = fixturesURL.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/lpips_alexnet")
+        let backbone = dir.appendingPathComponent("model.safetensors")
+        try FileManager.default.copyItem(at: models.appendingPathComponent("model.safetensors"), to: backbone)
+        XCTAssertThrowsError(try LPIPS.load(backbone, version: .v0_0)) { e in
+            XCTAssertTrue("\(e)".contains("lin_v0.0.safetensors"), "\(e)")
+        }
+        // Heads labelled v0.1 are refused.
+        let heads = try SafeTensors.read(models.appendingPathComponent("lin_v0.0.safetensors"))
+        var meta = heads.metadata
+        meta["version"] = "0.1"
+        try SafeTensors.write(heads.byName.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: meta,
+                              to: dir.appendingPathComponent("lin_v0.0.safetensors"))
+        XCTAssertThrowsError(try LPIPS.load(backbone, version: .v0_0)) { e in
+            XCTAssertTrue("\(e)".contains("version 0.1"), "\(e)")
+        }
+        // A missing head is refused.
+        meta["version"] = "0.0"
+        try SafeTensors.write(heads.byName.filter { $0.key != "lin3.weight" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                              metadata: meta, to: dir.appendingPathComponent("lin_v0.0.safetensors"))
+        XCTAssertThrowsError(try LPIPS.load(backbone, version: .v0_0)) { e in
+            XCTAssertTrue("\(e)".contains("lin3.weight"), "\(e)")
+        }
+        // The good file loads, and only the heads differ from v0.1.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("lin_v0.0.safetensors"))
+        try FileManager.default.copyItem(at: models.appendingPathComponent("lin_v0.0.safetensors"), to: dir.appendingPathComponent("lin_v0.0.safetensors"))
+        let n0 = try LPIPS.load(backbone, version: .v0_0), n1 = try LPIPS.load(backbone)
+        XCTAssertEqual(n0.features.parameters.map(\.data), n1.features.parameters.map(\.data))
+        XCTAssertNotEqual(n0.lins[0].weight.data, n1.lins[0].weight.data)
+    }
+
     /// All-pairs distances from stored features equal the direct computation.
     func testFeatureDistancesMatchDirect() throws {
         let imgs = try (0..<4).map { try smoothImage(48, 40, seed: UInt64($0)).tensor() }
@@ -115,7 +175,7 @@ final class DiversityTests: XCTestCase {
         XCTAssertGreaterThan(ev.threshold, 0)
         // Twenty identical "samples" for one input: a duplicate in every batch of two.
         let out = try smoothImage(64, 64, seed: 7)
-        let r = try ev.evaluate(EvalItem(name: "x", target: reals[0], samples: Array(repeating: out, count: 20)))
+        let r = try ev.evaluate(EvalItem(name: "x", target: reals[0], samples: Array(repeating: out, count: 20)), index: 0)
         XCTAssertEqual(r.birthday?.collisionSize, 2)
         XCTAssertEqual(r.birthday?.fractions.first, 1)
         XCTAssertEqual(r.pairLPIPS, 0)
@@ -137,7 +197,7 @@ final class DiversityTests: XCTestCase {
         XCTAssertNil(c.collisionSize)
         XCTAssertEqual(c.fractions.max(), 0)
         // Distinct samples of one input are not flagged either.
-        let r = try ev.evaluate(EvalItem(name: "distinct", samples: Array(imgs.prefix(8))))
+        let r = try ev.evaluate(EvalItem(name: "distinct", samples: Array(imgs.prefix(8))), index: 0)
         XCTAssertNil(r.birthday?.collisionSize)
         XCTAssertGreaterThan(r.pairLPIPS ?? 0, Double(ev.threshold))
     }

@@ -103,6 +103,53 @@ final class DistributedTests: CLITestCase {
         }
     }
 
+    /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first
+    /// item, as DistributedSampler): 2 steps per epoch, replicas equal, the same bits twice;
+    /// --time-limit stops every rank at the same step with one checkpoint and exit status 0.
+    func testUnevenShardsAndTimeLimitUnderMPI() throws {
+        _ = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 5)
+        let r = try mpi(3, trainArgs(data, name: "three", batch: 1) + ["--check-replicas"])
+        XCTAssertTrue(r.err.contains("data-parallel: 3 ranks"), r.err)
+        try mpi(3, trainArgs(data, name: "three-again", batch: 1))
+        XCTAssertEqual(try losses("three").count, 2, "ceil(5 / 3) steps in the epoch")
+        let (a, b) = (try weights("three"), try weights("three-again"))
+        for (k, t) in a { XCTAssertEqual(b[k]?.data, t.data, k) }
+        let limited = try mpi(2, trainArgs(data, name: "limited", batch: 1) + ["--time-limit", "0.000001"])
+        XCTAssertTrue(limited.err.contains("time limit (1e-06 minutes) reached at step 1"), limited.err)
+        XCTAssertEqual(limited.err.components(separatedBy: "time limit (").count - 1, 1, "rank 0 alone reports")
+        XCTAssertEqual(try SafeTensors.read(tmp.appendingPathComponent("runs/limited/latest.safetensors")).metadata["steps"], "1")
+    }
+
+    /// CycleGAN: 2 ranks x batch 1 train as 1 process x batch 2 (InstanceNorm, no dropout, no
+    /// history buffer, whose random draws are per rank): the losses of every step agree within
+    /// 1e-5 relative, and two 2-rank runs give the same bits.
+    func testCycleGANTwoRanksTrainAsOneProcessWithTwiceTheBatch() throws {
+        _ = try mpirun
+        let root = tmp.appendingPathComponent("unpaired")
+        for dom in ["trainA", "trainB"] {
+            let d = root.appendingPathComponent(dom)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for i in 0..<4 { try ImageFile.write(try makeImage(width: 32, height: 32, seed: UInt64(dom == "trainA" ? i : 20 + i)), to: d.appendingPathComponent("\(i).png")) }
+        }
+        func args(_ name: String, _ batch: Int) -> [String] {
+            ["train", "cyclegan", "--dataroot", root.path, "--name", name, "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+             "--net-g", "resnet-6blocks", "--ngf", "2", "--ndf", "2", "--load-size", "34", "--crop-size", "32", "--pool-size", "0",
+             "--epochs", "1", "--epochs-decay", "0", "--batch-size", "\(batch)", "--seed", "3", "--samples", "1", "--quiet"]
+        }
+        XCTAssertEqual(try run(args("one", 2) + ["--threads", "1"]).status, 0)
+        try mpi(2, args("two", 1) + ["--check-replicas"])
+        try mpi(2, args("again", 1))
+        let (a, b) = (try losses("one"), try losses("two"))
+        XCTAssertEqual(a.count, 2)
+        XCTAssertEqual(b.count, 2)
+        for (x, y) in zip(a, b) {
+            for (k, v) in x { XCTAssertEqual(v, y[k]!, accuracy: 1e-5 * max(1, abs(v)), "loss \(k)") }
+        }
+        let (wb, wc) = (try weights("two"), try weights("again"))
+        for (k, t) in wb { XCTAssertEqual(wc[k]?.data, t.data, "\(k): two 2-rank runs differ") }
+    }
+
     /// Sharded apply (3 ranks, 5 inputs: uneven shards) writes the same bytes as one process,
     /// and one index.html.
     func testShardedApplyIsByteIdentical() throws {
@@ -124,6 +171,55 @@ final class DistributedTests: CLITestCase {
             let x = try Data(contentsOf: tmp.appendingPathComponent("single/\(f)")), y = try Data(contentsOf: tmp.appendingPathComponent("sharded/\(f)"))
             XCTAssertEqual(x, y, "\(f) differs")
         }
+    }
+
+    /// Sharded eval (3 ranks, 5 inputs: uneven shards) reports the same metrics as one
+    /// process, bit for bit, and writes the same page images; a 2-model comparison too.
+    func testShardedEvalMatchesOneProcess() throws {
+        _ = try mpirun
+        let root = tmp.appendingPathComponent("data")
+        try makeAligned(root.appendingPathComponent("train"), count: 2, side: 64)
+        try makeAligned(root.appendingPathComponent("val"), count: 5, side: 64)
+        // U-Net-64 with dropout (the sampling noise, seeded per input).
+        let swap = ["unet-32": "unet-64", "36": "70", "32": "64"]
+        let train = trainArgs(root, name: "m", batch: 1).filter { $0 != "--no-dropout" }.map { swap[$0] ?? $0 }
+        XCTAssertEqual(try run(train + ["--threads", "1"]).status, 0)
+        let model = tmp.appendingPathComponent("runs/m").path
+        let args = ["eval", "--model", model, "--dataroot", root.path, "--phase", "val", "--samples", "4", "--test-mode", "paper",
+                    "--nn-size", "32", "--quiet"]
+        let single = tmp.appendingPathComponent("single"), sharded = tmp.appendingPathComponent("sharded")
+        let one = try run(args + ["--output", single.path, "--threads", "1"])
+        XCTAssertEqual(one.status, 0, one.err)
+        let many = try mpi(3, args + ["--output", sharded.path])
+        XCTAssertEqual(many.out.replacingOccurrences(of: sharded.path, with: single.path).split(separator: "\n").filter { !$0.hasPrefix("time") },
+                       one.out.split(separator: "\n").filter { !$0.hasPrefix("time") }, "the printed summary (once, by rank 0)")
+        func metrics(_ dir: URL) throws -> [String: Any] {
+            var m = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("metrics.json"))) as? [String: Any])
+            m["seconds"] = nil
+            return m
+        }
+        let ms = try metrics(single), mm = try metrics(sharded)
+        XCTAssertEqual(try JSONSerialization.data(withJSONObject: ms, options: .sortedKeys), try JSONSerialization.data(withJSONObject: mm, options: .sortedKeys))
+        XCTAssertGreaterThan(((ms["diversity"] as? [String: Any])?["pairwise_lpips"] as? Double) ?? 0, 0, "dropout makes the samples differ")
+        let fm = FileManager.default
+        let files = try XCTUnwrap(fm.subpathsOfDirectory(atPath: single.appendingPathComponent("index_files").path)).filter { $0.hasSuffix(".png") }.sorted()
+        XCTAssertEqual(try fm.subpathsOfDirectory(atPath: sharded.appendingPathComponent("index_files").path).filter { $0.hasSuffix(".png") }.sorted(), files)
+        XCTAssertTrue(files.contains("items/4/sample3.png"), "\(files)")
+        for f in files {
+            XCTAssertEqual(try Data(contentsOf: single.appendingPathComponent("index_files/" + f)), try Data(contentsOf: sharded.appendingPathComponent("index_files/" + f)), f)
+        }
+        // Two models side by side under mpirun: one report, each model's metrics as in one process.
+        XCTAssertEqual(try run(train.map { $0 == "m" ? "m2" : $0 } + ["--seed", "9", "--threads", "1"]).status, 0)
+        let cmp = tmp.appendingPathComponent("cmp")
+        try mpi(2, ["eval", "--model", model, "--model", tmp.appendingPathComponent("runs/m2").path, "--dataroot", root.path, "--phase", "val",
+                    "--samples", "4", "--test-mode", "paper", "--nn-size", "32", "--quiet", "--output", cmp.path])
+        // The comparison reports best-of-k at every k (1...4 here, 1, 2 alone); the rest is the same.
+        var mc = try metrics(cmp.appendingPathComponent("m")), ms2 = ms
+        XCTAssertEqual(((mc["best_of_k"] as? [String: Any])?["lpips"] as? [String: Double])?["2"],
+                       ((ms["best_of_k"] as? [String: Any])?["lpips"] as? [String: Double])?["2"])
+        mc["best_of_k"] = nil; ms2["best_of_k"] = nil
+        XCTAssertEqual(try JSONSerialization.data(withJSONObject: mc, options: .sortedKeys), try JSONSerialization.data(withJSONObject: ms2, options: .sortedKeys))
+        XCTAssertTrue(fm.fileExists(atPath: cmp.appendingPathComponent("index.html").path))
     }
 
     /// A missing libmpi, asked for with --distributed, is an error naming the flag.

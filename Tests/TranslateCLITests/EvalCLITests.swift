@@ -10,7 +10,7 @@ import Perceptual
 final class EvalCLITests: CLITestCase {
     /// A tiny pix2pix model (U-Net-64, whose innermost block has dropout) trained on train/,
     /// with a val/ split.
-    func trainedModel() throws -> (model: URL, root: URL) {
+    func trainedModel(name: String = "ev", seed: UInt64 = 5) throws -> (model: URL, root: URL) {
         let root = tmp.appendingPathComponent("d")
         try makeAligned(root.appendingPathComponent("train"), count: 3, side: 64)
         let val = root.appendingPathComponent("val")
@@ -18,7 +18,8 @@ final class EvalCLITests: CLITestCase {
         for i in 0..<4 {
             try ImageFile.write(try makeImage(width: 128, height: 64, seed: UInt64(50 + i)), to: val.appendingPathComponent("v\(i).png"))
         }
-        var o = tinyOptions(dataroot: root, name: "ev", epochs: 1, decay: 0)
+        var o = tinyOptions(dataroot: root, name: name, epochs: 1, decay: 0)
+        o.seed = seed
         o.model.dropout = true
         o.model.netG = .unet64
         o.data.loadSize = 70
@@ -75,6 +76,52 @@ final class EvalCLITests: CLITestCase {
         m1["seconds"] = nil; m2["seconds"] = nil; m1["setup"] = nil; m2["setup"] = nil
         XCTAssertEqual(try JSONSerialization.data(withJSONObject: m1, options: .sortedKeys),
                        try JSONSerialization.data(withJSONObject: m2, options: .sortedKeys))
+    }
+
+    /// `--model` twice: both models on the same inputs, one side-by-side report, each
+    /// model's own report in its folder; the same file twice, another task, an unknown
+    /// LPIPS version are refused.
+    func testSeveralModelsSideBySide() throws {
+        let (a, root) = try trainedModel(name: "alpha", seed: 5)
+        let (b, _) = try trainedModel(name: "beta", seed: 6)
+        let out = tmp.appendingPathComponent("cmp")
+        let r = try run(["eval", "--model", a.path, "--model", b.path, "--dataroot", root.path, "--phase", "val", "--samples", "4",
+                         "--nn-size", "32", "--lpips-version", "0.0", "--output", out.path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        for label in ["alpha", "beta"] { XCTAssertTrue(r.out.contains(label), r.out) }
+        XCTAssertTrue(r.out.contains("best-of-4 PSNR"), r.out)
+        let m = try json(out)
+        XCTAssertEqual(m["order"] as? [String], ["alpha", "beta"])
+        XCTAssertEqual(m["lpips"] as? String, "LPIPS v0.0 AlexNet (models/lpips_alexnet)")
+        let models = try XCTUnwrap(m["models"] as? [String: [String: Any]])
+        for label in ["alpha", "beta"] {
+            let mm = try XCTUnwrap(models[label]?["metrics"] as? [String: Any])
+            XCTAssertEqual(mm["inputs"] as? Int, 4)
+            let best = try XCTUnwrap((mm["best_of_k"] as? [String: Any])?["lpips"] as? [String: Double])
+            XCTAssertEqual(Set(best.keys), ["1", "2", "3", "4"], "every k up to the sample count")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(label)/index.html").path))
+        }
+        // Different weights, same inputs: the fidelity differs, the real-image calibration does not.
+        let fa = try XCTUnwrap((models["alpha"]?["metrics"] as? [String: Any])?["fidelity"] as? [String: Any])
+        let fb = try XCTUnwrap((models["beta"]?["metrics"] as? [String: Any])?["fidelity"] as? [String: Any])
+        XCTAssertNotEqual(fa["l1"] as? Double, fb["l1"] as? Double)
+        let ba = try XCTUnwrap((models["alpha"]?["metrics"] as? [String: Any])?["birthday"] as? [String: Any])
+        let bb = try XCTUnwrap((models["beta"]?["metrics"] as? [String: Any])?["birthday"] as? [String: Any])
+        XCTAssertEqual(ba["threshold_lpips"] as? Double, bb["threshold_lpips"] as? Double)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("Side by side") && html.contains("<svg") && html.contains("alpha/index_files/items/0/sample0.png")
+                      && html.contains("beta/index_files/items/0/sample0.png"))
+        // Refusals, each naming the flag or file.
+        try expectFailure(["eval", "--model", a.path, "--model", a.deletingLastPathComponent().path + "/" + a.lastPathComponent,
+                           "--dataroot", root.path, "--phase", "val"], mentions: "is the same model file as")
+        try expectFailure(["eval", "--model", a.path, "--dataroot", root.path, "--lpips-version", "0.2"], mentions: "--lpips-version")
+        var gray = tinyOptions(dataroot: root, name: "gray", epochs: 1, decay: 0)
+        gray.data.outputNc = 1
+        let g = try Pix2PixTrainer(options: gray, resume: false)
+        g.progressEnabled = false
+        try g.run()
+        try expectFailure(["eval", "--model", a.path, "--model", g.runDir.path, "--dataroot", root.path, "--phase", "val"],
+                          mentions: "must share their task")
     }
 
     func testEvalModeIsFlaggedAsCollapsed() throws {

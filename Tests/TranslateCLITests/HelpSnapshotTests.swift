@@ -13,7 +13,7 @@ final class HelpSnapshotTests: XCTestCase {
         ("translate", TranslateCommand.self), ("train", Train.self),
         ("train-pix2pix", TrainPix2Pix.self), ("train-colorization", TrainColorization.self), ("train-cyclegan", TrainCycleGAN.self),
         ("train-cimle", TrainCIMLE.self), ("train-cimle-colorization", TrainCIMLEColorization.self),
-        ("train-cimle-sr", TrainCIMLESR.self), ("train-cimle-layout", TrainCIMLELayout.self),
+        ("train-cimle-sr", TrainCIMLESR.self), ("train-cimle-layout", TrainCIMLELayout.self), ("train-bicyclegan", TrainBicycleGAN.self),
         ("apply", Apply.self), ("eval", Eval.self), ("export", Export.self), ("import", Import.self),
         ("info", Info.self), ("list", List.self),
     ]

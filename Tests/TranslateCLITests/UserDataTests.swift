@@ -260,6 +260,46 @@ final class UserDataTests: CLITestCase {
     /// SIGINT to a training process: a checkpoint of the current step, the command that
     /// continues, exit status 130; resuming gives the bits of the uninterrupted run. Then
     /// SIGKILL after a --save-latest-freq checkpoint: resuming also gives the same bits.
+    /// --time-limit: the step at the limit completes, a checkpoint of it is written, the
+    /// command exits 0 and says how to continue; the resumed run ends with the bits of a run
+    /// that had no limit. A non-positive limit is refused naming the flag.
+    func testTimeLimitStopsWithACheckpointAndResumesExactly() throws {
+        let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 3).deletingLastPathComponent()
+        var o = tinyOptions(dataroot: root, name: "straight", epochs: 1, decay: 1)
+        o.batchSize = 1
+        let a = try Pix2PixTrainer(options: o, resume: false)
+        a.progressEnabled = false
+        try a.run()
+        o.name = "limited"
+        let t = try Pix2PixTrainer(options: o, resume: false)
+        t.progressEnabled = false
+        t.timeLimit = 1e-9
+        do { try t.run(); XCTFail("the time limit did not stop the run") } catch let e as TrainingInterrupted {
+            XCTAssertEqual(e.cause, .timeLimit(1e-9))
+            XCTAssertEqual(e.exitCode, 0)
+            XCTAssertTrue(e.midEpoch)
+            XCTAssertEqual(e.step, 1, "stops after the first step")
+            XCTAssertTrue(e.description.contains("time limit"), e.description)
+            XCTAssertEqual(try SafeTensors.read(t.latestURL).metadata["steps"], "1")
+        }
+        let r = try Pix2PixTrainer(options: o, resume: true)
+        r.progressEnabled = false
+        try r.run()
+        let fa = try SafeTensors.read(a.latestURL), fb = try SafeTensors.read(r.latestURL)
+        for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
+
+        let args = ["train", "pix2pix", "--dataroot", root.path, "--name", "cli", "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+                    "--net-g", "unet-32", "--ngf", "4", "--ndf", "4", "--load-size", "36", "--crop-size", "32", "--epochs", "3", "--epochs-decay", "0", "--quiet"]
+        let c = try run(args + ["--time-limit", "0.000001"])
+        XCTAssertEqual(c.status, 0, c.err)
+        XCTAssertTrue(c.err.contains("time limit (1e-06 minutes) reached at step 1"), c.err)
+        XCTAssertTrue(c.err.contains("--name cli") && c.err.contains("--resume"), c.err)
+        XCTAssertTrue(c.out.contains("stopped at the time limit"), c.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/cli/latest.safetensors").path))
+        try expectFailure(args + ["--time-limit", "0"], mentions: "--time-limit")
+        try expectFailure(args + ["--time-limit", "-5"], mentions: "--time-limit")
+    }
+
     func testSignalsDuringTrainingInAChildProcess() throws {
         let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 12, side: 64).deletingLastPathComponent()
         func args(_ name: String) -> [String] {

@@ -25,6 +25,9 @@ func upLayer(_ inC: Int, _ outC: Int, bias: Bool, _ upsampling: Upsampling, rng:
 /// One level of the U-Net: `x -> [down path, submodule, up path]`, with the skip
 /// concatenation `cat([x, model(x)], 1)` for every level except the outermost.
 ///
+/// `skipOrder` says which side of the concatenation the block's input goes to: pix2pix's
+/// blocks return `cat([x, model(x)])`, BicycleGAN's `cat([model(x), x])`.
+///
 /// Child `model` is a `Sequential` with the reference's indices (keys as PyTorch):
 /// - outermost: [0 down Conv2d(inputNc -> inner), 1 submodule, 2 ReLU, 3 up (2*inner -> outer, bias), 4 Tanh]
 /// - innermost: [0 LeakyReLU(0.2), 1 down Conv2d(outer -> inner), 2 ReLU, 3 up (inner -> outer), 4 norm]
@@ -40,16 +43,23 @@ public final class UnetSkipConnectionBlock: Module {
         case innermost
     }
 
+    /// Where the skip connection puts the block's input in the concatenation.
+    public enum SkipOrder { case inputFirst, outputFirst }
+
     public let isOutermost: Bool
+    public let skipOrder: SkipOrder
     public let model: Sequential
 
     /// outerNc: channels of the block's input (and of its up-path output); innerNc: channels
     /// after the down conv; inputNc: the input channels when they differ from outerNc
     /// (only the outermost block, where the input is the image).
     public init(outerNc: Int, innerNc: Int, inputNc: Int? = nil, position: Position, norm: Norm = .batch,
-                useDropout: Bool = false, upsampling: Upsampling = .transposed, rng: inout RNG) {
+                useDropout: Bool = false, upsampling: Upsampling = .transposed, skipOrder: SkipOrder = .inputFirst,
+                alwaysBias: Bool = false, rng: inout RNG) {
         let inC = inputNc ?? outerNc
-        let useBias = norm.useBias
+        // BicycleGAN's blocks give every conv a bias whatever the norm (`alwaysBias`).
+        let useBias = alwaysBias || norm.useBias
+        self.skipOrder = skipOrder
         switch position {
         case let .outermost(sub):
             isOutermost = true
@@ -80,7 +90,8 @@ public final class UnetSkipConnectionBlock: Module {
     /// (N, outer, H, W) -> (N, 2 outer, H, W), or (N, outer, H, W) for the outermost block.
     override public func callAsFunction(_ x: Tensor) throws -> Tensor {
         if isOutermost { return try model(x) }
-        return try cat([x, try model(x)], dim: 1)
+        let y = try model(x)
+        return try cat(skipOrder == .inputFirst ? [x, y] : [y, x], dim: 1)
     }
 }
 
@@ -106,6 +117,7 @@ public final class UnetGenerator: Module {
 
     public init(inputNc: Int = 3, outputNc: Int = 3, numDowns: Int = 8, ngf: Int = 64, norm: Norm = .batch,
                 useDropout: Bool = false, upsampling: Upsampling = .transposed,
+                skipOrder: UnetSkipConnectionBlock.SkipOrder = .inputFirst, alwaysBias: Bool = false,
                 initType: InitType? = .normal, initGain: Float = 0.02, rng: inout RNG) throws {
         guard numDowns >= 5 else {
             throw NetworkError.invalidOption("UnetGenerator: numDowns must be at least 5 (the levels ngf, 2ngf, 4ngf, 8ngf and the innermost 8ngf block), got \(numDowns)")
@@ -120,18 +132,19 @@ public final class UnetGenerator: Module {
         self.norm = norm; self.useDropout = useDropout; self.upsampling = upsampling
         // Built from the inside out, as the reference.
         var block = UnetSkipConnectionBlock(outerNc: ngf * 8, innerNc: ngf * 8, position: .innermost, norm: norm,
-                                            upsampling: upsampling, rng: &rng)
+                                            upsampling: upsampling, skipOrder: skipOrder, alwaysBias: alwaysBias, rng: &rng)
         for _ in 0..<(numDowns - 5) {
             block = UnetSkipConnectionBlock(outerNc: ngf * 8, innerNc: ngf * 8, position: .middle(submodule: block),
-                                            norm: norm, useDropout: useDropout, upsampling: upsampling, rng: &rng)
+                                            norm: norm, useDropout: useDropout, upsampling: upsampling, skipOrder: skipOrder,
+                                            alwaysBias: alwaysBias, rng: &rng)
         }
         for (outer, inner) in [(ngf * 4, ngf * 8), (ngf * 2, ngf * 4), (ngf, ngf * 2)] {
             block = UnetSkipConnectionBlock(outerNc: outer, innerNc: inner, position: .middle(submodule: block),
-                                            norm: norm, upsampling: upsampling, rng: &rng)
+                                            norm: norm, upsampling: upsampling, skipOrder: skipOrder, alwaysBias: alwaysBias, rng: &rng)
         }
         model = UnetSkipConnectionBlock(outerNc: outputNc, innerNc: ngf, inputNc: inputNc,
                                         position: .outermost(submodule: block), norm: norm,
-                                        upsampling: upsampling, rng: &rng)
+                                        upsampling: upsampling, skipOrder: skipOrder, alwaysBias: alwaysBias, rng: &rng)
         super.init()
         if let t = initType { initWeights(t, gain: initGain, rng: &rng) }
     }

@@ -7,6 +7,7 @@ public enum Method: String, CaseIterable, Codable, Sendable {
     case pix2pix
     case cyclegan
     case cimle
+    case bicyclegan
 
     /// What the method is, for `info` and messages.
     public var title: String {
@@ -14,6 +15,7 @@ public enum Method: String, CaseIterable, Codable, Sendable {
         case .pix2pix: return "pix2pix (conditional GAN on pairs)"
         case .cyclegan: return "CycleGAN (two generators on unpaired sets)"
         case .cimle: return "conditional IMLE (cIMLE: several outputs per input)"
+        case .bicyclegan: return "BicycleGAN (a GAN with a latent code and an encoder: several outputs per input)"
         }
     }
 

@@ -10,7 +10,7 @@ public enum NoiseSource: String, Sendable {
     case none
     /// Dropout masks (pix2pix in paper test mode): the generator's only noise.
     case dropout
-    /// Latent codes drawn per sample (conditional IMLE).
+    /// Latent codes drawn per sample (conditional IMLE, BicycleGAN).
     case code
 }
 
@@ -47,7 +47,7 @@ public protocol BatchTranslator: Translator {
     var netG: Module { get }
 }
 
-/// A translator that draws outputs from latent codes: for each input image, `count` samples
+/// A translator that draws outputs from latent codes (cIMLE, BicycleGAN): for each input image, `count` samples
 /// at the input's size (super-resolution: the scaled size), seeded by (seed, index) so any
 /// subset is reproducible.
 public protocol CodeSampler: Translator {
@@ -66,6 +66,21 @@ public protocol CodeSampler: Translator {
         -> (shown: Image, extra: [(String, Image)], samples: [Image])
     /// `count` outputs for a network input as the task's data makes it (a dataset sample).
     func sampleTensors(_ x: Tensor, count: Int, seed: UInt64, index: Int) throws -> [Tensor]
+    /// The page's heading of output column k ("sample k" unless the codes say otherwise).
+    func columnName(_ k: Int) -> String
+}
+
+extension CodeSampler {
+    public func columnName(_ k: Int) -> String { "sample \(k)" }
+}
+
+/// A code sampler whose codes are one vector per output, with an encoder (BicycleGAN): the
+/// codes can be synced across inputs, interpolated, or encoded from an example.
+public protocol LatentCodeSampler: CodeSampler {
+    /// The codes the samples use.
+    var codes: LatentCodes { get set }
+    /// The code of an example target image (`--style`); errors name the flag.
+    func styleCode(_ image: Image, path: String) throws -> Tensor
 }
 
 extension ModelFile {
@@ -75,6 +90,7 @@ extension ModelFile {
         switch method {
         case .pix2pix, .cyclegan: return try LoadedGenerator(file: self, direction: direction)
         case .cimle: return try LoadedCIMLE(file: self)
+        case .bicyclegan: return try LoadedBicycleGAN(file: self)
         }
     }
 

@@ -54,9 +54,14 @@ public final class StopRequest: @unchecked Sendable {  // state behind `lock`
     deinit { uninstall() }
 }
 
-/// Training stopped on a signal after a checkpoint was written.
+/// Training stopped on a signal or at its time limit after a checkpoint was written.
 public struct TrainingInterrupted: Error, CustomStringConvertible {
-    public var signal: Int32
+    public enum Cause: Equatable, Sendable {
+        case signal(Int32)
+        /// --time-limit, in seconds.
+        case timeLimit(TimeInterval)
+    }
+    public var cause: Cause
     /// Completed epochs and batches of the next epoch in the checkpoint.
     public var epoch: Int, batches: Int, batchesInEpoch: Int
     public var step: Int
@@ -65,10 +70,21 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
     /// one written at the end of the last complete epoch.
     public var midEpoch: Bool
 
-    /// The process's exit status: 128 + the signal, as a shell reports a killed program.
-    public var exitCode: Int32 { 128 + signal }
+    /// The process's exit status: 128 + the signal, as a shell reports a killed program; 0
+    /// at the time limit (the run did what was asked).
+    public var exitCode: Int32 {
+        switch cause {
+        case .signal(let s): return 128 + s
+        case .timeLimit: return 0
+        }
+    }
 
     public var description: String {
+        if case .timeLimit(let t) = cause {
+            let limit = String(format: "%g minutes", t / 60)
+            if midEpoch { return "time limit (\(limit)) reached at step \(step) (epoch \(epoch + 1), batch \(batches) of \(batchesInEpoch)); checkpoint written to \(checkpoint)" }
+            return "time limit (\(limit)) reached after epoch \(epoch) (step \(step)); checkpoint written to \(checkpoint)"
+        }
         if midEpoch {
             return "stopped at step \(step) (epoch \(epoch + 1), batch \(batches) of \(batchesInEpoch)); checkpoint written to \(checkpoint)"
         }

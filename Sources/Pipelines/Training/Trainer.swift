@@ -101,6 +101,9 @@ public protocol TrainableModel: AnyObject {
     func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int?
     /// Names of the report's columns that do not change between epochs.
     var fixedReportColumns: Set<String> { get }
+    /// Whether an epoch's last batch is left out when it is smaller than the batch size
+    /// (BicycleGAN splits every batch in two halves, as the reference, which skips it).
+    static var dropsPartialBatches: Bool { get }
 }
 
 /// The batches of one custom epoch.
@@ -115,6 +118,7 @@ extension TrainableModel {
     public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? { nil }
     public var fixedReportColumns: Set<String> { ["input", "target", "real_A", "real_B"] }
     public var lossNamesInUse: [String] { Self.lossNames }
+    public static var dropsPartialBatches: Bool { false }
 }
 
 /// One line of the loss log (`loss_log.jsonl`).
@@ -199,6 +203,9 @@ public final class GANTrainer<Model: TrainableModel> {
         self.layout = layout
         self.options = opts
         dataset = try ImageDataset(roots: layout.folders, options: data)
+        if Model.dropsPartialBatches && dataset.count < opts.batchSize * Distribution.current.size {
+            throw TranslateError.invalidFlag(flag: "--batch-size", reason: "\(Model.method.rawValue) trains on full batches only and --dataroot has \(dataset.count) item(s), fewer than one batch of \(opts.batchSize)\(Distribution.current.size > 1 ? " per rank" : "")")
+        }
         rng = RNG(seed: opts.seed)
         communicator = Distribution.current
         stepRNG = Self.rankRNG(seed: opts.seed, rank: communicator.rank)
@@ -239,6 +246,11 @@ public final class GANTrainer<Model: TrainableModel> {
     /// Polled after every step: when it has a signal, the trainer writes a checkpoint of the
     /// current step and throws `TrainingInterrupted`.
     public var stop: StopRequest?
+    /// Stop after this many seconds of `run` (the user's --time-limit): the step running at
+    /// the limit completes, a checkpoint of it is written and `TrainingInterrupted` is thrown
+    /// with the `.timeLimit` cause. Models with their own epochs (cIMLE rounds) stop at the
+    /// end of the round running at the limit, since a round cannot be resumed half-way.
+    public var timeLimit: TimeInterval?
 
     /// Whether every epoch is already done.
     public var isFinished: Bool { startEpoch >= options.totalEpochs }
@@ -303,7 +315,7 @@ public final class GANTrainer<Model: TrainableModel> {
         guard startEpoch < endEpoch else { return }
         let shardCount = (dataset.count + ranks - 1) / ranks
         let perEpoch = model.customEpochLength(dataset: dataset, batchSize: options.batchSize)
-            ?? (shardCount + options.batchSize - 1) / options.batchSize
+            ?? (Model.dropsPartialBatches ? shardCount / options.batchSize : (shardCount + options.batchSize - 1) / options.batchSize)
         let progress = ProgressBar(totalSteps: max(perEpoch * max(endEpoch - startEpoch, 0) - startBatch, 0), unitName: reportUnit)
         progress.enabled = progressEnabled && root
         var step = history.last?.step ?? 0
@@ -317,6 +329,20 @@ public final class GANTrainer<Model: TrainableModel> {
             stderrLine("note: skipped \(dataset.skipped.count) file(s) in the dataroot, e.g. \(dataset.skipped[0]): \(ImageDataset.whySkipped(dataset.skipped[0]))")
         }
         let names = model.lossNamesInUse
+        let started = Date()
+        /// Why this rank wants to stop now (a signal, or the time limit once `timed`), if it does.
+        func stopCause(timed: Bool) -> TrainingInterrupted.Cause? {
+            if let sig = stop?.signal { return .signal(sig) }
+            if timed, let limit = timeLimit, Date().timeIntervalSince(started) >= limit { return .timeLimit(limit) }
+            return nil
+        }
+        /// The cause every rank acts on: any rank's request stops all of them at the same step
+        /// (mpirun forwards SIGINT and SIGTERM to every rank; clocks differ slightly).
+        func agreedCause(_ local: TrainingInterrupted.Cause?, _ anyRank: Bool) -> TrainingInterrupted.Cause? {
+            guard ranks > 1 else { return local }
+            guard anyRank else { return nil }
+            return local ?? (timeLimit != nil && stop?.signal == nil ? .timeLimit(timeLimit!) : .signal(SIGTERM))
+        }
         for epoch in startEpoch..<endEpoch {
             let lr = options.schedule.lr(base: options.baseLR, epoch: epoch)
             model.setLearningRate(lr)
@@ -329,15 +355,17 @@ public final class GANTrainer<Model: TrainableModel> {
                 plan = custom
             } else {
                 let loader = EpochLoader(dataset: dataset, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-                                         epoch: epoch, startBatch: skip, shard: (communicator.rank, ranks))
+                                         epoch: epoch, dropLast: Model.dropsPartialBatches, startBatch: skip, shard: (communicator.rank, ranks))
                 plan = EpochPlan(count: loader.batchCount, next: loader.next)
             }
             var i = skip
             var running = [Float](repeating: 0, count: names.count)
             while let batch = try plan.next() {
                 let t0 = Date()
-                let (losses, stopAsked) = combine(try ranks > 1 ? model.trainStep(batch, rng: &stepRNG) : model.trainStep(batch, rng: &rng),
-                                                  stopRequested: stop?.signal != nil)
+                let stepLosses = try ranks > 1 ? model.trainStep(batch, rng: &stepRNG) : model.trainStep(batch, rng: &rng)
+                // Read after the step, so that a signal during it stops here.
+                let localCause = stopCause(timed: custom == nil)
+                let (losses, stopAsked) = combine(stepLosses, stopRequested: localCause != nil)
                 step += 1; i += 1
                 if let bad = zip(names, losses).first(where: { !$0.1.isFinite }) {
                     throw TranslateError.badModel(path: runDir.path, reason: "the loss \(bad.0) became \(bad.1.isNaN ? "NaN" : "infinite") at step \(step) (epoch \(epoch + 1), batch \(i)); training stopped without saving, so \(latestURL.lastPathComponent) keeps the last good state. A lower --lr (or other loss weights) usually avoids this")
@@ -353,16 +381,14 @@ public final class GANTrainer<Model: TrainableModel> {
                 progress.update(epoch: epoch + 1, epochs: total, step: i, steps: plan.count,
                                 images: batch.input.shape[0] * ranks, losses: Array(zip(names, running)))
                 guard i < plan.count else { break }
-                // Every rank stops at the same step when any was signalled (mpirun forwards
-                // SIGINT and SIGTERM to all of them).
-                if let sig = ranks > 1 ? (stopAsked ? stop?.signal ?? SIGTERM : nil) : stop?.signal {
+                if let cause = agreedCause(localCause, stopAsked) {
                     if custom == nil {
                         progress.status("saving checkpoint")
                         try saveCheckpoint(epoch: epoch, batches: i)
-                        throw TrainingInterrupted(signal: sig, epoch: epoch, batches: i, batchesInEpoch: plan.count, step: step,
+                        throw TrainingInterrupted(cause: cause, epoch: epoch, batches: i, batchesInEpoch: plan.count, step: step,
                                                   checkpoint: latestURL.path, midEpoch: true)
                     }
-                    throw TrainingInterrupted(signal: sig, epoch: epoch, batches: i, batchesInEpoch: plan.count, step: step,
+                    throw TrainingInterrupted(cause: cause, epoch: epoch, batches: i, batchesInEpoch: plan.count, step: step,
                                               checkpoint: latestURL.path, midEpoch: false)
                 }
                 if custom == nil && saveLatestFreq > 0 && step % saveLatestFreq == 0 {
@@ -389,9 +415,10 @@ public final class GANTrainer<Model: TrainableModel> {
                     for line in summary { stderrLine("  " + line) }
                 }
             }
-            let (_, stopAsked) = combine([], stopRequested: stop?.signal != nil)
-            if let sig = ranks > 1 ? (stopAsked ? stop?.signal ?? SIGTERM : nil) : stop?.signal, epoch + 1 < endEpoch {
-                throw TrainingInterrupted(signal: sig, epoch: epoch + 1, batches: 0, batchesInEpoch: plan.count, step: step,
+            let localCause = stopCause(timed: true)
+            let (_, stopAsked) = combine([], stopRequested: localCause != nil)
+            if let cause = agreedCause(localCause, stopAsked), epoch + 1 < endEpoch {
+                throw TrainingInterrupted(cause: cause, epoch: epoch + 1, batches: 0, batchesInEpoch: plan.count, step: step,
                                           checkpoint: latestURL.path, midEpoch: false)
             }
         }
