@@ -111,6 +111,7 @@ public final class Tensor {
         }
         let out = Tensor(uncheckedShape: s, data: data)
         record(out, [self]) { g in self.accumulateGrad(g) }
+        recordGraph(out) { [shape] g, _ in [try g.reshaped(shape)] }
         return out
     }
 

@@ -42,7 +42,7 @@ public struct TrainBicycleGAN: ParsableCommand {
     @Option(help: "Normalisation layers.") var norm = Norm.instance
     @Flag(help: "Dropout in the generator (off by default, as the reference).") var dropout = false
     @Option(help: "Generator upsampling: transposed conv, or resize-conv against checkerboard artifacts.") var upsampling = Upsampling.transposed
-    @Option(help: "GAN objective.") var ganMode = GANMode.lsgan
+    @Option(help: "GAN objective (vanilla or lsgan; wgangp is pix2pix and CycleGAN only).") var ganMode = GANMode.lsgan
     @Option(help: "Weight of |G(A, E(B)) - B|.") var lambdaL1: Float = 10
     @Option(help: "Weight of the KL divergence of E(B) from N(0, I).") var lambdaKl: Float = 0.01
     @Option(help: "Weight of |E(G(A, z)) - z| (updates G only).") var lambdaZ: Float = 0.5

@@ -170,12 +170,14 @@ public struct Pix2PixFlags: ParsableArguments {
     @Option(help: "Generator.") var netG = GeneratorArch.unet256
     @Option(help: "Normalisation layers.") var norm = Norm.batch
     @Flag(help: "No dropout in the generator.") var noDropout = false
-    @Option(help: "GAN objective (wgangp is not available: it needs second-order gradients).") var ganMode = GANMode.vanilla
+    @Option(help: "GAN objective (wgangp: Wasserstein critic with gradient penalty; needs --norm instance or none).") var ganMode = GANMode.vanilla
+    @OptionGroup var penalty: GANPenaltyFlags
     @Option(help: "Weight of the L1 loss.") var lambdaL1: Float = 100
     @Option(help: "Test-time behaviour for the samples: paper (batch statistics, dropout on) or eval.") var testMode = TestMode.paper
 
     func fill(_ o: inout Pix2PixTrainOptions) {
         o.model.netG = netG; o.model.norm = norm; o.model.dropout = !noDropout; o.model.ganMode = ganMode; o.model.lambdaL1 = lambdaL1
+        o.model.penalties = penalty.penalties
         o.testMode = testMode
     }
 }

@@ -21,7 +21,8 @@ public struct TrainCycleGAN: ParsableCommand {
     @Option(help: "Generator.") var netG = GeneratorArch.resnet9
     @Option(help: "Normalisation layers.") var norm = Norm.instance
     @Flag(help: "Dropout in the generators (off by default, as the reference's CycleGAN).") var dropout = false
-    @Option(help: "GAN objective.") var ganMode = GANMode.lsgan
+    @Option(help: "GAN objective (wgangp: Wasserstein critic with gradient penalty; needs --norm instance or none).") var ganMode = GANMode.lsgan
+    @OptionGroup var penalty: GANPenaltyFlags
     @Option(help: "Weight of the A -> B -> A cycle loss.") var lambdaA: Float = 10
     @Option(help: "Weight of the B -> A -> B cycle loss.") var lambdaB: Float = 10
     @Option(help: "Identity loss weight, relative to lambda A/B (0 disables it).") var lambdaIdentity: Float = 0.5
@@ -36,6 +37,7 @@ public struct TrainCycleGAN: ParsableCommand {
         common.fill(&o.model)
         o.model.netG = netG; o.model.norm = norm; o.model.dropout = dropout; o.model.ganMode = ganMode
         o.model.lambdaA = lambdaA; o.model.lambdaB = lambdaB; o.model.lambdaIdentity = lambdaIdentity; o.model.poolSize = poolSize
+        o.model.penalties = penalty.penalties
         o.data = common.dataOptions(mode: .unaligned)
         o.data.serialB = serialBatches
         return o

@@ -44,6 +44,9 @@ public struct BicycleGANTrainOptions: TrainingRunOptions {
         try GANChecks.finite(m.lambdaL1, "--lambda-l1", in: 0...1e6)
         try GANChecks.finite(m.lambdaKL, "--lambda-kl", in: 0...1e6)
         try GANChecks.finite(m.lambdaZ, "--lambda-z", in: 0...1e6)
+        if m.ganMode == .wgangp {
+            throw TranslateError.invalidFlag(flag: "--gan-mode", reason: "wgangp needs the gradient penalty, which BicycleGAN does not apply (only pix2pix and CycleGAN do), and a Wasserstein critic without it is unbounded; use vanilla or lsgan")
+        }
         guard let downs = m.netG.numDowns else {
             throw TranslateError.invalidFlag(flag: "--net-g", reason: "BicycleGAN's generator is a U-Net (unet-256, unet-128, unet-64), got \(m.netG.rawValue)")
         }

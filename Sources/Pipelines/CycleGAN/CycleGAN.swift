@@ -17,6 +17,8 @@ public struct CycleGANConfig: Codable, Equatable {
     public var dropout = false
     public var upsampling = Upsampling.transposed
     public var ganMode = GANMode.lsgan
+    /// `--lambda-gp`, `--n-critic`, `--r1-gamma`; nil (older files, defaults) is `GANPenalties()`.
+    public var penalties: GANPenalties?
     public var lambdaA: Float = 10
     public var lambdaB: Float = 10
     public var lambdaIdentity: Float = 0.5
@@ -43,9 +45,25 @@ public final class CycleGAN {
 
     public struct Losses: Equatable, Codable {
         public var dA: Float, gA: Float, cycleA: Float, idtA: Float, dB: Float, gB: Float, cycleB: Float, idtB: Float
+        /// wgangp: each critic's penalty (unweighted) and Wasserstein estimate; with `--r1-gamma`: R1's term.
+        public var penaltyA: CriticTerms?, penaltyB: CriticTerms?
         public static let names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
-        public var values: [Float] { [dA, gA, cycleA, idtA, dB, gB, cycleB, idtB] }
+        public var values: [Float] { [dA, gA, cycleA, idtA, dB, gB, cycleB, idtB] + (penaltyA?.values ?? []) + (penaltyB?.values ?? []) }
+        /// The names of `values` for a configuration.
+        public static func names(for c: CycleGANConfig) -> [String] {
+            names + ["A", "B"].flatMap { side in
+                (c.ganMode == .wgangp ? ["gp_\(side)", "W_dist_\(side)"] : []) + ((c.penalties?.r1Gamma ?? 0) > 0 ? ["R1_\(side)"] : [])
+            }
+        }
     }
+
+    /// What a critic's update adds beyond its loss.
+    public struct CriticTerms: Equatable, Codable {
+        public var gp: Float?, wDistance: Float?, r1: Float?
+        var values: [Float] { [gp, wDistance, r1].compactMap { $0 } }
+    }
+    /// The generators' losses of their last update (reported on critic-only steps, `--n-critic`).
+    var lastGeneratorLosses: [Float] = [0, 0, 0, 0, 0, 0]
 
     /// The generator inputNc -> outputNc; `blocks` overrides the residual block count of
     /// the ResNet generators (small test models).
@@ -92,6 +110,13 @@ public final class CycleGAN {
         // real_A, fake_A, real_B; G_B on fake_B, real_B, real_A), so with dropout the noise
         // matches too; only the order in which parameter gradients are summed differs. Peak
         // memory holds two generator graphs instead of six.
+        let penalties = c.penalties ?? GANPenalties()
+        // The critics update after the generators here, so count this step's critic update (as pix2pix does).
+        guard penalties.updatesGenerator(afterCriticSteps: (optD.steps.max() ?? 0) + 1) else {
+            // A critic-only step (--n-critic): this batch's fakes without a generator update.
+            let (fakeB, fakeA) = try withNoGrad { (try netGA(realA), try netGB(realB)) }
+            return try discriminatorStep(realA: realA, realB: realB, fakeA: fakeA, fakeB: fakeB, generator: lastGeneratorLosses, rng: &rng)
+        }
         netDA.requiresGrad(false); netDB.requiresGrad(false)
         optG.zeroGrad()
         let fakeB = try netGA(realA)
@@ -110,23 +135,49 @@ public final class CycleGAN {
             try lossIdtB.backward()
         }
         optG.step()
-        // Discriminators on real images and on fakes from the history buffers.
-        netDA.requiresGrad(true); netDB.requiresGrad(true)
-        optD.zeroGrad()
-        let lossDA = try discriminatorLoss(netDA, real: realB, fake: try poolB.query(fakeB, rng: &rng))
-        try lossDA.backward()
-        let lossDB = try discriminatorLoss(netDB, real: realA, fake: try poolA.query(fakeA, rng: &rng))
-        try lossDB.backward()
-        optD.step()
-        return Losses(dA: lossDA.item, gA: lossGA.item, cycleA: lossCycleA.item, idtA: lossIdtA.item,
-                      dB: lossDB.item, gB: lossGB.item, cycleB: lossCycleB.item, idtB: lossIdtB.item)
+        lastGeneratorLosses = [lossGA, lossCycleA, lossIdtA, lossGB, lossCycleB, lossIdtB].map(\.item)
+        return try discriminatorStep(realA: realA, realB: realB, fakeA: fakeA, fakeB: fakeB, generator: lastGeneratorLosses, rng: &rng)
     }
 
-    /// 0.5 * (GAN(D(real), real) + GAN(D(fake), fake)), fake detached.
-    func discriminatorLoss(_ d: Module, real: Tensor, fake: Tensor) throws -> Tensor {
+    /// Both discriminators on real images and on fakes from the history buffers; `generator`
+    /// is [G_A, cycle_A, idt_A, G_B, cycle_B, idt_B] for the report.
+    func discriminatorStep(realA: Tensor, realB: Tensor, fakeA: Tensor, fakeB: Tensor, generator g: [Float], rng: inout RNG) throws -> Losses {
+        netDA.requiresGrad(true); netDB.requiresGrad(true)
+        optD.zeroGrad()
+        let pooledB = try poolB.query(fakeB, rng: &rng)
+        let (lossDA, termsA) = try discriminatorLoss(netDA, real: realB, fake: pooledB, rng: &rng)
+        try lossDA.backward()
+        let pooledA = try poolA.query(fakeA, rng: &rng)
+        let (lossDB, termsB) = try discriminatorLoss(netDB, real: realA, fake: pooledA, rng: &rng)
+        try lossDB.backward()
+        optD.step()
+        return Losses(dA: lossDA.item, gA: g[0], cycleA: g[1], idtA: g[2], dB: lossDB.item, gB: g[3], cycleB: g[4], idtB: g[5],
+                      penaltyA: termsA, penaltyB: termsB)
+    }
+
+    /// 0.5 * (GAN(D(real), real) + GAN(D(fake), fake)), fake detached; wgangp: D(fake) -
+    /// D(real) + lambda_gp * penalty at interpolates (not halved); plus gamma/2 * R1 with
+    /// `--r1-gamma`. The loss includes the penalties; the terms are reported apart.
+    func discriminatorLoss(_ d: Module, real: Tensor, fake: Tensor, rng: inout RNG) throws -> (Tensor, CriticTerms?) {
         let lossReal = try ganLoss(try d(real), targetIsReal: true, mode: config.ganMode)
         let lossFake = try ganLoss(try d(fake.detach()), targetIsReal: false, mode: config.ganMode)
-        return try (lossReal + lossFake) * 0.5
+        let penalties = config.penalties ?? GANPenalties()
+        guard config.ganMode == .wgangp || penalties.r1Gamma > 0 else { return (try (lossReal + lossFake) * 0.5, nil) }
+        var terms = CriticTerms()
+        var loss = config.ganMode == .wgangp ? try lossReal + lossFake : try (lossReal + lossFake) * 0.5
+        let critic: (Tensor) throws -> Tensor = { try d($0) }
+        if config.ganMode == .wgangp {
+            let gp = try gradientPenalty(critic, at: try interpolate(real: real, fake: fake.detach(), rng: &rng))
+            loss = try loss + gp * penalties.lambdaGP
+            terms.gp = gp.item
+            terms.wDistance = -(lossReal.item + lossFake.item)
+        }
+        if penalties.r1Gamma > 0 {
+            let r1 = try r1Penalty(critic, at: real)
+            loss = try loss + r1 * (penalties.r1Gamma / 2)
+            terms.r1 = r1.item
+        }
+        return (loss, terms)
     }
 
     /// The history buffers for checkpoints: one tensor per stored image (`pool_A.0`,

@@ -35,6 +35,7 @@ extension CycleGANTrainOptions {
         try GANChecks.finite(model.lambdaB, "--lambda-b", in: 0...1e6)
         try GANChecks.finite(model.lambdaIdentity, "--lambda-identity", in: 0...1e6)
         try GANChecks.int(model.poolSize, "--pool-size", in: 0...10_000)
+        try GANChecks.penalties(model.penalties, mode: model.ganMode, norm: model.norm)
         try GANChecks.memory(loadSize: data.loadSize, cropSize: data.cropSize, batchSize: batchSize, ngf: model.ngf)
     }
 }
@@ -44,6 +45,7 @@ public typealias CycleGANTrainer = GANTrainer<CycleGAN>
 extension CycleGAN: TrainableModel {
     public static var method: Method { .cyclegan }
     public static var lossNames: [String] { Losses.names }
+    public var lossNamesInUse: [String] { Losses.names(for: config) }
 
     public convenience init(options: CycleGANTrainOptions, rng: inout RNG) throws {
         try options.validateMethod()

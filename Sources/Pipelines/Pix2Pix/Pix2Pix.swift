@@ -31,6 +31,8 @@ public struct Pix2PixConfig: Codable, Equatable {
     public var dropout = true
     public var upsampling = Upsampling.transposed
     public var ganMode = GANMode.vanilla
+    /// `--lambda-gp`, `--n-critic`, `--r1-gamma`; nil (older files, defaults) is `GANPenalties()`.
+    public var penalties: GANPenalties?
     public var lambdaL1: Float = 100
     public var lr: Float = 2e-4
     public var beta1: Float = 0.5
@@ -62,9 +64,18 @@ public final class Pix2Pix {
 
     public struct Losses: Equatable, Codable {
         public var gGAN: Float, gL1: Float, dReal: Float, dFake: Float
+        /// wgangp: the penalty (unweighted) and the Wasserstein estimate mean D(real) - mean D(fake);
+        /// with `--r1-gamma`: R1's mean squared gradient norm (unweighted).
+        public var gp: Float?, wDistance: Float?, r1: Float?
         public static let names = ["G_GAN", "G_L1", "D_real", "D_fake"]
-        public var values: [Float] { [gGAN, gL1, dReal, dFake] }
+        public var values: [Float] { [gGAN, gL1, dReal, dFake] + [gp, wDistance, r1].compactMap { $0 } }
+        /// The names of `values` for a configuration.
+        public static func names(for c: Pix2PixConfig) -> [String] {
+            names + (c.ganMode == .wgangp ? ["D_gp", "W_dist"] : []) + ((c.penalties?.r1Gamma ?? 0) > 0 ? ["D_R1"] : [])
+        }
     }
+    /// The generator's losses of its last update (reported on critic-only steps, `--n-critic`).
+    var lastGeneratorLosses: (gan: Float, l1: Float) = (0, 0)
 
     public init(config: Pix2PixConfig, rng: inout RNG) throws {
         self.config = config
@@ -80,9 +91,18 @@ public final class Pix2Pix {
 
     public func setLearningRate(_ lr: Float) { optG.lr = lr; optD.lr = lr }
 
-    /// One optimisation step on a batch: input (N, inputNc, H, W), target (N, outputNc, H, W).
+    /// One optimisation step for modes that draw nothing (not wgangp): a generator of seed 0.
     @discardableResult
     public func trainStep(input: Tensor, target: Tensor) throws -> Losses {
+        var rng = RNG(seed: 0)
+        return try trainStep(input: input, target: target, rng: &rng)
+    }
+
+    /// One optimisation step on a batch: input (N, inputNc, H, W), target (N, outputNc, H, W);
+    /// `rng` draws WGAN-GP's interpolation weights. With `--n-critic` n, the generator is
+    /// updated on every n-th step (the critic on every step, each on its own batch).
+    @discardableResult
+    public func trainStep(input: Tensor, target: Tensor, rng: inout RNG) throws -> Losses {
         guard input.rank == 4, target.rank == 4, input.shape[0] == target.shape[0],
               input.shape[2] == target.shape[2], input.shape[3] == target.shape[3] else {
             throw TensorError.shapeMismatch(op: "pix2pix step (input vs target)", shapes: [input.shape, target.shape])
@@ -95,12 +115,30 @@ public final class Pix2Pix {
         // The loss is 0.5 * (fake + real); each half is back-propagated as soon as it is
         // computed, so that only one of D's two graphs is alive at a time. The gradients are
         // the same bits: D's parameters get one term from each half, and a + b == b + a.
-        let lossDFake = try ganLoss(try netD(try cat([input, fake.detach()], dim: 1)), targetIsReal: false, mode: config.ganMode)
-        try (lossDFake * 0.5).backward()
-        let lossDReal = try ganLoss(try netD(try cat([input, target], dim: 1)), targetIsReal: true, mode: config.ganMode)
-        try (lossDReal * 0.5).backward()
+        // WGAN-GP's critic loss is not halved: D(fake) - D(real) + lambda_gp * penalty.
+        let wgan = config.ganMode == .wgangp, penalties = config.penalties ?? GANPenalties()
+        let fakePair = try cat([input, fake.detach()], dim: 1), realPair = try cat([input, target], dim: 1)
+        let lossDFake = try ganLoss(try netD(fakePair), targetIsReal: false, mode: config.ganMode)
+        try (wgan ? lossDFake : lossDFake * 0.5).backward()
+        let lossDReal = try ganLoss(try netD(realPair), targetIsReal: true, mode: config.ganMode)
+        try (wgan ? lossDReal : lossDReal * 0.5).backward()
+        var losses = Losses(gGAN: lastGeneratorLosses.gan, gL1: lastGeneratorLosses.l1, dReal: lossDReal.item, dFake: lossDFake.item)
+        let critic: (Tensor) throws -> Tensor = { [netD] in try netD($0) }
+        if wgan {
+            // On the conditional pair: the input half is the same in both, so only the output half moves.
+            let gp = try gradientPenalty(critic, at: try interpolate(real: realPair, fake: fakePair, rng: &rng))
+            try (gp * penalties.lambdaGP).backward()
+            losses.gp = gp.item
+            losses.wDistance = -(lossDReal.item + lossDFake.item)
+        }
+        if penalties.r1Gamma > 0 {
+            let r1 = try r1Penalty(critic, at: realPair)
+            try (r1 * (penalties.r1Gamma / 2)).backward()
+            losses.r1 = r1.item
+        }
         optD.step()
         optD.zeroGrad(setToNone: true)
+        guard penalties.updatesGenerator(afterCriticSteps: optD.steps.max() ?? 0) else { return losses }
         // G update with D frozen: gradients flow through D to G only.
         netD.requiresGrad(false)
         optG.zeroGrad()
@@ -115,7 +153,10 @@ public final class Pix2Pix {
         // the step's memory peak.
         optG.zeroGrad(setToNone: true)
         netD.requiresGrad(true)
-        return Losses(gGAN: lossGGAN.item, gL1: lossGL1.item, dReal: lossDReal.item, dFake: lossDFake.item)
+        lastGeneratorLosses = (lossGGAN.item, lossGL1.item)
+        losses.gGAN = lossGGAN.item
+        losses.gL1 = lossGL1.item
+        return losses
     }
 }
 

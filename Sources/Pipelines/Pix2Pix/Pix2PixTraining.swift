@@ -37,6 +37,7 @@ public struct Pix2PixTrainOptions: TrainingRunOptions {
     public func validateMethod() throws {
         try GANChecks.common(model)
         try GANChecks.finite(model.lambdaL1, "--lambda-l1", in: 0...1e6)
+        try GANChecks.penalties(model.penalties, mode: model.ganMode, norm: model.norm)
         try GANChecks.memory(loadSize: data.loadSize, cropSize: data.cropSize, batchSize: batchSize, ngf: model.ngf)
         // auto is resolved by the trainer from the folders; the command may still hold it.
         if ![.auto, .aligned, .paired].contains(data.mode) && data.task == .translation {
@@ -51,6 +52,7 @@ public typealias Pix2PixTrainer = GANTrainer<Pix2Pix>
 extension Pix2Pix: TrainableModel {
     public static var method: Method { .pix2pix }
     public static var lossNames: [String] { Losses.names }
+    public var lossNamesInUse: [String] { Losses.names(for: config) }
 
     public convenience init(options: Pix2PixTrainOptions, rng: inout RNG) throws {
         try options.validateMethod()
@@ -61,7 +63,7 @@ extension Pix2Pix: TrainableModel {
         guard let target = batch.target else {
             throw TranslateError.invalidFlag(flag: "--dataset-mode", reason: "pix2pix needs paired data (aligned or paired), got items without targets")
         }
-        return try trainStep(input: batch.input, target: target).values
+        return try trainStep(input: batch.input, target: target, rng: &rng).values
     }
 
     public func reportImages(_ sample: Sample, mode: TestMode) throws -> [(String, Tensor)] {

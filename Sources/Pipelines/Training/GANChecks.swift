@@ -41,6 +41,17 @@ public enum GANChecks {
         try finite(c.initGain, "--init-gain", in: 0...100, openLow: true)
     }
 
+    /// `--lambda-gp`, `--n-critic`, `--r1-gamma`, and WGAN-GP's refusal of BatchNorm critics.
+    public static func penalties(_ p: GANPenalties?, mode: GANMode, norm: Norm) throws {
+        let p = p ?? GANPenalties()
+        try finite(p.lambdaGP, "--lambda-gp", in: 0...1e6)
+        try int(p.nCritic, "--n-critic", in: 1...100)
+        try finite(p.r1Gamma, "--r1-gamma", in: 0...1e6)
+        if mode == .wgangp && norm == .batch {
+            throw TranslateError.invalidFlag(flag: "--gan-mode", reason: "wgangp penalises the gradient of each sample's critic value, but a BatchNorm discriminator normalises over the batch, so each sample's value depends on the others and the per-sample penalty is not valid; use --norm instance or --norm none")
+        }
+    }
+
     /// The smallest memory a training step at these sizes needs (the decoded and resized
     /// images and the generator's first activations with their gradients); refused when it
     /// is more than the machine has, before anything is allocated.

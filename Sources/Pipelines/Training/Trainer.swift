@@ -81,6 +81,8 @@ public protocol TrainableModel: AnyObject {
     /// "pix2pix", "cyclegan": written into checkpoints.
     static var method: Method { get }
     static var lossNames: [String] { get }
+    /// The losses this model's configuration reports (`lossNames` plus optional terms).
+    var lossNamesInUse: [String] { get }
     init(options: Options, rng: inout RNG) throws
     var modules: [(String, Module)] { get }
     var optimizers: [(String, Adam)] { get }
@@ -115,6 +117,7 @@ extension TrainableModel {
     public func customEpoch(_ epoch: Int, dataset: ImageDataset, batchSize: Int, rng: inout RNG, showProgress: Bool) throws -> EpochPlan? { nil }
     public func customEpochLength(dataset: ImageDataset, batchSize: Int) -> Int? { nil }
     public var fixedReportColumns: Set<String> { ["input", "target", "real_A", "real_B"] }
+    public var lossNamesInUse: [String] { Self.lossNames }
     public static var dropsPartialBatches: Bool { false }
 }
 
@@ -325,7 +328,7 @@ public final class GANTrainer<Model: TrainableModel> {
         if root && !dataset.skipped.isEmpty {
             stderrLine("note: skipped \(dataset.skipped.count) file(s) in the dataroot, e.g. \(dataset.skipped[0]): \(ImageDataset.whySkipped(dataset.skipped[0]))")
         }
-        let names = Model.lossNames
+        let names = model.lossNamesInUse
         let started = Date()
         /// Why this rank wants to stop now (a signal, or the time limit once `timed`), if it does.
         func stopCause(timed: Bool) -> TrainingInterrupted.Cause? {

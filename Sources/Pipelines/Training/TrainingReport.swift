@@ -91,7 +91,7 @@ extension GANTrainer {
         let legend = span > 1 ? String(format: "faint: every step; solid: exponential moving average over about %.0f steps", span) : "one point per step"
         let body = """
         <h2>Losses</h2><p class="legend">x: training step (dashed lines: end of each \(unit)); \(legend).</p>
-        <div class="curves">\(TrainingCurves.charts(history, lossNames: Model.lossNames, unit: unit))</div>
+        <div class="curves">\(TrainingCurves.charts(history, lossNames: model.lossNamesInUse, unit: unit))</div>
         <h2>Configuration</h2>\(HTMLReport.configTable(json: try configJSON()))
         <h2>Samples</h2>\(sections)
         """

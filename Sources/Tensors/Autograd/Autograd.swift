@@ -5,6 +5,9 @@ final class Node {
     let inputs: [Tensor]
     /// Receives the output's gradient and accumulates into the inputs' gradients.
     let backward: (UnsafeBufferPointer<Float>) -> Void
+    /// The same rule as differentiable ops (`recordGraph`), for higher-order gradients
+    /// (`grad(of:wrt:createGraph:)`); nil for ops that have none.
+    var graphBackward: GraphBackward?
     init(inputs: [Tensor], backward: @escaping (UnsafeBufferPointer<Float>) -> Void) {
         self.inputs = inputs
         self.backward = backward

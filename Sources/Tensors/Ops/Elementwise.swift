@@ -5,6 +5,15 @@ import Foundation
 protocol PointwiseFunction {
     func value(_ x: Float) -> Float
     func derivative(_ x: Float, _ y: Float) -> Float
+    /// g * f'(x) with differentiable ops, for higher-order gradients (x the input, y the output).
+    func graphGradient(_ g: Tensor, x: Tensor, y: Tensor) throws -> Tensor
+}
+
+extension PointwiseFunction {
+    /// f'(x) at x's values as a constant: the whole derivative of a piecewise linear f.
+    func derivativeConstant(_ x: Tensor) -> Tensor {
+        Tensor(uncheckedShape: x.shape, data: x.data.map { derivative($0, 0) })
+    }
 }
 
 /// Applies `fn` elementwise; backward multiplies by its derivative. Generic, so that each
@@ -28,29 +37,39 @@ func pointwise<F: PointwiseFunction>(_ x: Tensor, _ fn: F) -> Tensor {
             } }
         }
     }
+    recordGraph(result) { [unowned result] g, _ in [try fn.graphGradient(g, x: x, y: result)] }
     return result
 }
 
 struct ClosureFunction: PointwiseFunction {
     let f: (Float) -> Float, df: (Float, Float) -> Float
+    let graph: ((Tensor, Tensor, Tensor) throws -> Tensor)?
     func value(_ x: Float) -> Float { f(x) }
     func derivative(_ x: Float, _ y: Float) -> Float { df(x, y) }
+    func graphGradient(_ g: Tensor, x: Tensor, y: Tensor) throws -> Tensor {
+        guard let graph else { throw noGraphRule("this elementwise function") }
+        return try graph(g, x, y)
+    }
 }
 
-/// Applies f elementwise; backward multiplies by df(x, y).
-func unaryOp(_ x: Tensor, _ f: @escaping (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Tensor {
-    pointwise(x, ClosureFunction(f: f, df: df))
+/// Applies f elementwise; backward multiplies by df(x, y); `graph` is that product as
+/// differentiable ops of (g, x, y), for higher-order gradients.
+func unaryOp(_ x: Tensor, _ f: @escaping (Float) -> Float, _ df: @escaping (Float, Float) -> Float,
+             graph: ((Tensor, Tensor, Tensor) throws -> Tensor)? = nil) -> Tensor {
+    pointwise(x, ClosureFunction(f: f, df: df, graph: graph))
 }
 
 struct ReLUFunction: PointwiseFunction {
     func value(_ x: Float) -> Float { max(x, 0) }
     func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : 0 }
+    func graphGradient(_ g: Tensor, x: Tensor, y: Tensor) throws -> Tensor { try g * derivativeConstant(x) }
 }
 
 struct LeakyReLUFunction: PointwiseFunction {
     let slope: Float
     func value(_ x: Float) -> Float { x > 0 ? x : x * slope }
     func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : slope }
+    func graphGradient(_ g: Tensor, x: Tensor, y: Tensor) throws -> Tensor { try g * derivativeConstant(x) }
 }
 
 public func relu(_ x: Tensor) -> Tensor { pointwise(x, ReLUFunction()) }
@@ -59,19 +78,35 @@ public func leakyReLU(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
     pointwise(x, LeakyReLUFunction(slope: negativeSlope))
 }
 
-public func tanh(_ x: Tensor) -> Tensor { unaryOp(x, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
-
-public func sigmoid(_ x: Tensor) -> Tensor {
-    unaryOp(x, { 1 / (1 + Foundation.exp(-$0)) }, { _, y in y * (1 - y) })
+public func tanh(_ x: Tensor) -> Tensor {
+    unaryOp(x, { Foundation.tanh($0) }, { _, y in 1 - y * y }, graph: { g, _, y in try g * (1 - (try y * y)) })
 }
 
-public func abs(_ x: Tensor) -> Tensor { unaryOp(x, { Swift.abs($0) }, { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) }
+public func sigmoid(_ x: Tensor) -> Tensor {
+    unaryOp(x, { 1 / (1 + Foundation.exp(-$0)) }, { _, y in y * (1 - y) }, graph: { g, _, y in try g * (try y * (1 - y)) })
+}
 
-public func exp(_ x: Tensor) -> Tensor { unaryOp(x, { Foundation.exp($0) }, { _, y in y }) }
+public func abs(_ x: Tensor) -> Tensor {
+    let sign: (Float, Float) -> Float = { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    return unaryOp(x, { Swift.abs($0) }, sign, graph: { g, x, _ in try g * x.data.map { sign($0, 0) }.constant(x.shape) })
+}
 
-public func log(_ x: Tensor) -> Tensor { unaryOp(x, { Foundation.log($0) }, { x, _ in 1 / x }) }
+public func exp(_ x: Tensor) -> Tensor { unaryOp(x, { Foundation.exp($0) }, { _, y in y }, graph: { g, _, y in try g * y }) }
 
-public func sqrt(_ x: Tensor) -> Tensor { unaryOp(x, { $0.squareRoot() }, { _, y in 0.5 / y }) }
+public func log(_ x: Tensor) -> Tensor { unaryOp(x, { Foundation.log($0) }, { x, _ in 1 / x }, graph: { g, x, _ in try g / x }) }
+
+public func sqrt(_ x: Tensor) -> Tensor { unaryOp(x, { $0.squareRoot() }, { _, y in 0.5 / y }, graph: { g, _, y in try (g * 0.5) / y }) }
+
+/// x to the power `exponent`, elementwise, as `torch.pow` with a scalar exponent.
+public func pow(_ x: Tensor, _ exponent: Float) -> Tensor {
+    unaryOp(x, { Foundation.pow($0, exponent) }, { x, _ in exponent * Foundation.pow(x, exponent - 1) },
+            graph: { g, x, _ in try g * (pow(x, exponent - 1) * exponent) })
+}
+
+extension Array where Element == Float {
+    /// A tensor of these values that does not require grad.
+    func constant(_ shape: [Int]) -> Tensor { Tensor(uncheckedShape: shape, data: self) }
+}
 
 /// Inverted dropout: in training, zeroes each element with probability p and scales the
 /// rest by 1/(1-p); the mask comes from `rng`. Identity in eval mode or for p == 0.
@@ -103,7 +138,7 @@ public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
 }
 
 /// For each element of `outShape`, the flat index into a tensor of `shape` broadcast to it.
-private func broadcastIndex(_ shape: [Int], to outShape: [Int]) -> [Int] {
+func broadcastIndex(_ shape: [Int], to outShape: [Int]) -> [Int] {
     let r = outShape.count
     let padded = [Int](repeating: 1, count: r - shape.count) + shape
     var strides = [Int](repeating: 0, count: r)
@@ -129,8 +164,11 @@ private func broadcastIndex(_ shape: [Int], to outShape: [Int]) -> [Int] {
 }
 
 /// Binary elementwise op with broadcasting; `da`/`db` give the partial derivatives.
+/// `graph` gives (g * da, g * db) at the output's shape as differentiable ops of (g, a, b),
+/// each only where asked for (higher-order gradients); they are summed down to a and b.
 func binaryOp(_ name: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float,
-              _ da: @escaping (Float, Float) -> Float, _ db: @escaping (Float, Float) -> Float) throws -> Tensor {
+              _ da: @escaping (Float, Float) -> Float, _ db: @escaping (Float, Float) -> Float,
+              graph: @escaping (Tensor, Tensor, Tensor, [Bool]) throws -> (Tensor?, Tensor?)) throws -> Tensor {
     guard let shape = broadcastShape(a.shape, b.shape) else {
         throw TensorError.shapeMismatch(op: name, shapes: [a.shape, b.shape])
     }
@@ -161,14 +199,26 @@ func binaryOp(_ name: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> F
             }
         } }
     }
+    recordGraph(result) { g, needs in
+        let (ga, gb) = try graph(g, a, b, needs)
+        return [try ga.map { try sumToSize($0, a.shape) }, try gb.map { try sumToSize($0, b.shape) }]
+    }
     return result
 }
 
-public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binaryOp("add", a, b, +, { _, _ in 1 }, { _, _ in 1 }) }
-public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binaryOp("sub", a, b, -, { _, _ in 1 }, { _, _ in -1 }) }
-public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binaryOp("mul", a, b, *, { _, y in y }, { x, _ in x }) }
+public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try binaryOp("add", a, b, +, { _, _ in 1 }, { _, _ in 1 }) { g, _, _, _ in (g, g) }
+}
+public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try binaryOp("sub", a, b, -, { _, _ in 1 }, { _, _ in -1 }) { g, _, _, n in (g, n[1] ? -g : nil) }
+}
+public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try binaryOp("mul", a, b, *, { _, y in y }, { x, _ in x }) { g, a, b, n in (n[0] ? try g * b : nil, n[1] ? try g * a : nil) }
+}
 public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try binaryOp("div", a, b, /, { _, y in 1 / y }, { x, y in -x / (y * y) })
+    try binaryOp("div", a, b, /, { _, y in 1 / y }, { x, y in -x / (y * y) }) { g, a, b, n in
+        (n[0] ? try g / b : nil, n[1] ? -(try (try g * a) / (try b * b)) : nil)
+    }
 }
 
 public func + (a: Tensor, b: Tensor) throws -> Tensor { try add(a, b) }
@@ -177,13 +227,13 @@ public func * (a: Tensor, b: Tensor) throws -> Tensor { try mul(a, b) }
 public func / (a: Tensor, b: Tensor) throws -> Tensor { try div(a, b) }
 
 // Scalar forms.
-public func + (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 + s }, { _, _ in 1 }) }
+public func + (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 + s }, { _, _ in 1 }, graph: { g, _, _ in g }) }
 public func + (s: Float, a: Tensor) -> Tensor { a + s }
-public func - (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 - s }, { _, _ in 1 }) }
-public func - (s: Float, a: Tensor) -> Tensor { unaryOp(a, { s - $0 }, { _, _ in -1 }) }
-public func * (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 * s }, { _, _ in s }) }
+public func - (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 - s }, { _, _ in 1 }, graph: { g, _, _ in g }) }
+public func - (s: Float, a: Tensor) -> Tensor { unaryOp(a, { s - $0 }, { _, _ in -1 }, graph: { g, _, _ in -g }) }
+public func * (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 * s }, { _, _ in s }, graph: { g, _, _ in g * s }) }
 public func * (s: Float, a: Tensor) -> Tensor { a * s }
-public func / (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 / s }, { _, _ in 1 / s }) }
+public func / (a: Tensor, s: Float) -> Tensor { unaryOp(a, { $0 / s }, { _, _ in 1 / s }, graph: { g, _, _ in g / s }) }
 public prefix func - (a: Tensor) -> Tensor { a * -1 }
 
 // MARK: - Reductions
@@ -194,6 +244,7 @@ public func sum(_ x: Tensor) -> Tensor {
     x.data.withUnsafeBufferPointer { p in for v in p { s += Double(v) } }
     let result = Tensor(uncheckedShape: [], data: [Float(s)])
     record(result, [x]) { g in let v = g[0]; x.withGrad { dx in for i in 0..<dx.count { dx[i] += v } } }
+    recordGraph(result) { g, _ in [try expand(g, to: x.shape)] }
     return result
 }
 
@@ -204,6 +255,7 @@ public func mean(_ x: Tensor) -> Tensor {
     let n = Float(max(x.count, 1))
     let result = Tensor(uncheckedShape: [], data: [x.count == 0 ? .nan : Float(s / Double(x.count))])
     record(result, [x]) { g in let v = g[0] / n; x.withGrad { dx in for i in 0..<dx.count { dx[i] += v } } }
+    recordGraph(result) { g, _ in [try expand(g / n, to: x.shape)] }
     return result
 }
 

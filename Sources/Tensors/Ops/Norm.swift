@@ -105,6 +105,37 @@ private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c:
     if let bi = bias, bi.requiresGrad { bi.withGrad { g in for ch in 0..<c { g[ch] += Float(chDy[ch]) } } }
 }
 
+/// The same backward as differentiable ops (higher-order gradients): with
+/// `statsDependOnX` the statistics are recomputed from x as ops (so their own dependence on
+/// x is differentiated too), otherwise they are constants. `needs` follows the op's inputs:
+/// x, then weight and bias where given.
+private func normalizeGraphBackward(_ g: Tensor, x: Tensor, weight: Tensor?, bias: Tensor?, perInstance: Bool, statsDependOnX: Bool,
+                                    mean: [Float], invstd: [Float], eps: Float, needs: [Bool]) throws -> [Tensor?] {
+    let n = x.shape[0], c = x.shape[1], s = x.shape.dropFirst(2).reduce(1, *)
+    let ones = [Int](repeating: 1, count: x.rank - 2)
+    let channel = [1, c] + ones                                  // (1, C, 1, 1)
+    let group = (perInstance ? [n, c] : [1, c]) + ones           // one value per group
+    let m = Float(perInstance ? s : n * s)
+    let xhat: Tensor, istd: Tensor
+    if statsDependOnX {
+        let xc = try x - sumToSize(x, group) / m
+        istd = pow(try sumToSize(xc * xc, group) / m + eps, -0.5)
+        xhat = try xc * istd
+    } else {
+        istd = invstd.constant(channel)
+        xhat = try (x - mean.constant(channel)) * istd
+    }
+    let gg = try weight.map { try g * $0.reshaped(channel) } ?? g    // gamma * dy
+    var out: [Tensor?] = [nil]
+    if needs[0] {
+        // dx = istd * (gg - mean(gg) - xhat * mean(gg * xhat)), means over each group
+        out[0] = statsDependOnX ? try istd * (gg - sumToSize(gg, group) / m - xhat * (sumToSize(gg * xhat, group) / m)) : try gg * istd
+    }
+    if weight != nil { out.append(needs[out.count] ? try sumToSize(g * xhat, channel).reshaped([c]) : nil) }
+    if bias != nil { out.append(needs[out.count] ? try sumToSize(g, channel).reshaped([c]) : nil) }
+    return out
+}
+
 private func checkNormArgs(_ op: String, _ x: Tensor, _ weight: Tensor?, _ bias: Tensor?) throws -> (Int, Int, Int) {
     guard x.rank >= 2 else { throw TensorError.invalidArgument("\(op): expected (N, C, ...) input, got shape \(x.shape)") }
     let n = x.shape[0], c = x.shape[1], s = x.shape.dropFirst(2).reduce(1, *)
@@ -155,6 +186,10 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         normalizeBackward(x: x, gout: g.baseAddress!, n: n, c: c, s: s, perInstance: false, mean: mean,
                           invstd: invstd, weight: weight, bias: bias, statsDependOnX: training)
     }
+    recordGraph(result) { [mean, invstd] g, needs in
+        try normalizeGraphBackward(g, x: x, weight: weight, bias: bias, perInstance: false, statsDependOnX: training,
+                                   mean: mean, invstd: invstd, eps: eps, needs: needs)
+    }
     return result
 }
 
@@ -176,6 +211,10 @@ public func instanceNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil
     record(result, inputs) { g in
         normalizeBackward(x: x, gout: g.baseAddress!, n: n, c: c, s: s, perInstance: true, mean: st.mean,
                           invstd: st.invstd, weight: weight, bias: bias, statsDependOnX: true)
+    }
+    recordGraph(result) { g, needs in
+        try normalizeGraphBackward(g, x: x, weight: weight, bias: bias, perInstance: true, statsDependOnX: true,
+                                   mean: st.mean, invstd: st.invstd, eps: eps, needs: needs)
     }
     return result
 }

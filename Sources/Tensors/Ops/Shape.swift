@@ -56,6 +56,11 @@ public func pad(_ x: Tensor, left: Int, right: Int, top: Int, bottom: Int, mode:
             }
         }
     }
+    recordGraph(result) { g, _ in
+        // Zero padding's adjoint is the slice it padded around; the other modes have none yet.
+        guard mode == .constant else { throw noGraphRule("pad (\(mode.rawValue))") }
+        return [try narrow(try narrow(g, dim: -2, start: top, length: H), dim: -1, start: left, length: W)]
+    }
     return result
 }
 
@@ -107,6 +112,13 @@ public func cat(_ tensors: [Tensor], dim: Int = 1) throws -> Tensor {
             }
         }
     }
+    recordGraph(result) { g, needs in
+        var start = 0
+        return try zip(tensors, needs).map { t, need in
+            defer { start += t.shape[d] }
+            return need ? try narrow(g, dim: d, start: start, length: t.shape[d]) : nil
+        }
+    }
     return result
 }
 
@@ -131,6 +143,13 @@ public func narrow(_ x: Tensor, dim: Int, start: Int, length: Int) throws -> Ten
         x.withGrad { dx in
             for o in 0..<outer { for j in 0..<len { dx[(o * size + start) * inner + j] += g[o * len + j] } }
         }
+    }
+    recordGraph(result) { g, _ in
+        // The slice back in place: zeros before and after it along d.
+        func zeros(_ n: Int) -> Tensor { var zs = x.shape; zs[d] = n; return Tensor(zeros: zs) }
+        let after = size - start - length
+        let parts = (start > 0 ? [zeros(start)] : []) + [g] + (after > 0 ? [zeros(after)] : [])
+        return [parts.count == 1 ? g : try cat(parts, dim: d)]
     }
     return result
 }

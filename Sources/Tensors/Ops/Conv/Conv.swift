@@ -26,7 +26,11 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let policy = ConvPolicy.current, recording = ConvPlan.records(inputs)
     let plan = ConvPlan.conv(g, outputs: O, images: N, recording: recording, policy: policy)
     trace(plan, transposed: false, channels: C, outputs: O, height: H, width: W, g, images: N, x: x, weight: weight)
-    if plan.forward == .direct { return conv2dDirect(x, weight: weight, bias: bias, g) }
+    if plan.forward == .direct {
+        let result = conv2dDirect(x, weight: weight, bias: bias, g)
+        recordConvGraph(result, transposed: false, x: x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+        return result
+    }
     let p = ConvProblem(g: g, outputs: O, images: N, weight: weight, policy: policy, keep: !recording)
     // Every algorithm writes the whole output (or zeroes it first), so no zero fill here.
     var out = uninitializedFloats(N * O * p.positions)
@@ -53,6 +57,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
         }
         if let b = bias, b.requiresGrad { b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: O, plane: p.positions) } }
     }
+    recordConvGraph(result, transposed: false, x: x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
     return result
 }
 
@@ -116,6 +121,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
         }
         if let b = bias, b.requiresGrad { b.withGrad { db in channelBiasGrad(go, db.baseAddress!, n: N, c: Cout, plane: plane) } }
     }
+    recordConvGraph(result, transposed: true, x: x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
     return result
 }
 
