@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import TranslateCLI
+import ImageIO
 @testable import Pipelines
 
 /// `train pix2pix --gan-mode wgangp` end to end on tiny shapes, and the refusals of bad
@@ -31,6 +32,40 @@ final class WGANGPCLITests: CLITestCase {
         for name in ["D_gp", "W_dist", "D_R1"] { XCTAssertTrue(html.contains(name), "the training page lacks \(name)") }
         let config = try String(contentsOf: runDir.appendingPathComponent("config.json"), encoding: .utf8)
         XCTAssertTrue(config.contains("\"lambdaGP\"") && config.contains("\"nCritic\""), config)
+    }
+
+    /// `train cyclegan --gan-mode wgangp` end to end: both critics report their penalty and
+    /// Wasserstein estimate (gp_A/B, W_dist_A/B) with finite values under --n-critic 2, and the
+    /// run resumes for a second epoch.
+    func testCycleGANWGANGPTrainsEndToEnd() throws {
+        let root = tmp.appendingPathComponent("unpaired")
+        for dom in ["trainA", "trainB"] {
+            let d = root.appendingPathComponent(dom)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for i in 0..<2 { try ImageFile.write(try makeImage(width: 32, height: 32, seed: UInt64(dom == "trainA" ? i : 10 + i)), to: d.appendingPathComponent("\(i).png")) }
+        }
+        let runs = tmp.appendingPathComponent("runs")
+        let args = ["train", "cyclegan", "--dataroot", root.path, "--name", "cw", "--checkpoints-dir", runs.path,
+                    "--net-g", "resnet-6blocks", "--ngf", "2", "--ndf", "2", "--load-size", "34", "--crop-size", "32",
+                    "--gan-mode", "wgangp", "--n-critic", "2", "--epochs-decay", "0", "--samples", "1", "--quiet"]
+        let r = try run(args + ["--epochs", "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let logURL = runs.appendingPathComponent("cw/loss_log.jsonl")
+        func records() throws -> [LossRecord] {
+            try String(contentsOf: logURL, encoding: .utf8).split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)) }
+        }
+        let recs = try records()
+        XCTAssertEqual(recs.count, 2)
+        for rec in recs {
+            for k in ["gp_A", "gp_B", "W_dist_A", "W_dist_B"] {
+                XCTAssertNotNil(rec.losses[k], "\(k) missing: \(rec.losses.keys.sorted())")
+                XCTAssertTrue(rec.losses[k]?.isFinite ?? false, k)
+            }
+            XCTAssertGreaterThan(rec.losses["gp_A"]!, 0)
+        }
+        let resumed = try run(args + ["--epochs", "2", "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertEqual(try records().count, 4)
     }
 
     func testBadPenaltyValuesAreRefusedNamingTheFlag() throws {
