@@ -70,6 +70,11 @@ public final class Tensor {
         self.requiresGrad = requiresGrad
     }
 
+    /// A 1-d tensor of `values` (shape [values.count]).
+    public convenience init(vector values: [Float]) {
+        self.init(uncheckedShape: [values.count], data: values)
+    }
+
     /// A 0-d tensor.
     public convenience init(scalar: Float, requiresGrad: Bool = false) {
         self.init(uncheckedShape: [], data: [scalar])

@@ -58,6 +58,43 @@ final class CycleGANCLITests: CLITestCase {
         for s in ["rec_A", "fake_B", "cycle_A", "idt_B", "<svg"] { XCTAssertTrue(html.contains(s), s) }
     }
 
+    /// WGAN-GP with three critic steps per generator step: a run resumed after its first
+    /// epoch (steps 1-3; step 4 updates the critic only) logs what the uninterrupted run
+    /// logs, the generators' losses of step 3 included, and ends with the same weights.
+    func testResumeWithCriticStepsLogsTheSameLosses() throws {
+        let root = try makeUnaligned()
+        func options(_ name: String) -> CycleGANTrainOptions {
+            var o = tiny(root, name: name)
+            o.model.ganMode = .wgangp
+            o.model.norm = .instance
+            o.model.penalties = GANPenalties(lambdaGP: 10, nCritic: 3)
+            return o
+        }
+        let a = try CycleGANTrainer(options: options("straight"), resume: false)
+        a.progressEnabled = false
+        try a.run()
+        let b1 = try CycleGANTrainer(options: options("resumed"), resume: false)
+        b1.progressEnabled = false
+        try b1.run(stopAfterEpochs: 1)
+        let b2 = try CycleGANTrainer(options: options("resumed"), resume: true)
+        b2.progressEnabled = false
+        try b2.run()
+        func losses(_ t: CycleGANTrainer) throws -> [[String: Float]] {
+            try String(contentsOf: t.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
+                .split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
+        }
+        let (la, lb) = (try losses(a), try losses(b2))
+        XCTAssertEqual(la.count, 6)
+        XCTAssertEqual(la, lb)
+        for k in ["G_A", "cycle_A", "G_B", "cycle_B"] {
+            XCTAssertEqual(lb[3][k], lb[2][k], k)
+            XCTAssertNotEqual(lb[3][k] ?? 0, 0, k)
+        }
+        let fa = try SafeTensors.read(a.latestURL), fb = try SafeTensors.read(b2.latestURL)
+        XCTAssertTrue(fa.tensors.contains { $0.0 == "extra.last_generator_losses" })
+        for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
+    }
+
     func testApplyPicksTheGeneratorByDirectionAndExports() throws {
         let root = try makeUnaligned()
         var o = tiny(root, name: "m")

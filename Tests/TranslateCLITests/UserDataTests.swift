@@ -176,14 +176,31 @@ final class UserDataTests: CLITestCase {
     /// A stop request after every single step, each followed by a resume, gives the bits of
     /// the run that was never interrupted (data order, RNG, dropout, Adam state).
     func testStopAfterEveryStepAndResumeIsBitExact() throws {
-        let root = try makeAligned(tmp.appendingPathComponent("d/train"), count: 3).deletingLastPathComponent()
-        var o = tinyOptions(dataroot: root, name: "straight", epochs: 1, decay: 1)
+        try assertStopAfterEveryStepResumesExactly(tag: "vanilla") { _ in }
+    }
+
+    /// The same with WGAN-GP and two critic steps per generator step: the critic-only steps
+    /// after a resume report the generator's losses of its last update, as the uninterrupted
+    /// run does (they are kept in the checkpoint), not zeros.
+    func testStopAfterEveryStepAndResumeIsBitExactWithCriticSteps() throws {
+        try assertStopAfterEveryStepResumesExactly(tag: "wgangp") { o in
+            o.model.ganMode = .wgangp
+            o.model.norm = .instance
+            o.model.penalties = GANPenalties(lambdaGP: 10, nCritic: 2)
+        }
+    }
+
+    private func assertStopAfterEveryStepResumesExactly(tag: String, configure: (inout Pix2PixTrainOptions) -> Void) throws {
+        let root = try makeAligned(tmp.appendingPathComponent("\(tag)/train"), count: 3).deletingLastPathComponent()
+        var o = tinyOptions(dataroot: root, name: "straight-\(tag)", epochs: 1, decay: 1)
         o.batchSize = 1
+        configure(&o)
         let a = try Pix2PixTrainer(options: o, resume: false)
         a.progressEnabled = false
         try a.run()
-        o = tinyOptions(dataroot: root, name: "stopped", epochs: 1, decay: 1)
+        o = tinyOptions(dataroot: root, name: "stopped-\(tag)", epochs: 1, decay: 1)
         o.batchSize = 1
+        configure(&o)
         var stops = 0
         var resume = false
         while true {
@@ -218,7 +235,16 @@ final class UserDataTests: CLITestCase {
         func losses(_ s: String) throws -> [[String: Float]] {
             try s.split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
         }
-        XCTAssertEqual(try losses(logA), try losses(logB))
+        let (la, lb) = (try losses(logA), try losses(logB))
+        XCTAssertEqual(la, lb)
+        XCTAssertEqual(la.count, 6)
+        if o.model.penalties?.nCritic == 2 {
+            // Steps 3 and 5 update the critic only, each right after a resume: they repeat the
+            // generator losses of steps 2 and 4.
+            XCTAssertEqual(lb[2]["G_L1"], lb[1]["G_L1"])
+            XCTAssertEqual(lb[4]["G_GAN"], lb[3]["G_GAN"])
+            XCTAssertGreaterThan(lb[2]["G_L1"] ?? 0, 0)
+        }
     }
 
     /// --resume may lengthen a run and change save frequencies (reported); other changed

@@ -70,6 +70,18 @@ extension CycleGAN: TrainableModel {
         return out
     }
 
-    public var extraState: [(String, Tensor)] { poolState }
-    public func restoreExtraState(_ tensors: [String: Tensor]) throws { try restorePools(tensors) }
+    /// The history buffers; with `--n-critic` > 1 also the generators' last losses, which
+    /// critic-only steps report, so that a resumed run logs what an uninterrupted one does.
+    public var extraState: [(String, Tensor)] {
+        poolState + ((config.penalties?.nCritic ?? 1) > 1 ? [(Self.lastGeneratorLossesKey, Tensor(vector: lastGeneratorLosses))] : [])
+    }
+    public func restoreExtraState(_ tensors: [String: Tensor]) throws {
+        try restorePools(tensors)
+        guard let t = tensors[Self.lastGeneratorLossesKey] else { return }
+        guard t.shape == [lastGeneratorLosses.count] else {
+            throw NetworkError.invalidOption("\(Self.lastGeneratorLossesKey): shape \(t.shape), expected [\(lastGeneratorLosses.count)]")
+        }
+        lastGeneratorLosses = t.data
+    }
+    static let lastGeneratorLossesKey = "last_generator_losses"
 }

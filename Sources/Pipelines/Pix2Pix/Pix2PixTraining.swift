@@ -72,6 +72,16 @@ extension Pix2Pix: TrainableModel {
         return out
     }
 
-    public var extraState: [(String, Tensor)] { [] }
-    public func restoreExtraState(_ tensors: [String: Tensor]) throws {}
+    /// With `--n-critic` > 1: the generator's last losses, which critic-only steps report, so
+    /// that a resumed run logs the same values as an uninterrupted one.
+    public var extraState: [(String, Tensor)] {
+        (config.penalties?.nCritic ?? 1) > 1 ? [(Self.lastGeneratorLossesKey, Tensor(vector: [lastGeneratorLosses.gan, lastGeneratorLosses.l1]))] : []
+    }
+    public func restoreExtraState(_ tensors: [String: Tensor]) throws {
+        guard let t = tensors[Self.lastGeneratorLossesKey] else { return }
+        guard t.shape == [2] else { throw NetworkError.invalidOption("\(Self.lastGeneratorLossesKey): shape \(t.shape), expected [2]") }
+        let v = t.data
+        lastGeneratorLosses = (v[0], v[1])
+    }
+    static let lastGeneratorLossesKey = "last_generator_losses"
 }
