@@ -118,8 +118,23 @@ public final class BatchNorm2d: Module {
         // Without running stats, batch statistics are used in eval mode too (as PyTorch).
         let useBatch = training || runningMean == nil
         return try batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
-                             training: useBatch, momentum: momentum, eps: eps)
+                             training: useBatch, momentum: momentum, eps: eps,
+                             across: training ? SynchronizedBatchNorm.communicator : nil)
     }
+}
+
+/// Synchronised BatchNorm (`--sync-bn`), as a scope: inside `SynchronizedBatchNorm.$communicator
+/// .withValue(comm) { ... }` every BatchNorm2d in training mode (and not per-sample) normalises
+/// over the batches of all of `comm`'s ranks. The trainer opens the scope around its training
+/// steps only, which every rank runs in step; anything rank 0 does alone (report samples) is
+/// outside it.
+public enum SynchronizedBatchNorm {
+    @TaskLocal public static var communicator: Communicator?
+}
+
+extension Module {
+    /// Whether any BatchNorm2d is below this module.
+    public var containsBatchNorm: Bool { namedModules().contains { $0.1 is BatchNorm2d } }
 }
 
 public final class InstanceNorm2d: Module {

@@ -82,7 +82,7 @@ public struct TrainBicycleGAN: ParsableCommand {
         let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
         let t = try BicycleGANTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
         let m = t.model
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: saveLatestFreq, checkReplicas: common.checkReplicas, command: "bicyclegan",
+        try runTraining(t, flags: common, saveLatestFreq: saveLatestFreq, command: "bicyclegan",
                         describe: "training bicyclegan on \(t.dataset.count) pairs (\(t.options.data.direction.rawValue)); G \(m.netG.parameterCount) parameters (code of \(t.options.model.nz) added at \(t.options.model.whereAdd == .all ? "every level" : "the input")), E \(m.netE.parameterCount), D and D2 \(m.netD.parameterCount) each")
     }
 }

@@ -73,15 +73,13 @@ public struct CIMLEFlags: ParsableArguments {
     var name: String { run.name }
     var resume: Bool { run.resume }
     var quiet: Bool { run.quiet }
-    var checkReplicas: Bool { run.checkReplicas }
-    var timeLimit: Double? { run.timeLimit }
 
     /// `command`: the subcommand after `translate train` (for the line that continues a stopped run).
     func run(_ o: CIMLETrainOptions, what: String, command: String) throws {
         let t = try CIMLETrainer(options: o, resume: resume)
         if resume { try t.extend(toEpochs: rounds) }
         let m = t.options.model
-        try runTraining(t, quiet: quiet, resume: resume, saveLatestFreq: 0, checkReplicas: checkReplicas, timeLimit: timeLimit, command: command, unit: "round",
+        try runTraining(t, flags: run, saveLatestFreq: 0, command: command, unit: "round",
                         describe: "training cIMLE \(what) on \(t.dataset.count) images; G \(t.model.cimle.netG.parameterCount) parameters, \(m.levels) levels, \(m.noiseChannels) noise channels per level; distance \(m.l1Weight) x L1 + \(m.lpipsWeight) x LPIPS; \(m.selection.rawValue) selection")
     }
 }

@@ -159,7 +159,7 @@ public struct TrainPix2Pix: ParsableCommand {
         if !common.resume { try options.data.fitPalette(root: options.dataroot, phase: options.phase, seed: options.seed) }
         let t = try Pix2PixTrainer(options: options, resume: common.resume, defaults: defaults)
         let what = "\(t.dataset.count) \(task.definition.items) (\(task == .translation ? t.options.data.direction.rawValue : task.title))"
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "pix2pix",
+        try runTraining(t, flags: common.run, saveLatestFreq: common.saveLatestFreq, command: "pix2pix",
                         describe: "training pix2pix on \(what); G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -218,7 +218,7 @@ public struct TrainColorization: ParsableCommand {
     public func run() throws {
         let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
         let t = try Pix2PixTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "colorization",
+        try runTraining(t, flags: common.run, saveLatestFreq: common.saveLatestFreq, command: "colorization",
                         describe: "training colorization (pix2pix objective) on \(t.dataset.count) photos; G \(t.model.netG.parameterCount) parameters, D \(t.model.netD.parameterCount)")
     }
 }
@@ -226,12 +226,16 @@ public struct TrainColorization: ParsableCommand {
 /// Runs a trainer for a command: resume and dataset lines, SIGINT/SIGTERM handling (a
 /// checkpoint of the current step, the command that continues, exit status 128 + signal).
 /// `command` is the subcommand after `translate train` (e.g. `pix2pix`); `unit` "epoch" or "round".
-func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, quiet: Bool, resume: Bool, saveLatestFreq: Int, checkReplicas: Bool,
-                                    timeLimit: Double? = nil, command: String, unit: String = "epoch", describe: String) throws {
-    trainer.progressEnabled = !quiet
+/// `flags`: the run flags every method shares (--quiet, --resume, --check-replicas,
+/// --sync-bn, --time-limit).
+func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, flags: RunFlags, saveLatestFreq: Int,
+                                    command: String, unit: String = "epoch", describe: String) throws {
+    let resume = flags.resume
+    trainer.progressEnabled = !flags.quiet
     trainer.saveLatestFreq = saveLatestFreq
-    trainer.checkReplicasEnabled = checkReplicas
-    trainer.timeLimit = timeLimit.map { $0 * 60 }
+    trainer.checkReplicasEnabled = flags.checkReplicas
+    trainer.synchronizedBatchNorm = flags.syncBN
+    trainer.timeLimit = flags.timeLimit.map { $0 * 60 }
     let o = trainer.options
     // Under mpirun only rank 0 speaks.
     let comm = trainer.communicator

@@ -46,7 +46,7 @@ public struct TrainCycleGAN: ParsableCommand {
     public func run() throws {
         let defaults = try Self.parse(["--dataroot", common.dataroot, "--name", common.name]).trainOptions
         let t = try CycleGANTrainer(options: trainOptions, resume: common.resume, defaults: defaults)
-        try runTraining(t, quiet: common.quiet, resume: common.resume, saveLatestFreq: common.saveLatestFreq, checkReplicas: common.checkReplicas, timeLimit: common.timeLimit, command: "cyclegan",
+        try runTraining(t, flags: common.run, saveLatestFreq: common.saveLatestFreq, command: "cyclegan",
                         describe: "training cyclegan on \(t.dataset.count) items per epoch; each G \(t.model.netGA.parameterCount) parameters, each D \(t.model.netDA.parameterCount)")
     }
 }

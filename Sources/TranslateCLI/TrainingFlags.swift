@@ -56,8 +56,6 @@ public struct TrainingFlags: ParsableArguments {
     var maxItems: Int? { run.maxItems }
     var resume: Bool { run.resume }
     var quiet: Bool { run.quiet }
-    var checkReplicas: Bool { run.checkReplicas }
-    var timeLimit: Double? { run.timeLimit }
 }
 
 /// The GAN optimisers' Adam settings and learning-rate schedule (pix2pix, CycleGAN, BicycleGAN).
@@ -107,6 +105,7 @@ public struct RunFlags: ParsableArguments {
     @Flag(help: "Continue the run in <checkpoints-dir>/<name> from its latest checkpoint (its saved configuration wins).") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Under mpirun: after every epoch, compare a checksum of every rank's parameters and stop with an error naming the ranks that differ (a debugging aid; one all-gather per epoch).") var checkReplicas = false
+    @Flag(name: .customLong("sync-bn"), help: "Under mpirun: BatchNorm layers normalise over the batches of all ranks together (as PyTorch's SyncBatchNorm; three all-reduces per layer and step), so that N ranks x --batch-size train as one process with N x the batch. Without it each rank uses its own batch's statistics (as DDP). Needs --norm batch.") var syncBN = false
     @Option(help: "Stop after this many minutes of training (a cluster job's limit, or equal wall time for a comparison): the step running at the limit completes, latest.safetensors is written, exit status 0; --resume continues. cIMLE stops at the end of the round running at the limit.") var timeLimit: Double?
 
     public func validate() throws {

@@ -61,6 +61,16 @@ final class BicycleGANCLITests: CLITestCase {
         let log = try String(contentsOfFile: runs + "/b/loss_log.jsonl", encoding: .utf8)
         XCTAssertEqual(log.split(separator: "\n").count, 1)
         for name in BicycleGAN.Losses.names { XCTAssertTrue(log.contains("\"\(name)\""), name) }
+        // --time-limit stops after the step at the limit with a checkpoint and exit status 0
+        // (the command once ignored it); --resume finishes the run.
+        let limited = ["train", "bicyclegan", "--dataroot", root.path, "--name", "limited", "--checkpoints-dir", runs,
+                       "--epochs", "2", "--epochs-decay", "0"] + tinyFlags
+        let l = try run(limited + ["--time-limit", "0.000001"])
+        XCTAssertEqual(l.status, 0, l.err)
+        XCTAssertTrue(l.out.contains("stopped at the time limit"), l.out + l.err)
+        XCTAssertEqual(try String(contentsOfFile: runs + "/limited/loss_log.jsonl", encoding: .utf8).split(separator: "\n").count, 1)
+        XCTAssertEqual(try run(limited + ["--resume"]).status, 0)
+        XCTAssertEqual(try String(contentsOfFile: runs + "/limited/loss_log.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
         let model = runs + "/b"
         let inputs = tmp.appendingPathComponent("in")
         try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)

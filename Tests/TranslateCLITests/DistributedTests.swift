@@ -85,22 +85,77 @@ final class DistributedTests: CLITestCase {
         let step1 = trainArgs(data, name: "g1", batch: 2) + ["--max-items", "2"]
         XCTAssertEqual(try run(step1 + ["--threads", "1"]).status, 0)
         try mpi(2, trainArgs(data, name: "g2", batch: 1) + ["--max-items", "2"])
-        let (ga, gb) = (try weights("g1"), try weights("g2"))
+        try assertStepOneGradientsAgree(try weights("g1"), try weights("g2"))
+    }
+
+    /// Step 1's gradients of two runs, as Adam's first moments after one step (exp_avg =
+    /// (1 - beta1) g): within 1e-5 of each tensor's largest value, except tensors whose
+    /// gradient is rounding (below 1e-4 of its network's largest gradient), which must be so
+    /// in both runs.
+    func assertStepOneGradientsAgree(_ ga: [String: Tensor], _ gb: [String: Tensor], file: StaticString = #filePath, line: UInt = #line) throws {
         let moments = ga.filter { $0.key.hasSuffix(".exp_avg") }
-        XCTAssertFalse(moments.isEmpty)
+        XCTAssertFalse(moments.isEmpty, file: file, line: line)
         for net in ["optim.G.", "optim.D."] {
             let mine = moments.filter { $0.key.hasPrefix(net) }
             let largest = mine.values.map { $0.data.map(abs).max()! }.max()!
             for (k, t) in mine {
-                let u = try XCTUnwrap(gb[k], k)
+                let u = try XCTUnwrap(gb[k], k, file: file, line: line)
                 let scale = t.data.map(abs).max()!
                 if scale < 1e-4 * largest {
-                    XCTAssertLessThan(u.data.map(abs).max()!, 1e-4 * largest, "\(k): rounding-sized in one run only")
+                    XCTAssertLessThan(u.data.map(abs).max()!, 1e-4 * largest, "\(k): rounding-sized in one run only", file: file, line: line)
                 } else {
-                    XCTAssertLessThan(zip(t.data, u.data).map { abs($0 - $1) }.max()! / scale, 1e-5, k)
+                    XCTAssertLessThan(zip(t.data, u.data).map { abs($0 - $1) }.max()! / scale, 1e-5, k, file: file, line: line)
                 }
             }
         }
+    }
+
+    /// BatchNorm (pix2pix's default norm, no dropout): with --sync-bn, 2 ranks x batch 1 train
+    /// as 1 process x batch 2 (losses of every step within 1e-5, weights and running
+    /// statistics after 3 steps within 1e-5 of each tensor's largest value); without it each
+    /// rank normalises its own image and the runs part at the first step. --sync-bn with
+    /// InstanceNorm is refused, naming the flag.
+    func testSyncBatchNormTrainsAsOneProcessWithTwiceTheBatch() throws {
+        _ = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 6)
+        func args(_ name: String, _ batch: Int) -> [String] {
+            var a = trainArgs(data, name: name, batch: batch)
+            let i = a.firstIndex(of: "instance")!
+            a[i] = "batch"
+            return a
+        }
+        XCTAssertEqual(try run(args("one", 2) + ["--threads", "1"]).status, 0)
+        try mpi(2, args("sync", 1) + ["--sync-bn", "--check-replicas"])
+        try mpi(2, args("local", 1))
+        let (a, b, c) = (try losses("one"), try losses("sync"), try losses("local"))
+        XCTAssertEqual(a.count, 3)
+        XCTAssertEqual(b.count, 3)
+        for (x, y) in zip(a, b) {
+            for (k, v) in x { XCTAssertEqual(v, y[k]!, accuracy: 1e-5 * max(1, abs(v)), "loss \(k)") }
+        }
+        let apart = zip(a[0], a[0].keys.map { c[0][$0]! }).map { abs($0.1 - $1) / max(1, abs($0.1)) }.max()!
+        XCTAssertGreaterThan(apart, 1e-3, "per-rank statistics should differ from the batch of 2's at step 1")
+        // Weights (not biases: see the InstanceNorm test) and running statistics. Running
+        // statistics are the same on every rank with --sync-bn (--check-replicas).
+        let (wa, wb) = (try weights("one"), try weights("sync"))
+        var worst: (Float, String) = (0, ""), stats = 0
+        for (k, t) in wa where k.hasSuffix(".weight") || k.hasSuffix(".running_mean") || k.hasSuffix(".running_var") {
+            let u = try XCTUnwrap(wb[k], k)
+            if !k.hasSuffix(".weight") { stats += 1 }
+            let d = zip(t.data, u.data).map { abs($0 - $1) }.max()! / max(t.data.map(abs).max()!, 1e-12)
+            if d > worst.0 { worst = (d, k) }
+        }
+        XCTAssertGreaterThan(stats, 4)
+        XCTAssertLessThan(worst.0, 1e-4, "largest difference relative to its tensor's largest value: \(worst.1)")
+        print("sync-bn: largest weight/statistic difference after 3 steps \(worst.0) of its tensor's largest value (\(worst.1))")
+        // Step 1's gradients, before Adam can amplify rounding.
+        try run(args("g1", 2) + ["--max-items", "2", "--threads", "1"])
+        try mpi(2, args("g2", 1) + ["--max-items", "2", "--sync-bn"])
+        try assertStepOneGradientsAgree(try weights("g1"), try weights("g2"))
+
+        let refused = try mpi(2, trainArgs(data, name: "inst", batch: 1) + ["--sync-bn"], expectSuccess: false)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.err.contains("--sync-bn") && refused.err.contains("no BatchNorm"), refused.err)
     }
 
     /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first

@@ -149,6 +149,9 @@ public final class GANTrainer<Model: TrainableModel> {
     var stepRNG: RNG
     /// `--check-replicas`: compare a checksum of every rank's parameters after each epoch.
     public var checkReplicasEnabled = false
+    /// `--sync-bn`: under mpirun, BatchNorm layers in the training steps normalise over all
+    /// ranks' batches (`SynchronizedBatchNorm`); one process: no change.
+    public var synchronizedBatchNorm = false
 
     public var runDir: URL { options.runDirectory }
     public var latestURL: URL { runDir.appendingPathComponent("latest.safetensors") }
@@ -300,6 +303,10 @@ public final class GANTrainer<Model: TrainableModel> {
     public func run(stopAfterEpochs: Int? = nil) throws {
         // Only rank 0 writes: the lock, config, log, checkpoints, samples, page, progress.
         let root = communicator.isRoot, ranks = communicator.size
+        if synchronizedBatchNorm && !model.modules.contains(where: { $0.1.containsBatchNorm }) {
+            throw TranslateError.invalidFlag(flag: "--sync-bn", reason: "\(Model.method.rawValue) here has no BatchNorm layers (--norm instance or none, or a method without them), so there are no statistics to synchronise")
+        }
+        let syncBN: Communicator? = synchronizedBatchNorm && ranks > 1 ? communicator : nil
         let lock = root ? try RunLock(folder: runDir) : nil
         defer { withExtendedLifetime(lock) {} }
         if root {
@@ -362,7 +369,9 @@ public final class GANTrainer<Model: TrainableModel> {
             var running = [Float](repeating: 0, count: names.count)
             while let batch = try plan.next() {
                 let t0 = Date()
-                let stepLosses = try ranks > 1 ? model.trainStep(batch, rng: &stepRNG) : model.trainStep(batch, rng: &rng)
+                let stepLosses = try SynchronizedBatchNorm.$communicator.withValue(syncBN) {
+                    try ranks > 1 ? model.trainStep(batch, rng: &stepRNG) : model.trainStep(batch, rng: &rng)
+                }
                 // Read after the step, so that a signal during it stops here.
                 let localCause = stopCause(timed: custom == nil)
                 let (losses, stopAsked) = combine(stepLosses, stopRequested: localCause != nil)

@@ -31,6 +31,49 @@ private func groupStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, perIn
     return (mean, invstd, variance)
 }
 
+/// Batch statistics of each channel over the batches of every rank of `comm` (synchronised
+/// BatchNorm, `--sync-bn`): per-channel sums all-reduced in Double, then the squared
+/// deviations from the global mean the same way (two passes, as `groupStats`). Returns the
+/// values count per channel over all ranks as well.
+private func syncedChannelStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, eps: Float, comm: Communicator)
+    -> (mean: [Float], invstd: [Float], variance: [Double], count: Double) {
+    // Per-plane partial sums in Float (as groupStats), added per channel in Double.
+    func channelSums(_ plane: (UnsafePointer<Float>) -> Double) -> [Double] {
+        var sums = [Double](repeating: 0, count: c + 1)
+        sums.withUnsafeMutableBufferPointer { sp in
+            let sp = sp.baseAddress!
+            parallelFor(c, work: n * c * s) { ch in
+                var t: Double = 0
+                for b in 0..<n { t += plane(x + (b * c + ch) * s) }
+                sp[ch] = t
+            }
+        }
+        return sums
+    }
+    var first = channelSums { p in var t: Float = 0; for j in 0..<s { t += p[j] }; return Double(t) }
+    first[c] = Double(n * s)
+    first.withUnsafeMutableBufferPointer { comm.allReduceSum($0) }
+    let m = first[c]
+    let mu = (0..<c).map { first[$0] / m }
+    var second = [Double](repeating: 0, count: c)
+    second.withUnsafeMutableBufferPointer { sp in
+        let sp = sp.baseAddress!
+        parallelFor(c, work: n * c * s) { ch in
+            var t: Double = 0
+            for b in 0..<n {
+                let p = x + (b * c + ch) * s
+                var u: Double = 0
+                for j in 0..<s { let d = Double(p[j]) - mu[ch]; u += d * d }
+                t += u
+            }
+            sp[ch] = t
+        }
+    }
+    second.withUnsafeMutableBufferPointer { comm.allReduceSum($0) }
+    let variance = second.map { $0 / m }
+    return (mu.map { Float($0) }, variance.map { Float(1 / ($0 + Double(eps)).squareRoot()) }, variance, m)
+}
+
 /// y = (x - mean[g]) * invstd[g] * gamma[c] + beta[c], with gamma/beta optional.
 private func normalizeForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, s: Int,
                               perInstance: Bool, mean: [Float], invstd: [Float], gamma: [Float]?, beta: [Float]?) {
@@ -46,10 +89,15 @@ private func normalizeForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePoint
 
 /// Backward of the normalisation. With `statsDependOnX` (training-mode batch norm, instance
 /// norm) the mean/variance terms are included; otherwise (eval batch norm) they are constants.
+///
+/// With `sync` (batch norm over every rank's batch, `count` values per channel in all), the
+/// per-channel sums that dx needs are all-reduced first; the affine parameters' gradients stay
+/// this rank's own (data-parallel training averages them over the ranks afterwards).
 private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c: Int, s: Int, perInstance: Bool,
-                               mean: [Float], invstd: [Float], weight: Tensor?, bias: Tensor?, statsDependOnX: Bool) {
+                               mean: [Float], invstd: [Float], weight: Tensor?, bias: Tensor?, statsDependOnX: Bool,
+                               sync: (comm: Communicator, count: Double)? = nil) {
     let groups = perInstance ? n * c : c
-    let m = Float(perInstance ? s : n * s)
+    let m = Float(sync?.count ?? Double(perInstance ? s : n * s))
     let gamma = weight?.data
     // Per-group sums of dy and dy * xhat (Double accumulation).
     var sumDy = [Double](repeating: 0, count: groups)
@@ -79,6 +127,11 @@ private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c:
             sumDy[gi] += Double(sd); sumDyXhat[gi] += Double(sdx)
             chDy[ch] += Double(sd); chDyXhat[ch] += Double(sdx)
         } }
+        if let sync, x.requiresGrad, statsDependOnX {
+            var both = sumDy + sumDyXhat
+            both.withUnsafeMutableBufferPointer { sync.comm.allReduceSum($0) }
+            sumDy = Array(both[..<groups]); sumDyXhat = Array(both[groups...])
+        }
         if x.requiresGrad {
             x.withGrad { dxb in
                 let dx = dxb.baseAddress!
@@ -148,20 +201,36 @@ private func checkNormArgs(_ op: String, _ x: Tensor, _ weight: Tensor?, _ bias:
 /// Batch normalisation as `F.batch_norm`. Training: batch statistics (biased variance) and,
 /// if given, running stats updated in place with the unbiased variance and `momentum`.
 /// Eval: running statistics.
+///
+/// `across`: in training, the statistics of the batches of every rank of this communicator
+/// together, as PyTorch's SyncBatchNorm (every rank must call it at the same point); the
+/// running statistics then agree on all ranks. Gradients of gradients are not available
+/// through it.
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
-                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
+                      across comm: Communicator? = nil) throws -> Tensor {
     let (n, c, s) = try checkNormArgs("batchNorm", x, weight, bias)
     for (t, what) in [(runningMean, "running_mean"), (runningVar, "running_var")] {
         if let t, t.shape != [c] { throw TensorError.shapeMismatch(op: "batchNorm (\(what) vs input channels)", shapes: [t.shape, x.shape]) }
     }
     var mean: [Float], invstd: [Float]
+    var sync: (comm: Communicator, count: Double)?
     if training {
-        guard n * s > 1 else {
+        let st: (mean: [Float], invstd: [Float], variance: [Double])
+        let m: Double
+        if let comm, comm.size > 1 {
+            let r = x.data.withUnsafeBufferPointer { syncedChannelStats($0.baseAddress!, n: n, c: c, s: s, eps: eps, comm: comm) }
+            st = (r.mean, r.invstd, r.variance); m = r.count
+            sync = (comm, m)
+        } else {
+            st = x.data.withUnsafeBufferPointer { groupStats($0.baseAddress!, n: n, c: c, s: s, perInstance: false, eps: eps) }
+            m = Double(n * s)
+        }
+        // Checked after the all-reduce, so that every rank takes part in it before any throws.
+        guard m > 1 else {
             throw TensorError.invalidArgument("batchNorm: expected more than 1 value per channel when training, got input shape \(x.shape)")
         }
-        let st = x.data.withUnsafeBufferPointer { groupStats($0.baseAddress!, n: n, c: c, s: s, perInstance: false, eps: eps) }
         mean = st.mean; invstd = st.invstd
-        let m = Double(n * s)
         if let rm = runningMean {
             for ch in 0..<c { rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * st.mean[ch] }
         }
@@ -184,7 +253,11 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     let inputs = [x] + [weight, bias].compactMap { $0 }
     record(result, inputs) { g in
         normalizeBackward(x: x, gout: g.baseAddress!, n: n, c: c, s: s, perInstance: false, mean: mean,
-                          invstd: invstd, weight: weight, bias: bias, statsDependOnX: training)
+                          invstd: invstd, weight: weight, bias: bias, statsDependOnX: training, sync: sync)
+    }
+    if sync != nil {
+        recordGraph(result) { _, _ in throw noGraphRule("batchNorm over the batches of all ranks (--sync-bn)") }
+        return result
     }
     recordGraph(result) { [mean, invstd] g, needs in
         try normalizeGraphBackward(g, x: x, weight: weight, bias: bias, perInstance: false, statsDependOnX: training,
