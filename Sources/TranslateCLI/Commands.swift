@@ -256,7 +256,7 @@ func runTraining<M: TrainableModel>(_ trainer: GANTrainer<M>, flags: RunFlags, s
     stderrLine("dataset: \(trainer.layout.datasetSummary(trainer.dataset))")
     stderrLine(describe)
     let stop = StopRequest()
-    stop.installSignalHandlers()
+    stop.installSignalHandlers(announce: comm.isRoot)
     defer { stop.uninstall() }
     trainer.stop = stop
     do { try trainer.run() } catch let e as TrainingInterrupted {

@@ -100,6 +100,30 @@ class CLITestCase: XCTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
+    /// Starts `program args` in the background (stdout discarded, stderr in the pipe), once
+    /// `log` has `lines` lines (a training's loss log) sends `signal`, and returns the process
+    /// after it ended with its stderr.
+    func signalWhenLogged(_ program: URL, _ args: [String], extraEnvironment: [String: String] = [:],
+                          log: URL, lines: Int, signal: Int32) throws -> (process: Process, err: String) {
+        let p = Process()
+        p.executableURL = program
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
+        env.merge(extraEnvironment) { $1 }
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count < lines { usleep(2000) }
+        kill(p.processIdentifier, signal)
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p, errText)
+    }
+
     func expectFailure(_ args: [String], mentions needle: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try run(args)
         XCTAssertNotEqual(r.status, 0, "\(args) should fail", file: file, line: line)

@@ -22,14 +22,18 @@ final class DistributedTests: CLITestCase {
     /// `translate args` as `ranks` processes; fails the test on a non-zero status.
     @discardableResult
     func mpi(_ ranks: Int, _ args: [String], expectSuccess: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, out: String, err: String) {
-        // Loopback only: TCP between the ranks of this machine, as between machines.
-        let r = try runProcess(URL(fileURLWithPath: try mpirun),
-                               ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "--mca", "btl", "tcp,self", "--mca", "pml", "ob1",
-                                "-x", "TRANSLATE_NO_BLAS_CORETYPE=1", try executable.path] + args + ["--threads", "1"],
-                               extraEnvironment: ["OMPI_MCA_btl_tcp_if_include": "lo", "OMPI_MCA_oob_tcp_if_include": "lo"])
+        let r = try runProcess(URL(fileURLWithPath: try mpirun), try mpiArguments(ranks, args), extraEnvironment: mpiEnvironment)
         if expectSuccess { XCTAssertEqual(r.status, 0, "mpirun -np \(ranks) \(args): \(r.err)", file: file, line: line) }
         return r
     }
+
+    /// mpirun's arguments for `translate args` on `ranks` processes, one thread each.
+    func mpiArguments(_ ranks: Int, _ args: [String]) throws -> [String] {
+        ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "--mca", "btl", "tcp,self", "--mca", "pml", "ob1",
+         "-x", "TRANSLATE_NO_BLAS_CORETYPE=1", try executable.path] + args + ["--threads", "1"]
+    }
+    /// Loopback only: TCP between the ranks of this machine, as between machines.
+    let mpiEnvironment = ["OMPI_MCA_btl_tcp_if_include": "lo", "OMPI_MCA_oob_tcp_if_include": "lo"]
 
     /// A tiny pix2pix run: unet-32, InstanceNorm, no dropout, one epoch without decay.
     func trainArgs(_ data: URL, name: String, batch: Int) -> [String] {
@@ -156,6 +160,36 @@ final class DistributedTests: CLITestCase {
         let refused = try mpi(2, trainArgs(data, name: "inst", batch: 1) + ["--sync-bn"], expectSuccess: false)
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.err.contains("--sync-bn") && refused.err.contains("no BatchNorm"), refused.err)
+    }
+
+    /// Ctrl-C to mpirun (which forwards SIGTERM to every rank) mid-epoch: all ranks stop at
+    /// the same step, rank 0 writes one checkpoint and says so once, mpirun exits non-zero, and
+    /// `--resume` under mpirun ends with the bits of a 2-rank run never interrupted.
+    func testCtrlCUnderMPIRunStopsEveryRankAndResumesExactly() throws {
+        let mpirunPath = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 6)
+        func args(_ name: String) -> [String] {
+            var a = trainArgs(data, name: name, batch: 1)
+            a[a.firstIndex(of: "--epochs")! + 1] = "40"  // 3 steps per epoch, 120 in all
+            return a
+        }
+        try mpi(2, args("straight"))
+        let reference = try SafeTensors.read(tmp.appendingPathComponent("runs/straight/latest.safetensors"))
+
+        let (p, errText) = try signalWhenLogged(URL(fileURLWithPath: mpirunPath), try mpiArguments(2, args("stopped")), extraEnvironment: mpiEnvironment,
+                                                log: tmp.appendingPathComponent("runs/stopped/loss_log.jsonl"), lines: 5, signal: SIGINT)
+        XCTAssertNotEqual(p.terminationStatus, 0, errText)
+        XCTAssertEqual(errText.components(separatedBy: "checkpoint written to").count, 2, "one checkpoint line: \(errText)")
+        XCTAssertEqual(errText.components(separatedBy: "finishing this step").count, 2, "rank 0 alone announces the signal: \(errText)")
+        let meta = try SafeTensors.read(tmp.appendingPathComponent("runs/stopped/latest.safetensors")).metadata
+        let steps = Int(meta["steps"] ?? "") ?? 0
+        XCTAssertGreaterThanOrEqual(steps, 5)
+        XCTAssertLessThan(steps, 120, "the signal came after the run had ended; slow the test run down")
+        try mpi(2, args("stopped") + ["--resume"])
+        let got = try SafeTensors.read(tmp.appendingPathComponent("runs/stopped/latest.safetensors"))
+        XCTAssertEqual(got.tensors.map(\.0), reference.tensors.map(\.0))
+        for ((k, ta), (_, tb)) in zip(reference.tensors, got.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
+        XCTAssertEqual(try losses("stopped"), try losses("straight"))
     }
 
     /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first

@@ -338,27 +338,9 @@ final class UserDataTests: CLITestCase {
         let reference = try SafeTensors.read(tmp.appendingPathComponent("runs/straight/latest.safetensors"))
 
         for (sig, name, extra) in [(SIGINT, "int", [String]()), (SIGKILL, "kill", ["--save-latest-freq", "2"])] {
-            let p = Process()
-            p.executableURL = try executable
-            p.arguments = args(name) + extra
-            var env = ProcessInfo.processInfo.environment
-            env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
-            p.environment = env
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            // Wait until a few steps are logged, then signal mid-epoch.
-            let log = tmp.appendingPathComponent("runs/\(name)/loss_log.jsonl")
-            let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline {
-                let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count
-                if lines >= 5 { break }
-                usleep(2000)
-            }
-            kill(p.processIdentifier, sig)
-            let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
+            // Signalled mid-epoch, once a few steps are logged.
+            let (p, errText) = try signalWhenLogged(try executable, args(name) + extra,
+                                                    log: tmp.appendingPathComponent("runs/\(name)/loss_log.jsonl"), lines: 5, signal: sig)
             if sig == SIGINT {
                 XCTAssertEqual(p.terminationReason, .exit)
                 XCTAssertEqual(p.terminationStatus, 130, errText)

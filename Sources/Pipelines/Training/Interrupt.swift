@@ -25,15 +25,16 @@ public final class StopRequest: @unchecked Sendable {  // state behind `lock`
         return true
     }
 
-    /// Handles SIGINT and SIGTERM until `uninstall()`.
-    public func installSignalHandlers() {
+    /// Handles SIGINT and SIGTERM until `uninstall()`. `announce: false` (ranks above 0 under
+    /// mpirun, which forwards the signal to every rank) handles them without a message.
+    public func installSignalHandlers(announce: Bool = true) {
         for sig in [SIGINT, SIGTERM] {
             Foundation.signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler { [weak self] in
                 guard let self else { return }
                 if self.request(sig) {
-                    stderrLine("\n\(sig == SIGINT ? "interrupted (Ctrl-C)" : "terminated (SIGTERM)"): finishing this step, then writing a checkpoint; a second Ctrl-C stops at once without one")
+                    if announce { stderrLine("\n\(sig == SIGINT ? "interrupted (Ctrl-C)" : "terminated (SIGTERM)"): finishing this step, then writing a checkpoint; a second Ctrl-C stops at once without one") }
                 } else {
                     stderrLine("\nsecond signal: stopping now; the last checkpoint written is kept")
                     exit(128 + sig)
