@@ -83,7 +83,8 @@ class CLITestCase: XCTestCase {
     }
 
     /// Runs `program` to its end with `extraEnvironment` added (and the BLAS re-execution off).
-    func runProcess(_ program: URL, _ args: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    /// A process for `program args` with the test environment (no BLAS core-type re-exec).
+    func makeProcess(_ program: URL, _ args: [String], extraEnvironment: [String: String]) -> Process {
         let p = Process()
         p.executableURL = program
         p.arguments = args
@@ -91,6 +92,11 @@ class CLITestCase: XCTestCase {
         env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
         env.merge(extraEnvironment) { $1 }
         p.environment = env
+        return p
+    }
+
+    func runProcess(_ program: URL, _ args: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let p = makeProcess(program, args, extraEnvironment: extraEnvironment)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -105,13 +111,7 @@ class CLITestCase: XCTestCase {
     /// after it ended with its stderr.
     func signalWhenLogged(_ program: URL, _ args: [String], extraEnvironment: [String: String] = [:],
                           log: URL, lines: Int, signal: Int32) throws -> (process: Process, err: String) {
-        let p = Process()
-        p.executableURL = program
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["TRANSLATE_NO_BLAS_CORETYPE"] = "1"
-        env.merge(extraEnvironment) { $1 }
-        p.environment = env
+        let p = makeProcess(program, args, extraEnvironment: extraEnvironment)
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
