@@ -192,6 +192,44 @@ final class DistributedTests: CLITestCase {
         XCTAssertEqual(try losses("stopped"), try losses("straight"))
     }
 
+    /// cIMLE under mpirun: the codes of a round depend on the seed, not on the number of ranks
+    /// (each pool item's selection has its own generator), and a step takes N x --batch-size
+    /// pool items, so 2 ranks x batch 2 and 4 ranks x batch 1 train alike: the same losses
+    /// and weights after 2 rounds up to summation order, replicas equal (--check-replicas),
+    /// and 2 ranks twice give the same bits.
+    func testCIMLESelectionShardsAndRankCountsAgree() throws {
+        _ = try mpirun
+        let hr = tmp.appendingPathComponent("hr")
+        try FileManager.default.createDirectory(at: hr, withIntermediateDirectories: true)
+        for i in 0..<4 { try ImageFile.write(try makeImage(width: 40, height: 36, seed: UInt64(i + 3)), to: hr.appendingPathComponent("h\(i).png")) }
+        func args(_ name: String, batch: Int) -> [String] {
+            ["train", "cimle-sr", "--dataroot", hr.path, "--name", name, "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+             "--scale", "2", "--widths", "8,8", "--noise-channels", "2", "--res-blocks", "1", "--level-candidates", "3,2",
+             "--pool-size", "4", "--visits", "2", "--patch-size", "32", "--lpips-weight", "0", "--rounds", "2",
+             "--batch-size", "\(batch)", "--seed", "4", "--samples", "1", "--quiet"]
+        }
+        try mpi(2, args("two", batch: 2) + ["--check-replicas"])
+        try mpi(2, args("again", batch: 2))
+        try mpi(4, args("four", batch: 1) + ["--check-replicas"])
+        let (a, b) = (try losses("two"), try losses("four"))
+        XCTAssertEqual(a.count, 4, "2 rounds x 2 visits x 4 items / 4 per step")
+        XCTAssertEqual(b.count, a.count)
+        for (x, y) in zip(a, b) {
+            for (k, v) in x { XCTAssertEqual(v, y[k]!, accuracy: 1e-5 * max(1, abs(v)), "loss \(k)") }
+        }
+        let (wa, wb, wc) = (try weights("two"), try weights("four"), try weights("again"))
+        var worst: Float = 0, compared = 0
+        for (k, t) in wa where k.hasPrefix("netG.") {
+            let u = try XCTUnwrap(wb[k], k)
+            XCTAssertEqual(wc[k]!.data, t.data, "\(k): two 2-rank runs differ")
+            worst = max(worst, zip(t.data, u.data).map { abs($0 - $1) }.max()! / max(t.data.map(abs).max()!, 1e-12))
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 4, "generator tensors compared: \(wa.keys.sorted().prefix(6))")
+        XCTAssertLessThan(worst, 1e-5, "largest weight difference relative to its tensor's largest value (measured 7e-8)")
+        print("cimle 2x2 vs 4x1: \(compared) generator tensors, largest difference \(worst) of the tensor's largest value")
+    }
+
     /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first
     /// item, as DistributedSampler): 2 steps per epoch, replicas equal, the same bits twice;
     /// --time-limit stops every rank at the same step with one checkpoint and exit status 0.
