@@ -236,6 +236,8 @@ struct ApplyShard: Codable {
     var rows: [Row], rowItems: [Int]
     var scores: [[Double]]
     var failed: [String], failedItems: [Int]
+    /// Column headers a rank found (code samplers' extra columns; nil for one-pass models).
+    var headers: [String]? = nil
 
     /// All ranks' rows, scores and failures in item order (scores belong to rows when targets exist).
     static func merge(_ parts: [ApplyShard]) -> (rows: [Row], scores: [[Double]], failed: [String]) {

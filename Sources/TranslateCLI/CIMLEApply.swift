@@ -51,15 +51,19 @@ public final class SampleApplyJob {
     func stem(_ i: Int) -> String { (dataset.relativePath(i) as NSString).deletingPathExtension }
     func sampleURL(_ i: Int, _ k: Int) -> URL { output.appendingPathComponent(stem(i) + String(format: "_s%02d.png", k)) }
 
+    /// Under mpirun rank r samples inputs r, r + N, ... (an input's codes depend on the seed and
+    /// its index, so the files are those of one process) and rank 0 writes the one page.
     public func run() throws -> (written: Int, failed: [String], summary: String) {
         let t0 = Date()
         let fm = FileManager.default
+        let comm = Distribution.current
         try fm.createDirectory(at: output, withIntermediateDirectories: true)
-        for s in dataset.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") }
+        if comm.isRoot { for s in dataset.skipped { stderrLine("warning: skipping \(s): \(ImageDataset.whySkipped(s))") } }
         var failed: [String] = [], rows: [(String, [String?])] = []
+        var rowItems: [Int] = [], failedItems: [Int] = []
         var extraHeaders: [String] = []
         let assets = output.appendingPathComponent("index_files")
-        for i in 0..<dataset.count {
+        for i in Distribution.workPositions(count: dataset.count, rank: comm.rank, size: comm.size) {
             let started = Date()
             do {
                 let path = dataset.sourcePath(i)
@@ -80,6 +84,7 @@ public final class SampleApplyJob {
                     cells.append(stem(i) + String(format: "_s%02d.png", k))
                 }
                 rows.append((dataset.relativePath(i), cells))
+                rowItems.append(i)
                 if !quiet {
                     var u = rusage()
                     getrusage(RUSAGE_SELF.rawValue, &u)
@@ -89,7 +94,19 @@ public final class SampleApplyJob {
             } catch {
                 stderrLine("error: \(error)")
                 failed.append(dataset.sourcePath(i))
+                failedItems.append(i)
             }
+        }
+        if comm.size > 1 {
+            let part = ApplyShard(rows: rows.map { ApplyShard.Row(name: $0.0, cells: $0.1) }, rowItems: rowItems, scores: [],
+                                  failed: failed, failedItems: failedItems, headers: extraHeaders)
+            let parts = try comm.allGather(part)
+            // Rank 0 reports every rank's failures (and exits non-zero for them).
+            guard comm.isRoot else { return (rows.count, [], "") }
+            let merged = ApplyShard.merge(parts)
+            rows = merged.rows.map { ($0.name, $0.cells) }
+            failed = merged.failed
+            extraHeaders = parts.compactMap(\.headers).max { $0.count < $1.count } ?? []
         }
         let headers = [model.data.taskDefinition.inputName] + extraHeaders + (0..<count).map { model.columnName($0) }
         let meta: [(String, String)] = [("model", model.url.path), ("generator", model.summary),

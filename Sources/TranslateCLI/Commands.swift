@@ -368,12 +368,11 @@ public struct Apply: ParsableCommand {
                 throw TranslateError.invalidFlag(flag: "--dataroot", reason: "models that sample latent codes translate files or folders given with --input (use translate eval --dataroot to score them)")
             }
             try refuseGANFlags(sampler, loadSize: loadSize, direction: direction, testMode: testMode)
-            guard Self.onRankZeroOnly("sampling latent codes") else { return }
             let count = try configureCodes(sampler)
             let job = try SampleApplyJob(model: sampler, inputs: input, output: output, samples: count, seed: seed)
             job.quiet = quiet
             let r = try job.run()
-            print(r.summary)
+            if !r.summary.isEmpty { print(r.summary) }
             if !r.failed.isEmpty { throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) input(s) could not be translated; \(r.written) other(s) were written") }
             return
         }

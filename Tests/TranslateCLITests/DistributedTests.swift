@@ -289,15 +289,49 @@ final class DistributedTests: CLITestCase {
         let model = tmp.appendingPathComponent("runs/m").path
         XCTAssertEqual(try run(["apply", "--model", model, "--input", inputs.path, "--output", tmp.appendingPathComponent("single").path, "--quiet"]).status, 0)
         try mpi(3, ["apply", "--model", model, "--input", inputs.path, "--output", tmp.appendingPathComponent("sharded").path, "--quiet"])
-        let fm = FileManager.default
-        let single = try fm.contentsOfDirectory(atPath: tmp.appendingPathComponent("single").path).sorted()
-        XCTAssertEqual(try fm.contentsOfDirectory(atPath: tmp.appendingPathComponent("sharded").path).sorted(), single)
-        XCTAssertTrue(single.contains("index.html"))
-        for f in single {
-            if f == "index_files" { continue }
-            let x = try Data(contentsOf: tmp.appendingPathComponent("single/\(f)")), y = try Data(contentsOf: tmp.appendingPathComponent("sharded/\(f)"))
-            XCTAssertEqual(x, y, "\(f) differs")
+        try assertSameFiles(tmp.appendingPathComponent("single"), tmp.appendingPathComponent("sharded"), count: 6, skipping: ["index_files"])
+    }
+
+    /// Every file below `a` (but `skipping` folders) exists below `b` with the same bytes, and
+    /// no other; `count` files in all, index.html among them.
+    func assertSameFiles(_ a: URL, _ b: URL, count: Int, skipping: Set<String> = [], file: StaticString = #filePath, line: UInt = #line) throws {
+        func files(_ root: URL) -> [String] {
+            let e = FileManager.default.enumerator(atPath: root.path)!
+            var out: [String] = []
+            while let f = e.nextObject() as? String {
+                if skipping.contains(f) { e.skipDescendants(); continue }
+                var dir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: root.appendingPathComponent(f).path, isDirectory: &dir), !dir.boolValue { out.append(f) }
+            }
+            return out.sorted()
         }
+        let single = files(a)
+        XCTAssertEqual(files(b), single, file: file, line: line)
+        XCTAssertEqual(single.count, count, "\(single)", file: file, line: line)
+        XCTAssertTrue(single.contains("index.html"), file: file, line: line)
+        for f in single {
+            XCTAssertEqual(try Data(contentsOf: a.appendingPathComponent(f)), try Data(contentsOf: b.appendingPathComponent(f)), "\(f) differs", file: file, line: line)
+        }
+    }
+
+    /// Sampling latent codes (a cIMLE super-resolution model, 3 samples per input) shards
+    /// too: 3 ranks on 5 inputs write the files and the page of one process, byte for byte.
+    func testShardedSamplingIsByteIdentical() throws {
+        _ = try mpirun
+        let hr = tmp.appendingPathComponent("hr")
+        try FileManager.default.createDirectory(at: hr, withIntermediateDirectories: true)
+        for i in 0..<5 { try ImageFile.write(try makeImage(width: 36 + 4 * i, height: 34, seed: UInt64(i + 7)), to: hr.appendingPathComponent("x\(i).png")) }
+        let train = ["train", "cimle-sr", "--dataroot", hr.path, "--name", "sr", "--checkpoints-dir", tmp.appendingPathComponent("runs").path,
+                     "--scale", "2", "--widths", "8,8", "--noise-channels", "2", "--res-blocks", "1", "--level-candidates", "3,2",
+                     "--pool-size", "4", "--visits", "1", "--patch-size", "32", "--lpips-weight", "0", "--rounds", "1", "--quiet"]
+        XCTAssertEqual(try run(train).status, 0)
+        let apply = ["apply", "--model", tmp.appendingPathComponent("runs/sr").path, "--input", hr.path, "--samples", "3", "--quiet"]
+        let one = try run(apply + ["--output", tmp.appendingPathComponent("one").path])
+        XCTAssertEqual(one.status, 0, one.err)
+        let sharded = try mpi(3, apply + ["--output", tmp.appendingPathComponent("three").path])
+        XCTAssertFalse(sharded.err.contains("does not shard"), sharded.err)
+        // 5 inputs x 3 samples, index.html, and each input's two page images (input, bicubic).
+        try assertSameFiles(tmp.appendingPathComponent("one"), tmp.appendingPathComponent("three"), count: 5 * 3 + 1 + 5 * 2)
     }
 
     /// Sharded eval (3 ranks, 5 inputs: uneven shards) reports the same metrics as one
