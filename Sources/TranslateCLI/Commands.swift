@@ -387,10 +387,10 @@ public struct Apply: ParsableCommand {
             throw TranslateError.invalidFlag(flag: flag, reason: "needs a model with a latent code and an encoder (BicycleGAN); \(generator.url.path) holds \(generator.method.title), which has none")
         }
         if let root = dataroot, generator.unpaired {
-            guard Self.onRankZeroOnly("CycleGAN's --dataroot evaluation") else { return }
             let job = try CycleEvalJob(file: try ModelFile.open(path: model), dataroot: root, phase: phase, output: output, loadSize: loadSize,
                                        testMode: testMode, maxItems: numTest)
             let r = try job.run()
+            guard Distribution.current.isRoot else { return }
             print(String(format: "cycle L1 (0-1 scale): A->B->A %.4f over %d, B->A->B %.4f over %d; open %@/index.html",
                          r.cycleL1["A"] ?? .nan, r.counts["A"] ?? 0, r.cycleL1["B"] ?? .nan, r.counts["B"] ?? 0, output))
             if !r.failed.isEmpty { throw TranslateError.io(path: r.failed[0], reason: "\(r.failed.count) test image(s) could not be read") }
@@ -402,17 +402,6 @@ public struct Apply: ParsableCommand {
         job.quiet = quiet
         let summary = try job.run()
         if !summary.isEmpty { print(summary) }
-    }
-}
-
-extension Apply {
-    /// The apply paths that do not shard yet: under mpirun rank 0 does all the work (with a
-    /// note) and the other ranks end at once (false).
-    static func onRankZeroOnly(_ what: String) -> Bool {
-        let comm = Distribution.current
-        guard comm.size > 1 else { return true }
-        if comm.isRoot { stderrLine("note: apply with \(what) does not shard its inputs yet: rank 0 of \(comm.size) translates all of them") }
-        return comm.isRoot
     }
 }
 

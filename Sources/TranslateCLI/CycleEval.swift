@@ -42,9 +42,13 @@ public final class CycleEvalJob {
         self.maxItems = maxItems
     }
 
+    /// Under mpirun rank r translates images r, r + N, ... of each domain and rank 0 gathers
+    /// the rows and per-image L1 (summed in image order, so the numbers are one process's)
+    /// and writes the page; other ranks return empty results.
     public func run() throws -> Result {
         var l1: [String: Double] = [:], counts: [String: Int] = [:], failed: [String] = []
         var sections = ""
+        let comm = Distribution.current
         for (domain, first, second) in [("A", gA, gB), ("B", gB, gA)] {
             let folder = root.appendingPathComponent(phase + domain)
             guard FileManager.default.fileExists(atPath: folder.path) else {
@@ -54,16 +58,20 @@ public final class CycleEvalJob {
             let data = DataOptions(mode: .single, direction: .aToB, preprocess: .none, flip: false,
                                    inputNc: first.inputNc, outputNc: first.outputNc, maxItems: maxItems)
             let ds = try ImageDataset(roots: [folder], options: data)
-            var rows: [(String, [String?])] = []
-            var sum = 0.0
-            for i in 0..<ds.count {
+            var rows: [(String, [String?])] = [], rowItems: [Int] = [], scores: [[Double]] = []
+            var domainFailed: [String] = [], failedItems: [Int] = []
+            for i in Distribution.workPositions(count: ds.count, rank: comm.rank, size: comm.size) {
                 var x: Tensor
-                do { x = try ds.load(i).input } catch { stderrLine("error: \(error)"); failed.append(ds.sourcePath(i)); continue }
+                do { x = try ds.load(i).input } catch {
+                    stderrLine("error: \(error)")
+                    domainFailed.append(ds.sourcePath(i)); failedItems.append(i)
+                    continue
+                }
                 if let s = loadSize { x = try Image(tensor: x).resized(width: s, height: s, filter: .bicubic).tensor() }
                 let fake = try first.netG.translate(x, mode: testMode)
                 let rec = try second.netG.translate(fake, mode: testMode)
                 let real8 = try Image(tensor: x), rec8 = try Image(tensor: rec)
-                sum += ApplyJob.psnr(rec8, real8).l1
+                scores.append([ApplyJob.psnr(rec8, real8).l1])
                 let rel = ds.relativePath(i)
                 var cells: [String?] = []
                 for (kind, img) in [("real", real8), ("fake", try Image(tensor: fake)), ("rec", rec8)] {
@@ -74,13 +82,23 @@ public final class CycleEvalJob {
                     cells.append(path)
                 }
                 rows.append((rel, cells))
+                rowItems.append(i)
             }
+            if comm.size > 1 {
+                let merged = ApplyShard.merge(try comm.allGather(ApplyShard(rows: rows.map { ApplyShard.Row(name: $0.0, cells: $0.1) }, rowItems: rowItems,
+                                                                          scores: scores, failed: domainFailed, failedItems: failedItems)))
+                rows = merged.rows.map { ($0.name, $0.cells) }
+                scores = merged.scores
+                domainFailed = merged.failed
+            }
+            failed += domainFailed
             counts[domain] = rows.count
-            l1[domain] = rows.isEmpty ? nil : sum / Double(rows.count)
+            l1[domain] = rows.isEmpty ? nil : scores.map { $0[0] }.reduce(0, +) / Double(rows.count)
             let other = domain == "A" ? "B" : "A"
             sections += "<h2>\(phase)\(domain): \(domain) -> \(other) -> \(domain), cycle L1 \(String(format: "%.4f", l1[domain] ?? .nan))</h2>"
                 + HTMLReport.imageTable(headers: ["real \(domain)", "fake \(other)", "reconstructed \(domain)"], rows: rows)
         }
+        guard comm.isRoot else { return Result(cycleL1: [:], counts: [:], failed: []) }
         let meta: [(String, String)] = [("model", gA.url.path), ("dataroot", root.path),
                                         ("test-time mode", testMode.rawValue), ("resize", loadSize.map { "\($0)x\($0)" } ?? "none"),
                                         ("cycle L1 A->B->A", String(format: "%.4f", l1["A"] ?? .nan)),

@@ -275,6 +275,21 @@ final class DistributedTests: CLITestCase {
         }
         let (wb, wc) = (try weights("two"), try weights("again"))
         for (k, t) in wb { XCTAssertEqual(wc[k]?.data, t.data, "\(k): two 2-rank runs differ") }
+
+        // Its --dataroot evaluation (A -> B -> A over testA/, B -> A -> B over testB/) shards:
+        // 3 ranks write one process's images and page (with its cycle L1) byte for byte.
+        for (dom, n) in [("testA", 5), ("testB", 4)] {
+            let d = root.appendingPathComponent(dom)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for i in 0..<n { try ImageFile.write(try makeImage(width: 32, height: 32, seed: UInt64(50 + 10 * n + i)), to: d.appendingPathComponent("\(i).png")) }
+        }
+        let apply = ["apply", "--model", tmp.appendingPathComponent("runs/two").path, "--dataroot", root.path, "--phase", "test"]
+        let single = try run(apply + ["--output", tmp.appendingPathComponent("cycle1").path])
+        XCTAssertEqual(single.status, 0, single.err)
+        let sharded = try mpi(3, apply + ["--output", tmp.appendingPathComponent("cycle3").path])
+        XCTAssertFalse(sharded.err.contains("does not shard"), sharded.err)
+        XCTAssertEqual(sharded.out, single.out.replacingOccurrences(of: "cycle1", with: "cycle3"))
+        try assertSameFiles(tmp.appendingPathComponent("cycle1"), tmp.appendingPathComponent("cycle3"), count: 1 + 3 * 9)
     }
 
     /// Sharded apply (3 ranks, 5 inputs: uneven shards) writes the same bytes as one process,
