@@ -230,6 +230,46 @@ final class DistributedTests: CLITestCase {
         print("cimle 2x2 vs 4x1: \(compared) generator tensors, largest difference \(worst) of the tensor's largest value")
     }
 
+    /// A rank that fails ends the job: a truncated image, read by whichever rank's shard holds
+    /// it, gives "rank R of 2 failed, ending the job" naming the file and a non-zero exit; a
+    /// rank killed with SIGKILL mid-run makes mpirun end the job, and --resume under mpirun
+    /// continues from the last complete checkpoint (--save-latest-freq) to the end.
+    func testAFailingOrKilledRankEndsTheJob() throws {
+        let mpirunPath = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 4)
+        let bad = data.appendingPathComponent("003.png")
+        let bytes = try Data(contentsOf: bad)
+        try bytes.prefix(bytes.count / 2).write(to: bad)
+        let failed = try mpi(2, trainArgs(data, name: "bad", batch: 1), expectSuccess: false)
+        XCTAssertNotEqual(failed.status, 0)
+        XCTAssertTrue(failed.err.contains("of 2 failed, ending the job") && failed.err.contains("003.png"), failed.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/bad/latest.safetensors").path))
+
+        let good = try makeAligned(tmp.appendingPathComponent("good"), count: 6)
+        var args = trainArgs(good, name: "killed", batch: 1) + ["--save-latest-freq", "2"]
+        args[args.firstIndex(of: "--epochs")! + 1] = "40"
+        let p = makeProcess(URL(fileURLWithPath: mpirunPath), try mpiArguments(2, args), extraEnvironment: mpiEnvironment)
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let log = tmp.appendingPathComponent("runs/killed/loss_log.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count < 5 { usleep(2000) }
+        // The ranks are the job's translate processes; kill the newest (rank 1, usually).
+        let ps = try runProcess(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "--", "--name killed"])
+        let pids = ps.out.split(separator: "\n").compactMap { Int32($0) }.filter { $0 != p.processIdentifier }
+        XCTAssertGreaterThanOrEqual(pids.count, 2, ps.out)
+        kill(pids.max()!, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let saved = try SafeTensors.read(tmp.appendingPathComponent("runs/killed/latest.safetensors")).metadata
+        let steps = Int(saved["steps"] ?? "") ?? 0
+        XCTAssertGreaterThanOrEqual(steps, 2)
+        XCTAssertLessThan(steps, 120, "the kill came after the run had ended")
+        try mpi(2, args + ["--resume"])
+        XCTAssertEqual(try SafeTensors.read(tmp.appendingPathComponent("runs/killed/latest.safetensors")).metadata["steps"], "120")
+    }
+
     /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first
     /// item, as DistributedSampler): 2 steps per epoch, replicas equal, the same bits twice;
     /// --time-limit stops every rank at the same step with one checkpoint and exit status 0.
