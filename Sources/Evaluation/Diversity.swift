@@ -130,6 +130,40 @@ public enum SampleStatistics {
         return (total / Double(n), try Image(width: first.width, height: first.height, channels: 1, pixels: out))
     }
 
+    /// Super-resolution diversity where it can exist: the mean over pixels (and channels, 0-1
+    /// scale) of the standard deviation between samples of their high-frequency band, each
+    /// sample minus its bicubic down- and up-scaling by `scale` (what a x`scale` input does
+    /// not determine).
+    public static func highFrequencyStd(_ samples: [Image], scale: Int) throws -> Double {
+        guard let first = samples.first else { throw MetricsError.mismatch("no samples") }
+        for s in samples { try ImageMetrics.check(first, s) }
+        let bands = samples.map { highBand($0, scale: scale) }
+        let k = Double(samples.count), count = bands[0].count
+        var total = 0.0
+        for i in 0..<count {
+            var s1 = 0.0
+            for b in bands { s1 += b[i] }
+            let m = s1 / k
+            var s2 = 0.0
+            for b in bands { let d = b[i] - m; s2 += d * d }
+            total += (s2 / k).squareRoot()
+        }
+        return total / Double(count)
+    }
+
+    /// An image's high-frequency band on the 0-1 scale: the image minus its bicubic
+    /// downscaling by `scale` upscaled back (interleaved like `pixels`).
+    public static func highBand(_ img: Image, scale: Int) -> [Double] {
+        let low = lowBand(img, scale: scale)
+        return zip(img.pixels, low.pixels).map { (Double($0.0) - Double($0.1)) / 255 }
+    }
+
+    /// The image downscaled by `scale` (bicubic) and upscaled back to its size.
+    static func lowBand(_ img: Image, scale: Int) -> Image {
+        let w = max(1, img.width / scale), h = max(1, img.height / scale)
+        return img.resized(width: w, height: h, filter: .bicubic).resized(width: img.width, height: img.height, filter: .bicubic)
+    }
+
     /// Best-of-k: for each k, the mean over inputs of the best score among the first k
     /// samples (`lowerIsBetter` picks the minimum). `scores[i]` holds input i's samples.
     public static func bestOfK(_ scores: [[Double]], ks: [Int], lowerIsBetter: Bool) -> [(k: Int, value: Double)] {
@@ -161,6 +195,22 @@ public enum SampleStatistics {
 /// duplicate threshold of the birthday test on real images: a one-pixel shift (edge
 /// replicated), a brightness change of 2 % and Gaussian noise of 2/255.
 public enum NearDuplicate {
+    /// A near-copy at super-resolution scale: the image's own low band (what a x`scale` input
+    /// fixes, as every SR sample of that input shares it) with the detail of a near-copy
+    /// (`perturb`): near-copy - lowBand(near-copy) + lowBand(image). Super-resolution samples
+    /// differ only in detail, so their duplicate threshold is calibrated on differences of
+    /// detail, not on the photo near-copy's brightness and shift of the whole image.
+    public static func perturbDetail(_ img: Image, scale: Int, rng: inout RNG) throws -> Image {
+        let p = try perturb(img, rng: &rng)
+        let lowP = SampleStatistics.lowBand(p, scale: scale), lowX = SampleStatistics.lowBand(img, scale: scale)
+        var px = [UInt8](repeating: 0, count: img.pixels.count)
+        for i in px.indices {
+            let v = Double(p.pixels[i]) - Double(lowP.pixels[i]) + Double(lowX.pixels[i])
+            px[i] = UInt8(min(255, max(0, v.rounded())))
+        }
+        return try Image(width: img.width, height: img.height, channels: img.channels, pixels: px)
+    }
+
     public static func perturb(_ img: Image, rng: inout RNG) throws -> Image {
         let W = img.width, H = img.height, C = img.channels
         let dx = rng.next() % 2 == 0 ? 1 : -1, dy = rng.next() % 2 == 0 ? 1 : -1

@@ -52,6 +52,8 @@ public struct ItemResult {
     /// Diversity among this input's samples (nil for one sample).
     public var pairLPIPS: Double?, pairL1: Double?
     public var stdMean: Double?
+    /// Super-resolution: the per-pixel std between samples of their high-frequency band.
+    public var hfStdMean: Double?
     public var birthday: BirthdayTest.Curve?
     public var closest: (i: Int, j: Int, distance: Float)?
     /// LPIPS between every two samples of this input.
@@ -111,14 +113,18 @@ public final class Evaluator {
 
     /// Sets the duplicate thresholds from real images: each is compared with a near-duplicate
     /// of itself (one-pixel shift, 2 % brightness, noise of 2/255), at its own size and at
-    /// nnSize; the threshold is the configured quantile of those distances. The real images
-    /// are also kept (at nnSize) for the birthday test over the real set.
+    /// nnSize; the threshold is the configured quantile of those distances. With `srScale`
+    /// the own-size comparison (the per-input test, between samples of one input) uses a
+    /// near-copy at SR scale instead (`NearDuplicate.perturbDetail`: the same low band, a
+    /// near-copy's detail); the set-level one, across inputs, stays the photo near-copy. The
+    /// real images are also kept (at nnSize) for the birthday test over the real set.
     public func calibrate(reals images: [Image]) throws {
         guard !images.isEmpty else { throw MetricsError.mismatch("no real images to calibrate the duplicate threshold on") }
         var prng = RNG(seed: config.seed ^ 0x5eed_ca1b)
         calibration = []; calibrationNN = []; reals = []
         for img in images {
-            calibration.append(try distance(img, try NearDuplicate.perturb(img, rng: &prng)))
+            let copy = try config.srScale.map { try NearDuplicate.perturbDetail(img, scale: $0, rng: &prng) } ?? NearDuplicate.perturb(img, rng: &prng)
+            calibration.append(try distance(img, copy))
             let t = thumbnail(img)
             reals.append(t)
             calibrationNN.append(try distance(t, try NearDuplicate.perturb(t, rng: &prng)))
@@ -186,6 +192,7 @@ public final class Evaluator {
             var itemRNG = RNG(seed: config.seed ^ 0xb1d7_4da7_0000_0000 &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
             r.birthday = BirthdayTest.run(dm, threshold: threshold, sizes: BirthdayTest.sizes(upTo: k), trials: config.trials, rng: &itemRNG)
             r.stdMean = try SampleStatistics.stdImage(item.samples).mean
+            if let sc = config.srScale { r.hfStdMean = try SampleStatistics.highFrequencyStd(item.samples, scale: sc) }
         }
         return r
     }

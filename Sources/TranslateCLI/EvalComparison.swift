@@ -149,6 +149,7 @@ final class EvalComparison {
         row("pairwise LPIPS (diversity)") { R.f($0.meanOpt(\.pairLPIPS)) }
         row("pairwise L1 (diversity)") { R.f($0.meanOpt(\.pairL1)) }
         row("per-pixel std (0-1)") { R.f($0.meanOpt(\.stdMean)) }
+        if reports.contains(where: { $0.config.srScale != nil }) { row("high-frequency std (0-1, SR)") { R.f($0.meanOpt(\.hfStdMean)) } }
         row("duplicate threshold (LPIPS)") { String(format: "%.4f", $0.evaluator.threshold) }
         row("birthday per input: duplicate at s=2") { r in
             let cs = r.collisionSizes

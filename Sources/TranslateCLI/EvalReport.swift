@@ -106,6 +106,16 @@ struct EvalReport {
 
     var items: [ItemResult] { evaluator.items }
     var config: EvalConfig { evaluator.config }
+    /// How the duplicate threshold was calibrated (report and metrics.json).
+    var calibrationText: String {
+        let q = "duplicate = LPIPS below the \(Int(config.thresholdQuantile * 100))th percentile of real image vs "
+        let copy = "(1-px shift, 2% brightness, noise 2/255)"
+        let tail = "; an automated stand-in for the human judgement of Arora et al."
+        if let sc = config.srScale {
+            return q + "a near-copy at x\(sc) super-resolution scale (per input): its own bicubic low band, which the low-resolution input fixes for every sample, with the detail of a near-copy \(copy); across inputs, a near-copy of the whole image" + tail
+        }
+        return q + "a near-copy of itself \(copy)" + tail
+    }
     var hasTargets: Bool { items.contains { !$0.l1.isEmpty } }
 
     /// Mean over every sample of every input (nil when nothing was measured).
@@ -159,11 +169,12 @@ struct EvalReport {
         }
         m["diversity"] = ["pairwise_lpips": Self.json(meanOpt(\.pairLPIPS)), "pairwise_l1": Self.json(meanOpt(\.pairL1)),
                           "pixel_std": Self.json(meanOpt(\.stdMean)),
+                          "high_frequency_std": Self.json(meanOpt(\.hfStdMean)),
                           "protocol": "mean distance of consecutive samples (0-1, 1-2, ...) of the same input, averaged over inputs (BicycleGAN)"] as [String: Any]
         let cs = collisionSizes
         m["birthday"] = [
             "threshold_lpips": Double(evaluator.threshold), "threshold_lpips_set": Double(evaluator.thresholdNN),
-            "calibration": "duplicate = LPIPS below the \(Int(config.thresholdQuantile * 100))th percentile of real image vs a near-copy of itself (1-px shift, 2% brightness, noise 2/255); an automated stand-in for the human judgement of Arora et al.",
+            "calibration": calibrationText,
             "calibration_distances": ["count": evaluator.calibration.count,
                                       "median": Self.json(SampleStatistics.median(evaluator.calibration)),
                                       "median_set": Self.json(SampleStatistics.median(evaluator.calibrationNN))] as [String: Any],
@@ -212,8 +223,9 @@ struct EvalReport {
             }
         }
         rows += [("pairwise LPIPS (diversity)", Self.f(meanOpt(\.pairLPIPS))), ("pairwise L1 (diversity)", Self.f(meanOpt(\.pairL1))),
-                 ("per-pixel std (0-1)", Self.f(meanOpt(\.stdMean))),
-                 ("duplicate threshold", String(format: "LPIPS %.4f (per input), %.4f (set, %dpx)", evaluator.threshold, evaluator.thresholdNN, config.nnSize)),
+                 ("per-pixel std (0-1)", Self.f(meanOpt(\.stdMean)))]
+        if let sc = config.srScale { rows.append(("high-frequency std (0-1)", Self.f(meanOpt(\.hfStdMean)) + " (between samples, of each minus its x\(sc) bicubic down- and up-scaling)")) }
+        rows += [("duplicate threshold", String(format: "LPIPS %.4f (per input), %.4f (set, %dpx)", evaluator.threshold, evaluator.thresholdNN, config.nnSize)),
                  ("birthday, per input", curveText(perInputCurve)),
                  ("birthday, across outputs", curveText(whole.acrossOutputs)),
                  ("birthday, across real images", curveText(whole.acrossReals))]
@@ -258,8 +270,7 @@ struct EvalReport {
         body += """
         <p class="meta">Birthday test (Arora, Risteski &amp; Zhang): batches of s samples are drawn at random and a batch counts \
         when it holds a pair closer than the duplicate threshold. The original asks people to judge near-duplicates; here the \
-        threshold is calibrated on real images: the \(Int(config.thresholdQuantile * 100))th percentile of the LPIPS between a real \
-        image and a near-copy of itself (one-pixel shift, 2 % brightness, noise of 2/255), an automated variant. If duplicates \
+        threshold is calibrated on real images, an automated variant: \(calibrationText) If duplicates \
         appear in about half the batches at size s, the support is about s&sup2;.</p>
         """
         // Image grid.

@@ -64,7 +64,7 @@ struct EvalShard: Codable {
             ("psnrY", \.psnrY), ("lrConsistency", \.lrConsistency),
         ]
         static let scalarKeys: [(String, WritableKeyPath<ItemResult, Double?>)] = [
-            ("bicubicPSNRY", \.bicubicPSNRY), ("pairLPIPS", \.pairLPIPS), ("pairL1", \.pairL1), ("stdMean", \.stdMean),
+            ("bicubicPSNRY", \.bicubicPSNRY), ("pairLPIPS", \.pairLPIPS), ("pairL1", \.pairL1), ("stdMean", \.stdMean), ("hfStdMean", \.hfStdMean),
         ]
 
         init(_ r: ItemResult) {

@@ -226,6 +226,49 @@ final class DiversityTests: XCTestCase {
         XCTAssertEqual(c.fractions.last, 1)
     }
 
+    /// Super-resolution diversity: the high-frequency std ignores what the low-resolution input
+    /// fixes (a brightness offset moves the low band only) and sees detail; the SR-scale
+    /// near-copy keeps the image's low band, so its duplicate threshold is below the photo
+    /// near-copy's, and the per-input calibration (not the set-level one) uses it.
+    func testSuperResolutionDiversityAndCalibration() throws {
+        let x = try smoothImage(64, 48, seed: 31)
+        let brighter = try Image(width: 64, height: 48, channels: 3, pixels: x.pixels.map { UInt8(min(255, Int($0) + 12)) })
+        var rng = RNG(seed: 4)
+        var detail = x.pixels
+        for i in detail.indices { detail[i] = UInt8(max(0, min(255, Int(detail[i]) + ((i / 3) % 2 == 0 ? 20 : -20) + Int(rng.nextNormal() * 4)))) }
+        let noisy = try Image(width: 64, height: 48, channels: 3, pixels: detail)
+        XCTAssertEqual(try SampleStatistics.highFrequencyStd([x, x, x], scale: 4), 0, accuracy: 1e-12)
+        let offset = try SampleStatistics.highFrequencyStd([x, brighter], scale: 4)
+        let fine = try SampleStatistics.highFrequencyStd([x, noisy], scale: 4)
+        print("hf std: brightness offset \(offset), fine detail \(fine); whole-image std \(try SampleStatistics.stdImage([x, brighter]).mean)")
+        XCTAssertLessThan(offset, 0.005, "a uniform offset is low band")
+        XCTAssertGreaterThan(try SampleStatistics.stdImage([x, brighter]).mean, 0.02)
+        XCTAssertGreaterThan(fine, 0.03)
+
+        // The SR near-copy's low band is the image's, the photo near-copy's is not.
+        func lowBandPSNR(_ a: Image, _ b: Image) throws -> Double {
+            try ImageMetrics.psnr(a.resized(width: 16, height: 12, filter: .bicubic), b.resized(width: 16, height: 12, filter: .bicubic))
+        }
+        var r1 = RNG(seed: 9), r2 = RNG(seed: 9)
+        let srCopy = try NearDuplicate.perturbDetail(x, scale: 4, rng: &r1), photoCopy = try NearDuplicate.perturb(x, rng: &r2)
+        let (psr, pphoto) = (try lowBandPSNR(srCopy, x), try lowBandPSNR(photoCopy, x))
+        print("x4 low band PSNR vs the image: SR near-copy \(psr) dB, photo near-copy \(pphoto) dB")
+        XCTAssertGreaterThan(psr, 45)
+        XCTAssertGreaterThan(psr, pphoto + 5)
+
+        let reals = try (0..<6).map { try smoothImage(64, 64, seed: 300 + UInt64($0)) }
+        let photo = Evaluator(lpips: sharedLPIPS, config: { var c = EvalConfig(); c.nnSize = 64; return c }())
+        let sr = Evaluator(lpips: sharedLPIPS, config: { var c = EvalConfig(); c.nnSize = 64; c.srScale = 4; return c }())
+        try photo.calibrate(reals: reals)
+        try sr.calibrate(reals: reals)
+        print("duplicate thresholds: photo \(photo.threshold), x4 SR \(sr.threshold)")
+        XCTAssertLessThan(sr.threshold, photo.threshold)
+        XCTAssertEqual(sr.thresholdNN, photo.thresholdNN, "across inputs both use the photo near-copy")
+        let item = try sr.evaluate(EvalItem(name: "x", samples: [x, noisy, brighter]), index: 0)
+        XCTAssertEqual(item.hfStdMean ?? -1, try SampleStatistics.highFrequencyStd([x, noisy, brighter], scale: 4), accuracy: 1e-12)
+        XCTAssertNil(try photo.evaluate(EvalItem(name: "x", samples: [x, noisy]), index: 0).hfStdMean)
+    }
+
     func testStdImage() throws {
         let a = try Image(width: 2, height: 1, channels: 1, pixels: [0, 100])
         let b = try Image(width: 2, height: 1, channels: 1, pixels: [255, 100])

@@ -106,6 +106,11 @@ final class CIMLECLITests: CLITestCase {
         XCTAssertNotNil(fid["bicubic_psnr_y"] as? Double)
         XCTAssertGreaterThan(try XCTUnwrap(fid["lr_consistency_psnr"] as? Double), 40)
         XCTAssertGreaterThan(try XCTUnwrap((m["diversity"] as? [String: Any])?["pairwise_l1"] as? Double), 0)
+        // Super-resolution diversity: the samples' high-frequency std, and a duplicate threshold
+        // calibrated on near-copies at SR scale (stated in the report).
+        XCTAssertGreaterThan(try XCTUnwrap((m["diversity"] as? [String: Any])?["high_frequency_std"] as? Double), 0)
+        let calibration = try XCTUnwrap((m["birthday"] as? [String: Any])?["calibration"] as? String)
+        XCTAssertTrue(calibration.contains("x2 super-resolution scale"), calibration)
     }
 
     func testLayoutFromClassIdsTrainsWithLPIPSAndSamples() throws {
@@ -165,6 +170,7 @@ final class CIMLECLITests: CLITestCase {
         XCTAssertEqual(em["inputs"] as? Int, 3)
         XCTAssertNotNil((em["fidelity"] as? [String: Any])?["lpips"] as? Double)
         XCTAssertGreaterThan(try XCTUnwrap((em["diversity"] as? [String: Any])?["pairwise_l1"] as? Double), 0)
+        XCTAssertTrue((em["diversity"] as? [String: Any])?["high_frequency_std"] is NSNull, "no high-frequency std outside super-resolution")
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("ev/index_files/items/0/input.png").path))
         // A label map with a class beyond --num-classes is refused, naming the file.
         let bad = tmp.appendingPathComponent("bad")
