@@ -29,6 +29,38 @@ final class CIMLECLITests: CLITestCase {
         return o
     }
 
+    /// x8 and x16 (hierarchical: one x2 level per octave, codes selected level by level): a
+    /// tiny run of each trains with 4 and 5 levels, and apply writes samples at 8 and 16 times
+    /// the input's size that are consistent with it and differ between codes.
+    func testScalesEightAndSixteen() throws {
+        let root = try hrFolder()
+        let lrDir = tmp.appendingPathComponent("lr")
+        try FileManager.default.createDirectory(at: lrDir, withIntermediateDirectories: true)
+        let lr = try makeImage(width: 7, height: 5, seed: 3)
+        try ImageFile.write(lr, to: lrDir.appendingPathComponent("tiny.png"))
+        for (scale, levels) in [(8, 4), (16, 5)] {
+            var m = CIMLEConfig(task: .superResolution, inputNc: 3, levels: levels, widths: [8] + Array(repeating: 4, count: levels - 1), noiseChannels: 2)
+            m.scale = scale; m.resBlocks = 1; m.lpipsWeight = 0
+            m.levelCandidates = Array(repeating: 2, count: levels); m.poolSize = 2; m.visits = 1
+            var o = CIMLETrainOptions(dataroot: root.path, name: "x\(scale)", model: m)
+            o.checkpointsDir = tmp.appendingPathComponent("runs").path
+            o.cimleData.patchSize = 32
+            o.batchSize = 2; o.epochs = 1; o.samples = 1
+            let t = try CIMLETrainer(options: o, resume: false)
+            t.progressEnabled = false
+            try t.run()
+            let out = tmp.appendingPathComponent("up\(scale)")
+            let job = try SampleApplyJob(model: try LoadedCIMLE(path: t.runDir.path), inputs: [lrDir.path], output: out.path, samples: 2, seed: 0)
+            job.quiet = true
+            XCTAssertEqual(try job.run().written, 1)
+            let s0 = try ImageFile.read(out.appendingPathComponent("tiny_s00.png")).image
+            let s1 = try ImageFile.read(out.appendingPathComponent("tiny_s01.png")).image
+            XCTAssertEqual([s0.width, s0.height], [7 * scale, 5 * scale])
+            XCTAssertNotEqual(s0.pixels, s1.pixels, "x\(scale): different codes, different samples")
+            XCTAssertGreaterThan(try ImageMetrics.psnr(s0.resized(width: 7, height: 5), lr), 40, "x\(scale) consistency")
+        }
+    }
+
     func testSuperResolutionTrainsResumesExactlyAppliesAndEvaluates() throws {
         let root = try hrFolder()
         let a = try CIMLETrainer(options: srOptions(root, name: "straight"), resume: false)
