@@ -3,6 +3,7 @@ import Foundation
 import ImageIO
 import NN
 import TestSupport
+import Evaluation
 
 /// The shipped models (models/*) read by today's code give the outputs the commit before the
 /// pipeline redesign gave (Tests/Fixtures/compat/shipped_models.json, tools/make_compat_fixture.py):
@@ -79,6 +80,31 @@ final class ShippedModelCompatTests: CLITestCase {
     /// A very wide strip (4000 x 8) is upscaled by the shipped x4 model in seconds: the
     /// consistency projection is banded (it used to be a dense inverse of the 4000-wide
     /// downscale, which did not finish).
+    /// The shipped x8 model: two samples of a 40x30 crop of the sample photo at 320x240, each
+    /// consistent with the input (its bicubic downscale within 40 dB), different from each
+    /// other, and the same bits for the same seed.
+    func testShippedX8ModelSamples() throws {
+        let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
+        let photo = try ImageFile.read(repo.appendingPathComponent("datasets/samples/sr_lowres/chelsea.png")).image
+        var px: [UInt8] = []
+        for y in 20..<50 { for x in 40..<80 { for c in 0..<3 { px.append(photo.pixels[(y * photo.width + x) * 3 + c]) } } }
+        let crop = try Image(width: 40, height: 30, channels: 3, pixels: px)
+        let input = tmp.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        try ImageFile.write(crop, to: input.appendingPathComponent("crop.png"))
+        var outs: [[Image]] = []
+        for name in ["a", "b"] {
+            let r = try run(["apply", "--model", repo.appendingPathComponent("models/sr_x8").path, "--input", input.path,
+                             "--output", tmp.appendingPathComponent(name).path, "--samples", "2", "--quiet"])
+            XCTAssertEqual(r.status, 0, r.err)
+            outs.append(try (0..<2).map { try ImageFile.read(tmp.appendingPathComponent("\(name)/crop_s0\($0).png")).image })
+        }
+        XCTAssertEqual([outs[0][0].width, outs[0][0].height], [320, 240])
+        XCTAssertNotEqual(outs[0][0].pixels, outs[0][1].pixels, "different codes, different samples")
+        XCTAssertEqual(outs[0].map(\.pixels), outs[1].map(\.pixels), "same seed, same bits")
+        for s in outs[0] { XCTAssertGreaterThan(try ImageMetrics.psnr(s.resized(width: 40, height: 30), crop), 40) }
+    }
+
     func testWideStripSuperResolution() throws {
         let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
         let strip = tmp.appendingPathComponent("strip.png")
