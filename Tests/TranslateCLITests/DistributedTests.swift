@@ -170,7 +170,7 @@ final class DistributedTests: CLITestCase {
         let data = try makeAligned(tmp.appendingPathComponent("data"), count: 6)
         func args(_ name: String) -> [String] {
             var a = trainArgs(data, name: name, batch: 1)
-            a[a.firstIndex(of: "--epochs")! + 1] = "40"  // 3 steps per epoch, 120 in all
+            a[a.firstIndex(of: "--epochs")! + 1] = "200"  // 3 steps per epoch, 600 in all: seconds, so that the signal lands mid-run
             return a
         }
         try mpi(2, args("straight"))
@@ -184,7 +184,7 @@ final class DistributedTests: CLITestCase {
         let meta = try SafeTensors.read(tmp.appendingPathComponent("runs/stopped/latest.safetensors")).metadata
         let steps = Int(meta["steps"] ?? "") ?? 0
         XCTAssertGreaterThanOrEqual(steps, 5)
-        XCTAssertLessThan(steps, 120, "the signal came after the run had ended; slow the test run down")
+        XCTAssertLessThan(steps, 600, "the signal came after the run had ended; slow the test run down")
         try mpi(2, args("stopped") + ["--resume"])
         let got = try SafeTensors.read(tmp.appendingPathComponent("runs/stopped/latest.safetensors"))
         XCTAssertEqual(got.tensors.map(\.0), reference.tensors.map(\.0))
@@ -247,7 +247,7 @@ final class DistributedTests: CLITestCase {
 
         let good = try makeAligned(tmp.appendingPathComponent("good"), count: 6)
         var args = trainArgs(good, name: "killed", batch: 1) + ["--save-latest-freq", "2"]
-        args[args.firstIndex(of: "--epochs")! + 1] = "40"
+        args[args.firstIndex(of: "--epochs")! + 1] = "200"
         let p = makeProcess(URL(fileURLWithPath: mpirunPath), try mpiArguments(2, args), extraEnvironment: mpiEnvironment)
         p.standardError = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
@@ -265,9 +265,9 @@ final class DistributedTests: CLITestCase {
         let saved = try SafeTensors.read(tmp.appendingPathComponent("runs/killed/latest.safetensors")).metadata
         let steps = Int(saved["steps"] ?? "") ?? 0
         XCTAssertGreaterThanOrEqual(steps, 2)
-        XCTAssertLessThan(steps, 120, "the kill came after the run had ended")
+        XCTAssertLessThan(steps, 600, "the kill came after the run had ended")
         try mpi(2, args + ["--resume"])
-        XCTAssertEqual(try SafeTensors.read(tmp.appendingPathComponent("runs/killed/latest.safetensors")).metadata["steps"], "120")
+        XCTAssertEqual(try SafeTensors.read(tmp.appendingPathComponent("runs/killed/latest.safetensors")).metadata["steps"], "600")
     }
 
     /// 3 ranks on 5 images (uneven shards: the order is padded to 6 by repeating its first
