@@ -72,6 +72,7 @@ public struct SetResult {
     public var nnOutputs: [(distance: Float, train: Int)] = []
     public var nnReals: [(distance: Float, train: Int)] = []
     public var trainCount = 0
+    public init() {}
 }
 
 /// Fidelity, diversity and mode-collapse statistics over a stream of `EvalItem`s.

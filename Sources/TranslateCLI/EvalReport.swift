@@ -123,6 +123,15 @@ struct EvalReport {
         let v = items.flatMap { $0[keyPath: key] }
         return v.isEmpty ? nil : SampleStatistics.mean(v)
     }
+    /// LR consistency over all samples: the mean of the finite PSNRs and how many samples
+    /// are exact (infinite PSNR: the downscale equals the input), so that a few exact samples
+    /// do not turn the mean into infinity.
+    var lrConsistency: (meanFinite: Double?, exact: Int, count: Int)? {
+        let v = items.flatMap(\.lrConsistency)
+        guard !v.isEmpty else { return nil }
+        let finite = v.filter(\.isFinite)
+        return (finite.isEmpty ? nil : SampleStatistics.mean(finite), v.count - finite.count, v.count)
+    }
     func meanOpt(_ key: KeyPath<ItemResult, Double?>) -> Double? {
         let v = items.compactMap { $0[keyPath: key] }
         return v.isEmpty ? nil : SampleStatistics.mean(v)
@@ -156,7 +165,10 @@ struct EvalReport {
                 fid["psnr_y"] = Self.json(mean(\.psnrY)); fid["psnr_y_border"] = config.srScale!
                 fid["bicubic_psnr_y"] = Self.json(meanOpt(\.bicubicPSNRY))
             }
-            if mean(\.lrConsistency) != nil { fid["lr_consistency_psnr"] = Self.json(mean(\.lrConsistency)) }
+            if let c = lrConsistency {
+                fid["lr_consistency_psnr"] = Self.json(c.meanFinite ?? .infinity)
+                fid["lr_consistency_exact_samples"] = c.exact
+            }
             m["fidelity"] = fid
             var best: [String: Any] = [:]
             for (name, key, lower) in [("l1", \ItemResult.l1, true), ("psnr", \ItemResult.psnr, false), ("lpips", \ItemResult.lpips, true)] {
@@ -215,7 +227,10 @@ struct EvalReport {
                 let by = bestOfK(\.psnrY, lower: false)
                 if by.count > 1 { rows.append(("best-of-k PSNR-Y", by.map { "k=\($0.k) \(Self.f($0.value, 2))" }.joined(separator: ", "))) }
             }
-            if mean(\.lrConsistency) != nil { rows.append(("LR consistency (PSNR)", Self.f(mean(\.lrConsistency), 2) + " dB")) }
+            if let c = lrConsistency {
+                let value = c.meanFinite.map { Self.f($0, 2) + " dB" } ?? "exact"
+                rows.append(("LR consistency (PSNR)", c.exact == 0 ? value : value + " (mean of the others; \(c.exact) of \(c.count) samples exact)"))
+            }
             let bl = bestOfK(\.lpips, lower: true), bp = bestOfK(\.psnr, lower: false)
             if bl.count > 1 {
                 rows.append(("best-of-k LPIPS", bl.map { "k=\($0.k) \(Self.f($0.value, 3))" }.joined(separator: ", ")))

@@ -4,6 +4,9 @@ import ImageIO
 @testable import TranslateCLI
 @testable import Pipelines
 import Pages
+import Evaluation
+import Perceptual
+import TestSupport
 
 /// The progress line (width, moving rate, status) and the pages (training curves per step,
 /// the configuration table, the visible standard-deviation image).
@@ -156,6 +159,23 @@ final class ProgressAndPagesTests: CLITestCase {
                     "<th>data.mean</th><td>[0.5, 0.5]</td>", "<th>lr</th><td>0.0002</td>", "<th>name</th><td>a&lt;b</td>", "<th>maxItems</th><td>null</td>"] {
             XCTAssertTrue(html.contains(row), row)
         }
+    }
+
+    /// Super-resolution LR consistency with some exact samples (infinite PSNR): the report
+    /// gives the mean of the finite values and the count of exact ones, not "inf".
+    func testLRConsistencyCountsExactSamples() throws {
+        let repo = fixturesURL.deletingLastPathComponent().deletingLastPathComponent()
+        let ev = Evaluator(lpips: try LPIPS.load(repo.appendingPathComponent("models/lpips_alexnet/model.safetensors")))
+        var a = ItemResult(name: "a"), b = ItemResult(name: "b")
+        a.lrConsistency = [60, .infinity]
+        b.lrConsistency = [62]
+        let thumb = try makeImage(width: 4, height: 4, seed: 1)
+        ev.adopt([(a, thumb), (b, thumb)])
+        let report = EvalReport(evaluator: ev, whole: SetResult(), names: ["a", "b"], describe: [], deterministic: false, failed: [], seconds: 0)
+        let c = try XCTUnwrap(report.lrConsistency)
+        XCTAssertEqual(c.meanFinite, 61)
+        XCTAssertEqual(c.exact, 1)
+        XCTAssertEqual(c.count, 3)
     }
 
     func testStdImageIsVisible() throws {
