@@ -83,6 +83,12 @@ class CLITestCase: XCTestCase {
     }
 
     /// Runs `program` to its end with `extraEnvironment` added (and the BLAS re-execution off).
+    /// The records of a run's `loss_log.jsonl` (`run`: the run folder).
+    func lossRecords(_ run: URL) throws -> [LossRecord] {
+        try String(contentsOf: run.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)) }
+    }
+
     /// A process for `program args` with the test environment (no BLAS core-type re-exec).
     func makeProcess(_ program: URL, _ args: [String], extraEnvironment: [String: String]) -> Process {
         let p = Process()

@@ -79,10 +79,7 @@ final class CycleGANCLITests: CLITestCase {
         let b2 = try CycleGANTrainer(options: options("resumed"), resume: true)
         b2.progressEnabled = false
         try b2.run()
-        func losses(_ t: CycleGANTrainer) throws -> [[String: Float]] {
-            try String(contentsOf: t.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
-                .split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
-        }
+        func losses(_ t: CycleGANTrainer) throws -> [[String: Float]] { try lossRecords(t.runDir).map(\.losses) }
         let (la, lb) = (try losses(a), try losses(b2))
         XCTAssertEqual(la.count, 6)
         XCTAssertEqual(la, lb)

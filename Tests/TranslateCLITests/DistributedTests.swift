@@ -43,8 +43,7 @@ final class DistributedTests: CLITestCase {
     }
 
     func losses(_ name: String) throws -> [[String: Float]] {
-        let text = try String(contentsOf: tmp.appendingPathComponent("runs/\(name)/loss_log.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
+        try lossRecords(tmp.appendingPathComponent("runs/\(name)")).map(\.losses)
     }
 
     func weights(_ name: String) throws -> [String: Tensor] {

@@ -230,12 +230,7 @@ final class UserDataTests: CLITestCase {
         XCTAssertEqual(fa.tensors.map(\.0), fb.tensors.map(\.0))
         for ((k, ta), (_, tb)) in zip(fa.tensors, fb.tensors) { XCTAssertEqual(ta.data, tb.data, k) }
         XCTAssertEqual(fa.metadata["rng"], fb.metadata["rng"])
-        let logA = try String(contentsOf: a.runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
-        let logB = try String(contentsOf: o.runDirectory.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
-        func losses(_ s: String) throws -> [[String: Float]] {
-            try s.split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)).losses }
-        }
-        let (la, lb) = (try losses(logA), try losses(logB))
+        let (la, lb) = (try lossRecords(a.runDir).map(\.losses), try lossRecords(o.runDirectory).map(\.losses))
         XCTAssertEqual(la, lb)
         XCTAssertEqual(la.count, 6)
         if o.model.penalties?.nCritic == 2 {

@@ -17,7 +17,7 @@ final class WGANGPCLITests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.err)
         let runDir = runs.appendingPathComponent("wgan")
         let log = try String(contentsOf: runDir.appendingPathComponent("loss_log.jsonl"), encoding: .utf8)
-        let records = try log.split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)) }
+        let records = try lossRecords(runDir)
         XCTAssertEqual(records.count, 2, log)
         for rec in records {
             XCTAssertEqual(Set(rec.losses.keys), ["G_GAN", "G_L1", "D_real", "D_fake", "D_gp", "W_dist", "D_R1"], log)
@@ -50,10 +50,7 @@ final class WGANGPCLITests: CLITestCase {
                     "--gan-mode", "wgangp", "--n-critic", "2", "--epochs-decay", "0", "--samples", "1", "--quiet"]
         let r = try run(args + ["--epochs", "1"])
         XCTAssertEqual(r.status, 0, r.err)
-        let logURL = runs.appendingPathComponent("cw/loss_log.jsonl")
-        func records() throws -> [LossRecord] {
-            try String(contentsOf: logURL, encoding: .utf8).split(separator: "\n").map { try JSONDecoder().decode(LossRecord.self, from: Data($0.utf8)) }
-        }
+        func records() throws -> [LossRecord] { try lossRecords(runs.appendingPathComponent("cw")) }
         let recs = try records()
         XCTAssertEqual(recs.count, 2)
         for rec in recs {
