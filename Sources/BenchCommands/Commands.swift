@@ -161,7 +161,8 @@ public struct Workload: ParsableCommand {
         discussion: """
         unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs batched (batch 8 unless --batch). \
         train-layers: each pix2pix convolution with gradients, per-image direct sums vs the defaults (batch 1 unless \
-        --batch).
+        --batch). tile-layers: the 3x3 convolutions of the shipped networks, Winograd F(2x2, 3x3) vs F(4x4, 3x3), \
+        with gradients (batch 1 unless --batch) and without (batch 8 unless --batch).
         """)
 
     @Argument(help: "The workload.")

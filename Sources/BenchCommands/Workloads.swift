@@ -7,7 +7,7 @@ import Pipelines
 public enum WorkloadName: String, CaseIterable, Sendable {
     case pix2pixStep = "pix2pix-step", cycleganStep = "cyclegan-step", unetInferB8 = "unet-infer-b8", resnetInferB8 = "resnet-infer-b8"
     /// Run only by name (`workload NAME`), not by `compare`.
-    case unetLayers = "unet-layers", trainLayers = "train-layers"
+    case unetLayers = "unet-layers", trainLayers = "train-layers", tileLayers = "tile-layers"
 
     /// The workloads `compare` runs (and PyTorch's reference script times).
     public static let compared: [WorkloadName] = [.pix2pixStep, .cycleganStep, .unetInferB8, .resnetInferB8]
@@ -19,7 +19,7 @@ public enum WorkloadName: String, CaseIterable, Sendable {
         case .cycleganStep: "cyclegan_train_step_s"
         case .unetInferB8: "unet_infer_batch8_s"
         case .resnetInferB8: "resnet_infer_batch8_s"
-        case .unetLayers, .trainLayers: rawValue
+        case .unetLayers, .trainLayers, .tileLayers: rawValue
         }
     }
 
@@ -167,6 +167,40 @@ enum Workloads {
             }
             print(String(format: "total              %8.2f        | %8.2f            %8.2f        | %8.2f", totals[0] * 1e3, totals[1] * 1e3,
                          totals[2] * 1e3, totals[3] * 1e3))
+        case .tileLayers:
+            // The 3x3 convolutions of the shipped networks, F(2x2, 3x3) vs F(4x4, 3x3)
+            // (`winogradTile4MinPositions`), alternating: forward and backward with gradients
+            // (batch `batch ?? 1`), forward alone without (batch 8 unless --batch).
+            let shapes: [(String, Int, Int, Int, Int)] = [   // name, channels in, out, input side, padding
+                ("ResNet block 256 @64", 256, 256, 66, 0), ("cascade 64 @32", 64, 64, 32, 1), ("cascade 48 @64", 48, 48, 64, 1),
+                ("cascade 32 @128", 32, 32, 128, 1), ("LPIPS conv3 192->384 @13", 192, 384, 13, 1), ("ResNet block 256 @32", 256, 256, 34, 0),
+                ("ResNet block 256 @16", 256, 256, 18, 0)]
+            print("layer                      training fwd+bwd ms  2x2 | 4x4 tiles      inference (batch \(batch ?? 8)) ms  2x2 | 4x4")
+            let base = ConvPolicy.current
+            for (nm, ci, co, h, p) in shapes {
+                let w = Tensor.randn([co, ci, 3, 3], std: 0.02, rng: &rng)
+                w.requiresGrad = true
+                let x = Tensor.rand([batch ?? 1, ci, h, h], low: -1, high: 1, rng: &rng, requiresGrad: true)
+                let xi = Tensor.rand([batch ?? 8, ci, h, h], low: -1, high: 1, rng: &rng)
+                let gout = Tensor.randn(try conv2d(x, weight: w, padding: Size2(p)).shape, std: 1, rng: &rng)
+                var times = [[Double]](repeating: [], count: 4)
+                for _ in 0..<iters {
+                    for (v, tile4) in [Int.max, 0].enumerated() {
+                        let policy = base.with { $0.winogradTile4MinPositions = tile4 }
+                        try policy.run {
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            try conv2d(x, weight: w, padding: Size2(p)).backward(gradient: gout)
+                            let t1 = DispatchTime.now().uptimeNanoseconds
+                            _ = try GradMode.withNoGrad { try conv2d(xi, weight: w, padding: Size2(p)) }
+                            let t2 = DispatchTime.now().uptimeNanoseconds
+                            times[v].append(Double(t1 - t0) / 1e9); times[2 + v].append(Double(t2 - t1) / 1e9)
+                        }
+                        x.zeroGrad(); w.zeroGrad()
+                    }
+                }
+                let md = times.map { $0.sorted()[$0.count / 2] * 1e3 }
+                print(nm.padding(toLength: 27, withPad: " ", startingAt: 0), String(format: "%10.2f | %8.2f            %10.2f | %8.2f", md[0], md[1], md[2], md[3]))
+            }
         }
         result["peak_rss_mb"] = peakRSSMB
         result["gemm_gflop"] = gemmGFLOP

@@ -125,13 +125,16 @@ final class BenchCommandsTests: XCTestCase {
         unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs
         batched (batch 8 unless --batch). train-layers: each pix2pix convolution with
         gradients, per-image direct sums vs the defaults (batch 1 unless --batch).
+        tile-layers: the 3x3 convolutions of the shipped networks, Winograd F(2x2, 3x3)
+        vs F(4x4, 3x3), with gradients (batch 1 unless --batch) and without (batch 8
+        unless --batch).
 
         USAGE: translate-bench workload <name> [--size <n>] [--iters <n>] [--batch <n>]
 
         ARGUMENTS:
           <name>                  The workload. (values: pix2pix-step, cyclegan-step,
                                   unet-infer-b8, resnet-infer-b8, unet-layers,
-                                  train-layers)
+                                  train-layers, tile-layers)
 
         OPTIONS:
           --size <n>              Image size. (default: 256)

@@ -125,7 +125,7 @@ final class ConvGEMMPathTests: ConvPolicyTestCase {
     }
 }
 
-/// Winograd F(2x2, 3x3) (`Winograd`, stride-1 3x3 convolutions with many channels): forward
+/// Winograd F(2x2, 3x3), F(4x4, 3x3) and F(2x2, 4x4) (`Winograd`, stride-1 convolutions with many channels): forward
 /// against the naive double-precision convolution, all gradients against the GEMM path and
 /// finite differences; odd and even sizes (partial tiles), padding 0, 1, 2, batch > 1.
 final class WinogradTests: ConvPolicyTestCase {
@@ -157,18 +157,38 @@ final class WinogradTests: ConvPolicyTestCase {
         XCTAssertTrue(winogradApplies(g, outputs: 256))
     }
 
+    func testPicksFourByFourTilesOnLargePlanes() {
+        // the ResNet-9 residual blocks (256 -> 256 at 64 x 64) and their input gradient
+        let block = ConvGeometry(channels: 256, height: 66, width: 66, kernelH: 3, kernelW: 3)
+        XCTAssertEqual(ConvPolicy.current.winograd(block, outputs: 256), .winograd3x3Tile4)
+        XCTAssertEqual(ConvPlan.conv(block, outputs: 256, images: 1, recording: true, policy: ConvPolicy.current).inputGradient,
+                       .gradientConvWinograd3x3Tile4)
+        XCTAssertEqual(ConvPolicy.current.winograd(ConvGeometry(channels: 256, height: 13, width: 13, kernelH: 3, kernelW: 3, padH: 1, padW: 1), outputs: 256),
+                       .winograd3x3)
+        scope.policy.winogradTile4MinPositions = .max
+        XCTAssertEqual(ConvPolicy.current.winograd(block, outputs: 256), .winograd3x3)
+    }
+
     func testMatchesNaiveAndGEMMPath() throws {
         scope.policy.winogradMinChannels = 1
-        // (n, c, h, w, o, kernel, pad): odd and even planes (a last tile row/column half outside), every padding
-        for (n, c, h, w, o, k, p) in [(1, 3, 9, 11, 5, 3, 0), (2, 4, 8, 8, 6, 3, 1), (1, 5, 7, 10, 3, 3, 2), (1, 6, 13, 6, 7, 3, 1), (2, 40, 12, 20, 36, 3, 1),
-                                      (1, 3, 9, 11, 5, 4, 0), (2, 4, 8, 8, 6, 4, 1), (1, 5, 7, 10, 3, 4, 2), (1, 6, 13, 6, 7, 4, 3),
-                                      (2, 40, 12, 20, 36, 4, 1), (1, 33, 5, 5, 17, 4, 1)] {
+        // (n, c, h, w, o, kernel, pad): odd and even planes (a last tile row/column half outside), every padding;
+        // 3x3 with 2x2 tiles (F(2x2, 3x3)) and 4x4 tiles (F(4x4, 3x3): planes of 1-3 columns past a tile too)
+        var cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = []
+        for tile4 in [Int.max, 0] {
+            cases += [(1, 3, 9, 11, 5, 3, 0), (2, 4, 8, 8, 6, 3, 1), (1, 5, 7, 10, 3, 3, 2), (1, 6, 13, 6, 7, 3, 1), (2, 40, 12, 20, 36, 3, 1)]
+                .map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, tile4) }
+        }
+        cases += [(1, 7, 3, 4, 5, 3, 1, 0), (1, 9, 11, 14, 4, 3, 2, 0), (2, 64, 18, 17, 48, 3, 1, 0)]
+        cases += [(1, 3, 9, 11, 5, 4, 0), (2, 4, 8, 8, 6, 4, 1), (1, 5, 7, 10, 3, 4, 2), (1, 6, 13, 6, 7, 4, 3),
+                  (2, 40, 12, 20, 36, 4, 1), (1, 33, 5, 5, 17, 4, 1)].map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, 0) }
+        for (n, c, h, w, o, k, p, tile4) in cases {
+            scope.policy.winogradTile4MinPositions = tile4
             let x = Tensor.randn([n, c, h, w], rng: &rng)
             let wt = Tensor.randn([o, c, k, k], std: 0.3, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
             let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, padH: p, padW: p)
             scope.policy.winograd = true
-            XCTAssertTrue(winogradApplies(g, outputs: o))
+            XCTAssertEqual(ConvPolicy.current.winograd(g, outputs: o), k == 4 ? .winograd4x4 : tile4 == 0 ? .winograd3x3Tile4 : .winograd3x3)
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
             var results: [[[Float]]] = []
             for wino in [true, false] {
@@ -195,6 +215,17 @@ final class WinogradTests: ConvPolicyTestCase {
         try gradCheck([Tensor.randn([1, 2, 6, 9], rng: &rng), Tensor.randn([3, 2, 3, 3], std: 0.5, rng: &rng)], "Winograd conv2d p0") {
             try conv2d($0[0], weight: $0[1])
         }
+        scope.policy.winogradTile4MinPositions = 0
+        XCTAssertEqual(ConvPolicy.current.winograd(ConvGeometry(channels: 3, height: 9, width: 6, kernelH: 3, kernelW: 3, padH: 1, padW: 1), outputs: 4),
+                       .winograd3x3Tile4)
+        try gradCheck([Tensor.randn([2, 3, 9, 6], rng: &rng), Tensor.randn([4, 3, 3, 3], std: 0.5, rng: &rng), Tensor.randn([4], rng: &rng)],
+                      "Winograd F(4x4, 3x3) conv2d p1") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
+        }
+        try gradCheck([Tensor.randn([1, 2, 10, 7], rng: &rng), Tensor.randn([3, 2, 3, 3], std: 0.5, rng: &rng)], "Winograd F(4x4, 3x3) conv2d p0") {
+            try conv2d($0[0], weight: $0[1])
+        }
+        scope.policy.winogradTile4MinPositions = .max
         XCTAssertTrue(winogradApplies(ConvGeometry(channels: 3, height: 7, width: 6, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 2))
         try gradCheck([Tensor.randn([2, 3, 7, 6], rng: &rng), Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng), Tensor.randn([2], rng: &rng)],
                       "Winograd 4x4 conv2d p1") {

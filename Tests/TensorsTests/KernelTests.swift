@@ -18,6 +18,36 @@ final class KernelTests: ConvPolicyTestCase {
         }
     }
 
+    /// `sgemmBatch` gives each product the bits of its own `sgemm` call, at any thread count:
+    /// shapes over and under the 128 x 256 cells, every transpose, beta 0 and 1, and a deep
+    /// product (its depth cut into parts) that falls back to one call per product.
+    func testSgemmBatchHasTheBitsOfSeparateProducts() throws {
+        var rng = RNG(seed: 8)
+        for (count, m, n, k, ta, tb, beta) in [(5, 300, 530, 40, false, false, Float(0)), (3, 13, 7, 29, true, false, 1), (4, 129, 257, 64, false, true, 1),
+                                               (2, 20, 30, 9000, true, true, 0), (36, 64, 100, 48, false, false, 1)] {
+            let lda = ta ? m : k, ldb = tb ? k : n
+            let a = Tensor.randn([count * m * k], rng: &rng).data, b = Tensor.randn([count * k * n], rng: &rng).data
+            let c0 = Tensor.randn([count * m * n], rng: &rng).data
+            var separate = c0
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in separate.withUnsafeMutableBufferPointer { cp in
+                for i in 0..<count {
+                    sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: ap.baseAddress! + i * m * k, lda: lda,
+                          b: bp.baseAddress! + i * k * n, ldb: ldb, beta: beta, c: cp.baseAddress! + i * m * n, ldc: n)
+                }
+            } } }
+            for threads in [1, 2, 3, 8] {
+                var batched = c0
+                try Parallelism(threads: threads, minimumWorkOverride: 1).run {
+                    a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in batched.withUnsafeMutableBufferPointer { cp in
+                        sgemmBatch(transA: ta, transB: tb, count: count, m: m, n: n, k: k, a: ap.baseAddress!, strideA: m * k, lda: lda,
+                                   b: bp.baseAddress!, strideB: k * n, ldb: ldb, beta: beta, c: cp.baseAddress!, strideC: m * n, ldc: n)
+                    } } }
+                }
+                XCTAssertEqual(batched, separate, "\(count) x \(m)x\(n)x\(k) transA \(ta) transB \(tb) beta \(beta), \(threads) threads")
+            }
+        }
+    }
+
     /// Awkward shapes: odd sizes, stride 2, padding larger than 1, dilation, batch > 1, 1x1.
     let convCases: [(n: Int, c: Int, h: Int, w: Int, o: Int, k: Size2, s: Size2, p: Size2, d: Size2)] = [
         (1, 3, 7, 5, 4, 3, 1, 1, 1),

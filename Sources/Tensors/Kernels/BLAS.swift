@@ -56,6 +56,39 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     }
 }
 
+/// `count` independent products of one shape, C_i = op(A_i) op(B_i) + beta C_i, with A_i at
+/// a + i * strideA (likewise B, C): the same cells as `sgemm` gives each (so the same bits),
+/// but all products' cells shared among the threads at once, so that many small products
+/// (a Winograd convolution's 16-36) keep every thread busy and wait once, not once each.
+public func sgemmBatch(transA: Bool = false, transB: Bool = false, count: Int, m: Int, n: Int, k: Int,
+                       a: UnsafePointer<Float>, strideA: Int, lda: Int, b: UnsafePointer<Float>, strideB: Int, ldb: Int,
+                       beta: Float = 0, c: UnsafeMutablePointer<Float>, strideC: Int, ldc: Int) {
+    if count == 0 || m == 0 || n == 0 { return }
+    let rowBlocks = (m + BLASGrid.rows - 1) / BLASGrid.rows, colBlocks = (n + BLASGrid.columns - 1) / BLASGrid.columns
+    let cells = rowBlocks * colBlocks
+    guard k > 0, count > 1, BLASGrid.depthParts(cells: cells, k: k) == 1 else {
+        for i in 0..<count {
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb,
+                  beta: beta, c: c + i * strideC, ldc: ldc)
+        }
+        return
+    }
+    _ = BLASThreads.single
+    if GEMMCounter.enabled { GEMMCounter.flops += 2 * Double(count) * Double(m) * Double(n) * Double(k) }
+    parallelChunks(count * cells, work: count * m * n * k, minimumWork: 1 << 21) { lo, hi in
+        for t in lo..<hi {
+            let product = t / cells, index = t % cells
+            let i0 = (index / colBlocks) * BLASGrid.rows, j0 = (index % colBlocks) * BLASGrid.columns
+            let mi = min(BLASGrid.rows, m - i0), nj = min(BLASGrid.columns, n - j0)
+            let ap = a + product * strideA, bp = b + product * strideB
+            let ai = transA ? ap + i0 : ap + i0 * lda, bj = transB ? bp + j0 * ldb : bp + j0
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(mi), Int32(nj), Int32(k), 1, ai, Int32(lda), bj, Int32(ldb), beta,
+                        c + product * strideC + i0 * ldc + j0, Int32(ldc))
+        }
+    }
+}
+
 /// The fixed grid `sgemm` cuts C into: each cell is one single-threaded OpenBLAS product,
 /// the cells are shared among our threads. OpenBLAS's own threading is off because its
 /// results depend on its thread count on some CPUs (Haswell kernels: a 128 x 4096 x 128

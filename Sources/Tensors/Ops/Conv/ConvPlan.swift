@@ -54,7 +54,7 @@ struct ConvPlan: Equatable {
     /// 3. training, 2+ images, small 4x4 stride-2 planes: one product over all images'
     ///    columns, every pass;
     /// 4. 1x1 stride-1 unpadded: one product per image, every pass;
-    /// 5. otherwise the forward pass is Winograd F(2x2, 3x3) / F(2x2, 4x4) where it applies,
+    /// 5. otherwise the forward pass is Winograd F(4x4, 3x3) / F(2x2, 3x3) / F(2x2, 4x4) where it applies,
     ///    else without gradients one product over all images for small planes (few-column
     ///    kernel for the tiniest, packed kernel else), else im2col + GEMM; the weight gradient
     ///    is Winograd where the forward is, else im2col + GEMM; the input gradient is a
@@ -71,6 +71,7 @@ struct ConvPlan: Equatable {
         if let gt = p.inputGradientAsConv(g, outputs: O) {
             switch p.winograd(gt, outputs: g.channels) {
             case .winograd3x3: input = .gradientConvWinograd3x3
+            case .winograd3x3Tile4: input = .gradientConvWinograd3x3Tile4
             case .winograd4x4: input = .gradientConvWinograd4x4
             default: input = .gradientConvGEMM
             }
@@ -110,13 +111,15 @@ extension ConvPolicy {
             && g.dilationH == 1 && g.dilationW == 1 && g.kernelW <= 8 && g.colRows >= 8
     }
 
-    /// Winograd F(2x2, 3x3) or F(2x2, 4x4) for a stride-1 square 3x3 / 4x4 convolution with
-    /// at least `winogradMinChannels` channels each way; nil where neither applies.
+    /// Winograd for a stride-1 square 3x3 / 4x4 convolution with at least
+    /// `winogradMinChannels` channels each way: F(4x4, 3x3) for 3x3 kernels on output planes
+    /// of at least `winogradTile4MinPositions` positions, else F(2x2, 3x3); F(2x2, 4x4) for
+    /// 4x4 kernels; nil where none applies.
     func winograd(_ g: ConvGeometry, outputs: Int) -> ConvKernel? {
         guard winograd, g.kernelH == g.kernelW, g.strideH == 1, g.strideW == 1, g.dilationH == 1, g.dilationW == 1,
               g.padH == g.padW, g.padH < g.kernelH,
               g.channels >= winogradMinChannels, outputs >= winogradMinChannels else { return nil }
-        if g.kernelH == 3 { return .winograd3x3 }
+        if g.kernelH == 3 { return g.outH * g.outW >= winogradTile4MinPositions ? .winograd3x3Tile4 : .winograd3x3 }
         if g.kernelH == 4 && winograd4x4 { return .winograd4x4 }
         return nil
     }

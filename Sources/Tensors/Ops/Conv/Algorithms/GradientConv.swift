@@ -1,5 +1,5 @@
 /// The adjoint of a stride-1 convolution as a convolution (`ConvKernel.gradientConvGEMM`,
-/// `.gradientConvWinograd3x3`, `.gradientConvWinograd4x4`): x[n] is the correlation of y[n],
+/// `.gradientConvWinograd3x3`, `.gradientConvWinograd3x3Tile4`, `.gradientConvWinograd4x4`): x[n] is the correlation of y[n],
 /// zero-padded by k-1-p, with the kernel flipped and its channel axes swapped, so conv2d's
 /// input gradient needs no column matrix to fold and takes Winograd where that convolution
 /// qualifies (`ConvPolicy.inputGradientAsConv`).
@@ -13,10 +13,11 @@ enum GradientConv: ConvAlgorithm {
         for o in 0..<O { for c in 0..<C { for k in 0..<kk {
             flipped[(c * O + o) * kk + kk - 1 - k] = w[(o * C + c) * kk + k]
         } } }
-        if kernel == .gradientConvWinograd3x3 || kernel == .gradientConvWinograd4x4 {
-            let u = flipped.withUnsafeBufferPointer { Winograd.filter($0.baseAddress!, gt, outputs: C, channels: O) }
+        if kernel != .gradientConvGEMM {
+            let k = Winograd.kind(kernel)
+            let u = flipped.withUnsafeBufferPointer { Winograd.filter($0.baseAddress!, k, outputs: C, channels: O) }
             for n in 0..<p.images {
-                Winograd.forward(y + n * p.outputFloats, gt, u: u, outputs: C, out: out + n * p.inputFloats, accumulate: accumulate)
+                Winograd.forward(y + n * p.outputFloats, gt, k, u: u, outputs: C, out: out + n * p.inputFloats, accumulate: accumulate)
             }
             return
         }

@@ -58,10 +58,8 @@ enum WinogradS2: ConvAlgorithm {
                         parallelChunks(O, work: O * T * 16, minimumWork: 1 << 17) { lo, hi in
                             tr_ws2_gout(gout + n * O * oh * ow, oh, ow, gb, O * T, T, lo, hi)
                         }
-                        for xi in 0..<9 {
-                            sgemm(transB: true, m: O, n: K4, k: T, a: gb + xi * O * T, lda: T, b: vb + xi * K4 * T, ldb: T,
-                                  beta: n == 0 ? 0 : 1, c: db + xi * O * K4, ldc: K4)
-                        }
+                        sgemmBatch(transB: true, count: 9, m: O, n: K4, k: T, a: gb, strideA: O * T, lda: T, b: vb, strideB: K4 * T, ldb: T,
+                                   beta: n == 0 ? 0 : 1, c: db, strideC: O * K4, ldc: K4)
                     }
                     parallelChunks(O * C, work: O * C * 36, minimumWork: 1 << 18) { lo, hi in
                         tr_ws2_filter_adjoint(db, O, C, dw, accumulate ? 1 : 0, lo, hi)
@@ -141,10 +139,8 @@ enum WinogradS2: ConvAlgorithm {
                     u.withUnsafeBufferPointer { up in
                         for n in 0..<N {
                             transformIn(n, ib, inRows * T, T)
-                            for xi in 0..<9 {
-                                sgemm(transA: transA, m: outRows, n: T, k: inRows, a: up.baseAddress! + xi * weightPlane, lda: lda,
-                                      b: ib + xi * inRows * T, ldb: T, c: ob + xi * outRows * T, ldc: T)
-                            }
+                            sgemmBatch(transA: transA, count: 9, m: outRows, n: T, k: inRows, a: up.baseAddress!, strideA: weightPlane, lda: lda,
+                                       b: ib, strideB: inRows * T, ldb: T, c: ob, strideC: outRows * T, ldc: T)
                             transformOut(n, UnsafePointer(ob), outRows * T, T)
                         }
                     }
