@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(name: "translate-bench", dependencies: ["BenchCommands", "Tensors"]),
         .target(name: "TestSupport", dependencies: ["Tensors", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
-        .testTarget(name: "BenchCommandsTests", dependencies: ["BenchCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "BenchCommandsTests", dependencies: ["BenchCommands", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Tensors", "TestSupport"]),

@@ -18,7 +18,7 @@ public struct BenchCommand: ParsableCommand {
         disables); \(ConvPolicy.winogradVariable)=0 runs every convolution without Winograd (direct sums: im2col + \
         OpenBLAS).
         """,
-        subcommands: [Kernels.self, Compare.self, Scaling.self, Workload.self, Plan.self],
+        subcommands: [Kernels.self, Compare.self, Scaling.self, Workload.self, Plan.self, Profile.self],
         defaultSubcommand: Kernels.self)
 
     public init() {}
@@ -231,6 +231,105 @@ public struct Plan: ParsableCommand {
             let plans = try ConvTrace.trace(body).plans
             print("\n\(title): \(plans.count) convolutions")
             for p in plans { print("  " + p.description) }
+        }
+    }
+}
+
+/// `translate-bench profile`: wall time per op (forward and backward apart) and per phase
+/// (optimizer, other) of whole-step workloads at several thread counts in one process,
+/// alternating rounds; each phase's speed-up gives its parallel fraction, and from those a
+/// projection to more threads (Amdahl per phase) and the phase that stops scaling first.
+public struct Profile: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Wall time per op and phase of whole-step workloads at several thread counts, and a per-phase projection to 4, 8 and 16 threads.")
+
+    @Option(help: ArgumentHelp("Workloads, comma-separated.", valueName: "names"))
+    var workloads = "pix2pix-step,cyclegan-step,unet-infer-b8,resnet-infer-b8"
+    @Option(help: ArgumentHelp("Thread counts, comma-separated (the first is the base of the speed-ups).", valueName: "list"))
+    var threads = "1,2"
+    @Option(help: ArgumentHelp("Rounds (each runs every thread count once; medians are reported).", valueName: "n"))
+    var rounds = 3
+    @Option(help: ArgumentHelp("Image size.", valueName: "n"))
+    var size = 256
+    @Option(help: ArgumentHelp("Rows shown per workload (the largest phases; the rest are summed).", valueName: "n"))
+    var top = 12
+
+    public init() {}
+
+    public func validate() throws {
+        try positive(rounds, "--rounds"); try positive(size, "--size"); try positive(top, "--top")
+        _ = try names(); _ = try counts()
+    }
+
+    func names() throws -> [WorkloadName] {
+        try workloads.split(separator: ",").map { s in
+            guard let w = WorkloadName(rawValue: String(s)), WorkloadName.compared.contains(w) else {
+                throw ValidationError("--workloads: '\(s)' is not one of \(WorkloadName.compared.map(\.rawValue).joined(separator: ", "))")
+            }
+            return w
+        }
+    }
+
+    func counts() throws -> [Int] {
+        let c = try threads.split(separator: ",").map { s -> Int in
+            guard let n = Int(s), n >= 1 else { throw ValidationError("--threads: '\(s)' is not a thread count") }
+            return n
+        }
+        guard c.count >= 2 else { throw ValidationError("--threads: give at least two thread counts, e.g. 1,2") }
+        return c
+    }
+
+    public func run() throws {
+        let names = try names(), counts = try counts()
+        print("profile: \(size) px, threads \(counts.map(String.init).joined(separator: ", ")), \(rounds) rounds (medians, ms per repetition)")
+        for name in names {
+            let body = try Workloads.body(name, size: size, batch: nil)
+            try body()   // warm-up: allocator, weight caches
+            var samples = [[String: [Double]]](repeating: [:], count: counts.count)
+            var totals = [[Double]](repeating: [], count: counts.count)
+            for _ in 0..<rounds {
+                for (i, n) in counts.enumerated() {
+                    let p = try Parallelism(threads: n).run { try OpProfile.profile(body).profile }
+                    for (k, e) in p.entries { samples[i][k, default: []].append(e.seconds) }
+                    totals[i].append(p.total)
+                }
+            }
+            func med(_ xs: [Double]?) -> Double { guard let xs, !xs.isEmpty else { return 0 }; return xs.sorted()[xs.count / 2] }
+            let keys = Set(samples.flatMap(\.keys))
+            var rows = keys.map { k in (k, counts.indices.map { med(samples[$0][k]) }) }.sorted { $0.1[0] > $1.1[0] }
+            if rows.count > top {
+                let rest = rows[top...].reduce(into: [Double](repeating: 0, count: counts.count)) { acc, r in for i in acc.indices { acc[i] += r.1[i] } }
+                rows = Array(rows[..<top]) + [("(\(rows.count - top) smaller entries)", rest)]
+            }
+            let (c0, c1) = (Double(counts[0]), Double(counts[1]))
+            // Amdahl: t(n) = t0 ((1 - p) + p c0 / n), p from the first two counts.
+            func fraction(_ t: [Double]) -> Double {
+                guard t[0] > 0 else { return 0 }
+                return min(1, max(0, (1 - t[1] / t[0]) / (1 - c0 / c1)))
+            }
+            func projected(_ t: [Double], _ n: Double) -> Double { let p = fraction(t); return t[0] * ((1 - p) + p * c0 / n) }
+            print("\n\(name.rawValue)")
+            let head = "phase".padding(toLength: 34, withPad: " ", startingAt: 0) + counts.map { String(repeating: " ", count: max(0, 10 - "\($0) thr".count)) + "\($0) thr" }.joined()
+                + "   speed-up  parallel    proj. 4 / 8 / 16 threads"
+            print(head)
+            var proj = [0.0, 0.0, 0.0]
+            var serialShare: [(String, Double)] = []
+            for (k, t) in rows {
+                let ps = [4.0, 8, 16].map { projected(t, $0) }
+                for i in 0..<3 { proj[i] += ps[i] }
+                serialShare.append((k, ps[2]))
+                print(k.padding(toLength: 34, withPad: " ", startingAt: 0) + t.map { String(format: "%10.1f", $0 * 1e3) }.joined()
+                      + String(format: "   %7.2fx  %8.2f    %7.1f / %.1f / %.1f", t[1] > 0 ? t[0] / t[1] : 0, fraction(t), ps[0] * 1e3, ps[1] * 1e3, ps[2] * 1e3))
+            }
+            let whole = counts.indices.map { med(totals[$0]) }
+            print("whole".padding(toLength: 34, withPad: " ", startingAt: 0) + whole.map { String(format: "%10.1f", $0 * 1e3) }.joined()
+                  + String(format: "   %7.2fx  %8.2f    %7.1f / %.1f / %.1f (sum of the phases' projections: %.2fx / %.2fx / %.2fx of %d thread%@)",
+                           whole[0] / whole[1], fraction(whole), proj[0] * 1e3, proj[1] * 1e3, proj[2] * 1e3,
+                           whole[0] / proj[0], whole[0] / proj[1], whole[0] / proj[2], counts[0], counts[0] == 1 ? "" : "s"))
+            if let worst = serialShare.max(by: { $0.1 < $1.1 }) {
+                print(String(format: "at 16 threads the largest phase would be %@ (%.0f %% of the projected time)", worst.0, 100 * worst.1 / max(proj[2], 1e-12)))
+            }
         }
     }
 }

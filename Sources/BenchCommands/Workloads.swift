@@ -47,40 +47,50 @@ enum Workloads {
         try body()
     }
 
-    /// Runs one workload here and prints one JSON line.
-    /// `batch`: images per training step (1 in the reference recipes); inference uses 8 unless given.
-    static func run(_ name: WorkloadName, size: Int, iters: Int, batch: Int? = nil) throws {
+    /// The body of one timed repetition of a whole-step or inference workload (built once:
+    /// networks, inputs), for `profile`.
+    static func body(_ name: WorkloadName, size: Int, batch: Int? = nil) throws -> () throws -> Void {
         var rng = RNG(seed: 0)
         let n = batch ?? 1
         let a = Tensor.rand([n, 3, size, size], low: -1, high: 1, rng: &rng)
         let b = Tensor.rand([n, 3, size, size], low: -1, high: 1, rng: &rng)
         let downs = min(8, Int(log2(Double(size))))
-        var result: [String: Any] = ["workload": name.rawValue, "size": size, "batch": n]
         switch name {
         case .pix2pixStep:
             var c = Pix2PixConfig()
             c.netG = GeneratorArch(rawValue: "unet-\(size)") ?? .unet256
             let m = try Pix2Pix(config: c, rng: &rng)
-            precondition((m.netG as? UnetGenerator)?.numDowns == downs || size > 256)
-            result["seconds"] = try median(iters) { _ = try m.trainStep(input: a, target: b) }
-            try countGEMM { _ = try m.trainStep(input: a, target: b) }
-            // Forward MACs: G once per step + D three times; backward ~2x forward for the parts with gradients.
-            result["gmac_forward_256"] = 6.05 + 3 * 3.20
+            return { _ = try m.trainStep(input: a, target: b) }
         case .cycleganStep:
             let m = try CycleGAN(config: CycleGANConfig(), rng: &rng)
-            result["seconds"] = try median(iters) { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
-            try countGEMM { _ = try m.trainStep(realA: a, realB: b, rng: &rng) }
+            var stepRNG = RNG(seed: 1)
+            return { _ = try m.trainStep(realA: a, realB: b, rng: &stepRNG) }
         case .unetInferB8, .resnetInferB8:
             let g: Module = name == .unetInferB8
                 ? try UnetGenerator(numDowns: downs, ngf: 64, norm: .batch, useDropout: true, rng: &rng)
                 : try ResnetGenerator(rng: &rng)
             g.eval()
-            let m = batch ?? 8
-            let x = Tensor.rand([m, 3, size, size], low: -1, high: 1, rng: &rng)
-            let t = try median(iters) { _ = try withNoGrad { try g(x) } }
-            try countGEMM { _ = try withNoGrad { try g(x) } }
+            let x = Tensor.rand([batch ?? 8, 3, size, size], low: -1, high: 1, rng: &rng)
+            return { _ = try withNoGrad { try g(x) } }
+        case .unetLayers, .trainLayers, .tileLayers:
+            throw TensorError.invalidArgument("\(name.rawValue) is a per-layer table, not one body to profile")
+        }
+    }
+
+    /// Runs one workload here and prints one JSON line.
+    /// `batch`: images per training step (1 in the reference recipes); inference uses 8 unless given.
+    static func run(_ name: WorkloadName, size: Int, iters: Int, batch: Int? = nil) throws {
+        var rng = RNG(seed: 0)
+        var result: [String: Any] = ["workload": name.rawValue, "size": size, "batch": batch ?? (name.isInference ? 8 : 1)]
+        switch name {
+        case .pix2pixStep, .cycleganStep, .unetInferB8, .resnetInferB8:
+            let f = try body(name, size: size, batch: batch)
+            let t = try median(iters, f)
+            try countGEMM(f)
             result["seconds"] = t
-            result["images_per_s"] = Double(m) / t
+            if name.isInference { result["images_per_s"] = Double(batch ?? 8) / t }
+            // Forward MACs: G once per step + D three times; backward ~2x forward for the parts with gradients.
+            if name == .pix2pixStep { result["gmac_forward_256"] = 6.05 + 3 * 3.20 }
         case .unetLayers:
             // Each inner U-Net layer at batch `batch ?? 8` without gradients: per-image OpenBLAS
             // products vs the batched path, alternating, medians in ms.

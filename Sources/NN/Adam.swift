@@ -24,7 +24,9 @@ public final class Adam {
     /// One update of every parameter that has a gradient. In a data-parallel job
     /// (`Distribution.current` has more than one rank) the gradients are first replaced by
     /// their mean over the ranks (`averageGradients`), so every replica takes the same step.
-    public func step() {
+    public func step() { OpProfile.phase("adam") { update() } }
+
+    private func update() {
         averageGradients(over: Distribution.current)
         for (i, (_, p)) in params.enumerated() {
             guard let g = p.grad else { continue }

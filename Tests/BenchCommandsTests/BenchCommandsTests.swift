@@ -1,6 +1,7 @@
 import XCTest
 import ArgumentParser
 @testable import BenchCommands
+import TestSupport
 
 /// translate-bench's command line: the whole help text of every command (snapshots, 80
 /// columns), the defaults and meanings of the options, and errors that name the flag or
@@ -37,6 +38,9 @@ final class BenchCommandsTests: XCTestCase {
                                   (compare and scaling run these in child processes).
           plan                    Print the convolution plan of every layer of the
                                   benchmark workloads (no timing).
+          profile                 Wall time per op and phase of whole-step workloads at
+                                  several thread counts, and a per-phase projection to
+                                  4, 8 and 16 threads.
 
           See 'translate-bench help <subcommand>' for detailed help.
         """)
@@ -117,6 +121,28 @@ final class BenchCommandsTests: XCTestCase {
         """)
     }
 
+    func testProfileHelp() {
+        assertHelp(Profile.self, equals: """
+        OVERVIEW: Wall time per op and phase of whole-step workloads at several thread
+        counts, and a per-phase projection to 4, 8 and 16 threads.
+
+        USAGE: translate-bench profile [--workloads <names>] [--threads <list>] [--rounds <n>] [--size <n>] [--top <n>]
+
+        OPTIONS:
+          --workloads <names>     Workloads, comma-separated. (default:
+                                  pix2pix-step,cyclegan-step,unet-infer-b8,resnet-infer-b8)
+          --threads <list>        Thread counts, comma-separated (the first is the base
+                                  of the speed-ups). (default: 1,2)
+          --rounds <n>            Rounds (each runs every thread count once; medians
+                                  are reported). (default: 3)
+          --size <n>              Image size. (default: 256)
+          --top <n>               Rows shown per workload (the largest phases; the rest
+                                  are summed). (default: 12)
+          -h, --help              Show help information.
+
+        """)
+    }
+
     func testWorkloadHelp() {
         assertHelp(Workload.self, equals: """
         OVERVIEW: One workload in this process; prints one JSON line (compare and
@@ -187,8 +213,22 @@ final class BenchCommandsTests: XCTestCase {
         assertRejected(["scaling", "--size", "64"], mentions: ["--size"])
         assertRejected(["workload", "pix2pix-step", "--batch", "0"], mentions: ["--batch"])
         assertRejected(["workload", "pix2pix-step", "--size", "big"], mentions: ["--size"])
+        assertRejected(["profile", "--workloads", "pix2pix-step,train-layers"], mentions: ["--workloads", "train-layers", "cyclegan-step"])
+        assertRejected(["profile", "--threads", "2"], mentions: ["--threads", "at least two"])
+        assertRejected(["profile", "--threads", "1,0"], mentions: ["--threads", "'0'"])
+        assertRejected(["profile", "--rounds", "0"], mentions: ["--rounds"])
         assertRejected(["--frobnicate"], mentions: ["--frobnicate"])
         assertRejected(["--json"], mentions: ["--json"])
+    }
+
+    /// A tiny profile runs end to end: every thread count's column, the whole-step row and the
+    /// phase that would stop scaling first.
+    func testProfileRunsOnATinyStep() throws {
+        let p = try XCTUnwrap(try parse(["profile", "--workloads", "pix2pix-step", "--size", "32", "--rounds", "1", "--threads", "1,3"]) as? Profile)
+        let out = try captureStandardOutput { try p.run() }
+        for needle in ["pix2pix-step", "1 thr", "3 thr", "forward conv2d", "backward conv2d", "phase adam", "whole", "at 16 threads the largest phase"] {
+            XCTAssertTrue(out.contains(needle), "'\(needle)' missing from:\n\(out)")
+        }
     }
 
     func testDefaultsAndMeanings() throws {

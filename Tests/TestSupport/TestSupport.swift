@@ -127,3 +127,18 @@ open class ConvPolicyTestCase: XCTestCase {
         }
     }
 }
+
+/// What `body` prints to standard output (file descriptor 1, through a temporary file).
+public func captureStandardOutput(_ body: () throws -> Void) throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("stdout-\(UUID().uuidString).txt")
+    FileManager.default.createFile(atPath: url.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let file = try FileHandle(forWritingTo: url)
+    fflush(stdout)
+    let saved = dup(1)
+    dup2(file.fileDescriptor, 1)
+    defer { fflush(stdout); dup2(saved, 1); close(saved); try? file.close() }
+    try body()
+    fflush(stdout)
+    return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+}

@@ -32,10 +32,12 @@ public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R { try GradMode.w
 
 /// Attaches a backward rule to `out` if gradients are on and any input requires them.
 @inline(__always)
-func record(_ out: Tensor, _ inputs: [Tensor], _ backward: @escaping (UnsafeBufferPointer<Float>) -> Void) {
+func record(_ out: Tensor, _ inputs: [Tensor], function: StaticString = #function,
+            _ backward: @escaping (UnsafeBufferPointer<Float>) -> Void) {
+    OpProfile.forward(function)
     guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return }
     out.requiresGrad = true
-    out.node = Node(inputs: inputs, backward: backward)
+    out.node = Node(inputs: inputs, backward: OpProfile.timedBackward(function, backward))
 }
 
 extension Tensor {
@@ -73,6 +75,8 @@ extension Tensor {
                 order.append(t)
             }
         }
+        OpProfile.boundary()
+        defer { OpProfile.boundary() }
         seed.withUnsafeBufferPointer { accumulateGrad($0) }
         for t in order.reversed() {
             guard let node = t.node, let g = t.grad else { continue }
