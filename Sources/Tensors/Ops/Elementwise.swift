@@ -166,6 +166,7 @@ func broadcastIndex(_ shape: [Int], to outShape: [Int]) -> [Int] {
 /// Binary elementwise op with broadcasting; `da`/`db` give the partial derivatives.
 /// `graph` gives (g * da, g * db) at the output's shape as differentiable ops of (g, a, b),
 /// each only where asked for (higher-order gradients); they are summed down to a and b.
+@inline(__always)
 func binaryOp(_ name: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float,
               _ da: @escaping (Float, Float) -> Float, _ db: @escaping (Float, Float) -> Float,
               graph: @escaping (Tensor, Tensor, Tensor, [Bool]) throws -> (Tensor?, Tensor?)) throws -> Tensor {
@@ -173,13 +174,14 @@ func binaryOp(_ name: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> F
         throw TensorError.shapeMismatch(op: name, shapes: [a.shape, b.shape])
     }
     let n = shape.reduce(1, *)
-    var out = [Float](repeating: 0, count: n)
+    var out = uninitializedFloats(n)
     let same = a.shape == b.shape
     let ia = same || a.shape == shape ? nil : broadcastIndex(a.shape, to: shape)
     let ib = same || b.shape == shape ? nil : broadcastIndex(b.shape, to: shape)
     a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
         if ia == nil && ib == nil {
-            for i in 0..<n { op[i] = f(ap[i], bp[i]) }
+            let (ab, bb, ob) = (ap.baseAddress!, bp.baseAddress!, op.baseAddress!)
+            withoutActuallyEscaping(f) { f in parallelChunks(n) { lo, hi in for i in lo..<hi { ob[i] = f(ab[i], bb[i]) } } }
         } else {
             for i in 0..<n { op[i] = f(ap[ia?[i] ?? i], bp[ib?[i] ?? i]) }
         }
@@ -187,6 +189,17 @@ func binaryOp(_ name: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> F
     let result = Tensor(uncheckedShape: shape, data: out)
     record(result, [a, b]) { g in
         a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in
+            if ia == nil && ib == nil {
+                // Same shapes: one term per element, so the elements split across threads.
+                let (ab, bb, gp) = (ap.baseAddress!, bp.baseAddress!, g.baseAddress!)
+                if a.requiresGrad {
+                    a.withGrad { ga in let d = ga.baseAddress!; parallelChunks(n) { lo, hi in for i in lo..<hi { d[i] += gp[i] * da(ab[i], bb[i]) } } }
+                }
+                if b.requiresGrad {
+                    b.withGrad { gb in let d = gb.baseAddress!; parallelChunks(n) { lo, hi in for i in lo..<hi { d[i] += gp[i] * db(ab[i], bb[i]) } } }
+                }
+                return
+            }
             if a.requiresGrad {
                 a.withGrad { ga in
                     for i in 0..<n { let j = ia?[i] ?? i, k = ib?[i] ?? i; ga[j] += g[i] * da(ap[j], bp[k]) }

@@ -1,5 +1,6 @@
 /// Batch and instance normalisation over (N, C, spatial...) tensors, one kernel for both:
 /// a "group" is a channel across the batch (batch norm) or one (n, c) plane (instance norm).
+import CKernels
 import Foundation
 
 /// Statistics over groups. x viewed as (N, C, S). Returns per-group mean and 1/sqrt(var+eps),
@@ -18,10 +19,10 @@ private func groupStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, perIn
             // Segments of group gi: perInstance: one plane gi; else planes (b*c + gi) for all b.
             let segs = perInstance ? [gi] : (0..<n).map { $0 * c + gi }
             var sum: Double = 0
-            for seg in segs { let p = x + seg * s; var t: Float = 0; for j in 0..<s { t += p[j] }; sum += Double(t) }
+            for seg in segs { sum += tr_plane_sum(x + seg * s, s) }
             let mu = sum / m
             var sq: Double = 0
-            for seg in segs { let p = x + seg * s; var t: Double = 0; for j in 0..<s { let d = Double(p[j]) - mu; t += d * d }; sq += t }
+            for seg in segs { sq += tr_plane_sqdev(x + seg * s, s, mu) }
             let v = sq / m
             mean[gi] = Float(mu)
             variance[gi] = v
@@ -37,7 +38,7 @@ private func groupStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, perIn
 /// values count per channel over all ranks as well.
 private func syncedChannelStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: Int, eps: Float, comm: Communicator)
     -> (mean: [Float], invstd: [Float], variance: [Double], count: Double) {
-    // Per-plane partial sums in Float (as groupStats), added per channel in Double.
+    // Per-plane sums (as groupStats), added per channel in Double.
     func channelSums(_ plane: (UnsafePointer<Float>) -> Double) -> [Double] {
         var sums = [Double](repeating: 0, count: c + 1)
         sums.withUnsafeMutableBufferPointer { sp in
@@ -50,7 +51,7 @@ private func syncedChannelStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: In
         }
         return sums
     }
-    var first = channelSums { p in var t: Float = 0; for j in 0..<s { t += p[j] }; return Double(t) }
+    var first = channelSums { p in tr_plane_sum(p, s) }
     first[c] = Double(n * s)
     first.withUnsafeMutableBufferPointer { comm.allReduceSum($0) }
     let m = first[c]
@@ -60,12 +61,7 @@ private func syncedChannelStats(_ x: UnsafePointer<Float>, n: Int, c: Int, s: In
         let sp = sp.baseAddress!
         parallelFor(c, work: n * c * s) { ch in
             var t: Double = 0
-            for b in 0..<n {
-                let p = x + (b * c + ch) * s
-                var u: Double = 0
-                for j in 0..<s { let d = Double(p[j]) - mu[ch]; u += d * d }
-                t += u
-            }
+            for b in 0..<n { t += tr_plane_sqdev(x + (b * c + ch) * s, s, mu[ch]) }
             sp[ch] = t
         }
     }
@@ -107,25 +103,24 @@ private func normalizeBackward(x: Tensor, gout: UnsafePointer<Float>, n: Int, c:
     var chDyXhat = [Double](repeating: 0, count: c)
     x.data.withUnsafeBufferPointer { xb in
         let xp = xb.baseAddress!
-        // Per-plane sums on both cores, then added up serially in the same order as before.
-        var planeDy = [Float](repeating: 0, count: n * c), planeDyXhat = [Float](repeating: 0, count: n * c)
+        // Per-plane sums across the threads (`tr_plane_dy_sums`), then added up serially in plane order.
+        var planeDy = [Double](repeating: 0, count: n * c), planeDyXhat = [Double](repeating: 0, count: n * c)
         planeDy.withUnsafeMutableBufferPointer { pd in planeDyXhat.withUnsafeMutableBufferPointer { px in
             let pd = pd.baseAddress!, px = px.baseAddress!
             parallelFor(n * c, work: n * c * s) { plane in
                 let b = plane / c, ch = plane % c
                 let gi = perInstance ? b * c + ch : ch
                 let p = xp + plane * s, d = gout + plane * s
-                let mu = mean[gi], istd = invstd[gi]
-                var sd: Float = 0, sdx: Float = 0
-                for j in 0..<s { sd += d[j]; sdx += d[j] * (p[j] - mu) * istd }
+                var sd = 0.0, sdx = 0.0
+                tr_plane_dy_sums(d, p, s, mean[gi], invstd[gi], &sd, &sdx)
                 pd[plane] = sd; px[plane] = sdx
             }
         } }
         for b in 0..<n { for ch in 0..<c {
             let gi = perInstance ? b * c + ch : ch
             let sd = planeDy[b * c + ch], sdx = planeDyXhat[b * c + ch]
-            sumDy[gi] += Double(sd); sumDyXhat[gi] += Double(sdx)
-            chDy[ch] += Double(sd); chDyXhat[ch] += Double(sdx)
+            sumDy[gi] += sd; sumDyXhat[gi] += sdx
+            chDy[ch] += sd; chDyXhat[ch] += sdx
         } }
         if let sync, x.requiresGrad, statsDependOnX {
             var both = sumDy + sumDyXhat

@@ -35,20 +35,25 @@ public func pad(_ x: Tensor, left: Int, right: Int, top: Int, bottom: Int, mode:
     let cols = padMap(size: W, before: left, after: right, mode: mode)
     let OH = rows.count, OW = cols.count
     var out = [Float](repeating: value, count: planes * OH * OW)
+    // Planes are independent (each written, or accumulated in the same order, by one thread).
     x.data.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-        for p in 0..<planes {
-            let src = xp.baseAddress! + p * H * W, dst = op.baseAddress! + p * OH * OW
+        let (xb, ob) = (xp.baseAddress!, op.baseAddress!)
+        parallelFor(planes, work: planes * OH * OW) { p in
+            let src = xb + p * H * W, dst = ob + p * OH * OW
             for (oy, iy) in rows.enumerated() where iy >= 0 {
                 let s = src + iy * W, d = dst + oy * OW
-                for (ox, ix) in cols.enumerated() where ix >= 0 { d[ox] = s[ix] }
+                (d + left).update(from: s, count: W)   // the interior, then the padded columns
+                for ox in 0..<left where cols[ox] >= 0 { d[ox] = s[cols[ox]] }
+                for ox in (left + W)..<OW where cols[ox] >= 0 { d[ox] = s[cols[ox]] }
             }
         }
     } }
     let result = Tensor(uncheckedShape: Array(x.shape.dropLast(2)) + [OH, OW], data: out)
     record(result, [x]) { g in
         x.withGrad { dx in
-            for p in 0..<planes {
-                let dst = dx.baseAddress! + p * H * W, src = g.baseAddress! + p * OH * OW
+            let (db, gb) = (dx.baseAddress!, g.baseAddress!)
+            parallelFor(planes, work: planes * OH * OW) { p in
+                let dst = db + p * H * W, src = gb + p * OH * OW
                 for (oy, iy) in rows.enumerated() where iy >= 0 {
                     let s = src + oy * OW, d = dst + iy * W
                     for (ox, ix) in cols.enumerated() where ix >= 0 { d[ix] += s[ox] }
