@@ -203,27 +203,26 @@ func writeOrAdd(_ dst: UnsafeMutablePointer<Float>, count: Int, fresh: Bool, _ b
     }
 }
 
-/// out[n, c, :] += bias[c]
+/// out[n, c, :] += bias[c], the planes across threads.
 @inline(__always)
 func addChannelBias(_ out: UnsafeMutablePointer<Float>, _ bias: [Float], n: Int, c: Int, plane: Int) {
     bias.withUnsafeBufferPointer { b in
-        for i in 0..<n { for ch in 0..<c {
-            let p = out + (i * c + ch) * plane, v = b[ch]
+        let b = b.baseAddress!
+        parallelFor(n * c, work: n * c * plane) { q in
+            let p = out + q * plane, v = b[q % c]
             for j in 0..<plane { p[j] += v }
-        } }
+        }
     }
 }
 
-/// db[c] += sum over n and the plane of gout[n, c, :]
+/// db[c] += sum over n and the plane of gout[n, c, :]: each channel summed by one thread, its
+/// planes in order (`tr_plane_sum`, fixed association), so any thread count gives the same bits.
 @inline(__always)
 func channelBiasGrad(_ gout: UnsafePointer<Float>, _ db: UnsafeMutablePointer<Float>, n: Int, c: Int, plane: Int) {
-    for ch in 0..<c {
-        var s: Float = 0
-        for i in 0..<n {
-            let p = gout + (i * c + ch) * plane
-            for j in 0..<plane { s += p[j] }
-        }
-        db[ch] += s
+    parallelFor(c, work: n * c * plane) { ch in
+        var s = 0.0
+        for i in 0..<n { s += tr_plane_sum(gout + (i * c + ch) * plane, plane) }
+        db[ch] += Float(s)
     }
 }
 

@@ -10,9 +10,12 @@ enum GradientConv: ConvAlgorithm {
         let (C, O) = (p.channels, p.outputs), kk = p.g.kernelH * p.g.kernelW
         guard let gt = p.policy.inputGradientAsConv(p.g, outputs: O) else { preconditionFailure("GradientConv: \(p.g) is not stride 1") }
         var flipped = uninitializedFloats(C * O * kk)
-        for o in 0..<O { for c in 0..<C { for k in 0..<kk {
-            flipped[(c * O + o) * kk + kk - 1 - k] = w[(o * C + c) * kk + k]
-        } } }
+        flipped.withUnsafeMutableBufferPointer { fp in
+            let f = fp.baseAddress!
+            parallelFor(O, work: O * C * kk, minimumWork: 1 << 18) { o in
+                for c in 0..<C { for k in 0..<kk { f[(c * O + o) * kk + kk - 1 - k] = w[(o * C + c) * kk + k] } }
+            }
+        }
         if kernel != .gradientConvGEMM {
             let k = Winograd.kind(kernel)
             let u = flipped.withUnsafeBufferPointer { Winograd.filter($0.baseAddress!, k, outputs: C, channels: O) }
