@@ -180,8 +180,9 @@ func binaryOp(_ name: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> F
     let ib = same || b.shape == shape ? nil : broadcastIndex(b.shape, to: shape)
     a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
         if ia == nil && ib == nil {
-            let (ab, bb, ob) = (ap.baseAddress!, bp.baseAddress!, op.baseAddress!)
-            withoutActuallyEscaping(f) { f in parallelChunks(n) { lo, hi in for i in lo..<hi { ob[i] = f(ab[i], bb[i]) } } }
+            // One thread: split across two, this loop ran 3x slower over a CycleGAN step
+            // (`translate-bench profile`, docs/BENCHMARKS.md).
+            for i in 0..<n { op[i] = f(ap[i], bp[i]) }
         } else {
             for i in 0..<n { op[i] = f(ap[ia?[i] ?? i], bp[ib?[i] ?? i]) }
         }
