@@ -130,6 +130,36 @@ final class CycleGANStepTests: XCTestCase {
         return keys
     }
 
+    /// Winograd F(4x4, 3x3) inside a whole CycleGAN step (residual blocks of 32 channels on
+    /// 32x32 planes, every pass): the plan uses it, and two steps log the losses of the same
+    /// steps with F(2x2, 3x3) to float rounding.
+    func testFourByFourTileWinogradInAWholeStep() throws {
+        var c = CycleGANConfig()
+        c.ngf = 8; c.ndf = 8; c.netG = .resnet6
+        func run(_ tile4: Int) throws -> (plans: [ConvPlanRecord], losses: [[Float]]) {
+            try ConvPolicy.current.with { $0.winogradTile4MinPositions = tile4 }.run {
+                var rng = RNG(seed: 9)
+                let m = try CycleGAN(config: c, rng: &rng, generatorBlocks: 2)
+                let a = Tensor.rand([1, 3, 128, 128], low: -1, high: 1, rng: &rng), b = Tensor.rand([1, 3, 128, 128], low: -1, high: 1, rng: &rng)
+                let (first, plans) = try ConvTrace.trace { try m.trainStep(realA: a, realB: b, rng: &rng) }
+                let second = try m.trainStep(realA: b, realB: a, rng: &rng)
+                return (plans, [first.values, second.values])
+            }
+        }
+        let tile4 = try run(1024), tile2 = try run(.max)
+        let blocks = tile4.plans.filter { $0.kernel == 3 && $0.stride == 1 && $0.channels == 32 && $0.height == 34 }
+        XCTAssertFalse(blocks.isEmpty)
+        for p in blocks {
+            XCTAssertEqual(p.forward, .winograd3x3Tile4, "\(p)")
+            if p.weightGradient != nil { XCTAssertEqual(p.weightGradient, .winograd3x3Tile4, "\(p)") }
+            if p.inputGradient != nil { XCTAssertEqual(p.inputGradient, .gradientConvWinograd3x3Tile4, "\(p)") }
+        }
+        XCTAssertTrue(tile2.plans.allSatisfy { $0.forward != .winograd3x3Tile4 })
+        for (step, (x, y)) in zip(tile4.losses, tile2.losses).enumerated() {
+            assertClose(x, y, rtol: 1e-4, atol: 1e-5, "CycleGAN step \(step + 1) losses, F(4x4, 3x3) vs F(2x2, 3x3)")
+        }
+    }
+
     func testIdentityLossSkippedWhenChannelsDiffer() throws {
         var c = CycleGANConfig()
         c.ngf = 2; c.ndf = 2; c.netG = .resnet6; c.inputNc = 1; c.outputNc = 3
