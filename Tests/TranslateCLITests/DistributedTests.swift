@@ -161,6 +161,22 @@ final class DistributedTests: CLITestCase {
         XCTAssertTrue(refused.err.contains("--sync-bn") && refused.err.contains("no BatchNorm"), refused.err)
     }
 
+    /// R1 needs gradients of gradients through the critic; through BatchNorm synchronised over
+    /// the ranks (`--sync-bn`) there are none: the job ends at its first step with an error
+    /// naming the flag on every rank that reports, and writes no checkpoint.
+    func testR1ThroughSynchronisedBatchNormIsRefused() throws {
+        _ = try mpirun
+        let data = try makeAligned(tmp.appendingPathComponent("data"), count: 4)
+        var a = trainArgs(data, name: "r1", batch: 1)
+        a[a.firstIndex(of: "instance")!] = "batch"
+        let refused = try mpi(2, a + ["--sync-bn", "--r1-gamma", "1"], expectSuccess: false)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.err.contains("--sync-bn") && refused.err.contains("cannot be differentiated"), refused.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/r1/latest.safetensors").path))
+        // Without --sync-bn the same R1 run trains (each rank's own statistics, as DDP).
+        XCTAssertEqual(try mpi(2, a.map { $0 == "r1" ? "r1local" : $0 } + ["--r1-gamma", "1"]).status, 0)
+    }
+
     /// Ctrl-C to mpirun (which forwards SIGTERM to every rank) mid-epoch: all ranks stop at
     /// the same step, rank 0 writes one checkpoint and says so once, mpirun exits non-zero, and
     /// `--resume` under mpirun ends with the bits of a 2-rank run never interrupted.
