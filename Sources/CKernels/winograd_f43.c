@@ -85,8 +85,7 @@ CLONES void tr_wf43_filter(const float *restrict w, long O, long C, float *restr
     for (long oc0 = lo; oc0 < hi; oc0 += 16) {
         const long n = hi - oc0 < 16 ? hi - oc0 : 16;
         float tk[9][16] __attribute__((aligned(64)));   /* tk[tap][lane] */
-        for (long i = 0; i < 16; i++)
-            for (int q = 0; q < 9; q++) tk[q][i] = i < n ? w[(oc0 + i) * 9 + q] : 0.0f;
+        tr_lanes_from_taps(w, oc0, n, 9, tk[0]);
         v16 t[6][3];
         for (int l = 0; l < 3; l++)
             WF43_G(LD(tk[l]), LD(tk[3 + l]), LD(tk[6 + l]), t[0][l], t[1][l], t[2][l], t[3][l], t[4][l], t[5][l]);
@@ -94,9 +93,7 @@ CLONES void tr_wf43_filter(const float *restrict w, long O, long C, float *restr
             v16 u[6];
             WF43_G(t[a][0], t[a][1], t[a][2], u[0], u[1], u[2], u[3], u[4], u[5]);
             for (int b = 0; b < 6; b++) {
-                float *dst = U + (6 * a + b) * OC + oc0;
-                if (n == 16) __builtin_memcpy(dst, &u[b], sizeof(v16));
-                else for (long i = 0; i < n; i++) dst[i] = u[b][i];
+                tr_store_lanes(U + (6 * a + b) * OC + oc0, (const float *)&u[b], n);
             }
         }
     }
@@ -185,8 +182,7 @@ CLONES void tr_wf43_wgrad_output(const float *Wh, long O, long C, float *dw, int
     for (long oc0 = lo; oc0 < hi; oc0 += 16) {
         const long n = hi - oc0 < 16 ? hi - oc0 : 16;
         float m[36][16] __attribute__((aligned(64)));
-        for (int xi = 0; xi < 36; xi++)
-            for (long i = 0; i < 16; i++) m[xi][i] = i < n ? Wh[xi * OC + oc0 + i] : 0.0f;
+        tr_lanes_from_planes(Wh, OC, oc0, n, 36, m[0]);
         v16 t[3][6];   /* G^T along a: t[k][b] = sum_a G[a][k] m[a][b] */
         for (int b = 0; b < 6; b++)
             WF43_GT(LD(m[b]), LD(m[6 + b]), LD(m[12 + b]), LD(m[18 + b]), LD(m[24 + b]), LD(m[30 + b]), t[0][b], t[1][b], t[2][b]);
@@ -198,9 +194,6 @@ CLONES void tr_wf43_wgrad_output(const float *Wh, long O, long C, float *dw, int
             __builtin_memcpy(out[3 * k + 1], &r1, sizeof(v16));
             __builtin_memcpy(out[3 * k + 2], &r2, sizeof(v16));
         }
-        for (long i = 0; i < n; i++) {
-            float *d = dw + (oc0 + i) * 9;
-            for (int q = 0; q < 9; q++) d[q] = accumulate ? d[q] + out[q][i] : out[q][i];
-        }
+        tr_taps_from_lanes(out[0], oc0, n, 9, accumulate, dw);
     }
 }

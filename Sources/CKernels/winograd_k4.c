@@ -67,8 +67,7 @@ CLONES void tr_wk4_filter(const float *restrict w, long O, long C, float *restri
     for (long oc0 = lo; oc0 < hi; oc0 += 16) {
         const long n = hi - oc0 < 16 ? hi - oc0 : 16;
         float tk[16][16] __attribute__((aligned(64)));   /* tk[tap][lane] */
-        for (long i = 0; i < 16; i++)
-            for (int q = 0; q < 16; q++) tk[q][i] = i < n ? w[(oc0 + i) * 16 + q] : 0.0f;
+        tr_lanes_from_taps(w, oc0, n, 16, tk[0]);
         v16 t[5][4];
         for (int l = 0; l < 4; l++)
             WK4_G_APPLY(LD(tk[l]), LD(tk[4 + l]), LD(tk[8 + l]), LD(tk[12 + l]), t[0][l], t[1][l], t[2][l], t[3][l], t[4][l]);
@@ -76,9 +75,7 @@ CLONES void tr_wk4_filter(const float *restrict w, long O, long C, float *restri
             v16 u[5];
             WK4_G_APPLY(t[a][0], t[a][1], t[a][2], t[a][3], u[0], u[1], u[2], u[3], u[4]);
             for (int b = 0; b < 5; b++) {
-                float *dst = U + (5 * a + b) * OC + oc0;
-                if (n == 16) __builtin_memcpy(dst, &u[b], sizeof(v16));
-                else for (long i = 0; i < n; i++) dst[i] = u[b][i];
+                tr_store_lanes(U + (5 * a + b) * OC + oc0, (const float *)&u[b], n);
             }
         }
     }
@@ -162,8 +159,7 @@ CLONES void tr_wk4_wgrad_output(const float *Wh, long O, long C, float *dw, int 
     for (long oc0 = lo; oc0 < hi; oc0 += 16) {
         const long n = hi - oc0 < 16 ? hi - oc0 : 16;
         float m[25][16] __attribute__((aligned(64)));
-        for (int xi = 0; xi < 25; xi++)
-            for (long i = 0; i < 16; i++) m[xi][i] = i < n ? Wh[xi * OC + oc0 + i] : 0.0f;
+        tr_lanes_from_planes(Wh, OC, oc0, n, 25, m[0]);
         /* G^T applied along a: t[k][b] = sum_a G[a][k] m[a][b] */
         v16 t[4][5];
         for (int b = 0; b < 5; b++) {
@@ -182,9 +178,6 @@ CLONES void tr_wk4_wgrad_output(const float *Wh, long O, long C, float *dw, int 
                               -0.5f * q1 + (1.0f / 6) * q2 + (4.0f / 3) * q3 + q4};
             for (int l = 0; l < 4; l++) __builtin_memcpy(out[k * 4 + l], &r[l], sizeof(v16));
         }
-        for (long i = 0; i < n; i++) {
-            float *d = dw + (oc0 + i) * 16;
-            for (int q = 0; q < 16; q++) d[q] = accumulate ? d[q] + out[q][i] : out[q][i];
-        }
+        tr_taps_from_lanes(out[0], oc0, n, 16, accumulate, dw);
     }
 }
