@@ -178,30 +178,45 @@ enum Workloads {
             print(String(format: "total              %8.2f        | %8.2f            %8.2f        | %8.2f", totals[0] * 1e3, totals[1] * 1e3,
                          totals[2] * 1e3, totals[3] * 1e3))
         case .tileLayers:
-            // The 3x3 convolutions of the shipped networks, F(2x2, 3x3) vs F(4x4, 3x3)
-            // (`winogradTile4MinPositions`), alternating: forward and backward with gradients
-            // (batch `batch ?? 1`), forward alone without (batch 8 unless --batch).
-            let shapes: [(String, Int, Int, Int, Int)] = [   // name, channels in, out, input side, padding
-                ("ResNet block 256 @64", 256, 256, 66, 0), ("cascade 64 @32", 64, 64, 32, 1), ("cascade 48 @64", 48, 48, 64, 1),
-                ("cascade 32 @128", 32, 32, 128, 1), ("LPIPS conv3 192->384 @13", 192, 384, 13, 1), ("ResNet block 256 @32", 256, 256, 34, 0),
-                ("ResNet block 256 @16", 256, 256, 18, 0)]
+            // Winograd's two tile sizes, alternating: the 3x3 convolutions of the shipped
+            // networks, F(2x2, 3x3) vs F(4x4, 3x3) (`winogradTile4MinPositions`), and the 4x4
+            // stride-2 layers of U-Net-256 and the PatchGAN over phase images, F(2x2, 2x2) vs
+            // F(4x4, 2x2) (`winogradS2Tile4`): forward and backward with gradients (batch
+            // `batch ?? 1`; the stride-2 layers where training takes Winograd at all), forward
+            // alone without (batch 8 unless --batch).
+            let shapes: [(String, Int, Int, Int, Int, Int)] = [   // name, channels in, out, input side, padding, 0: 3x3 / 1: 4x4 s2 / 2: transposed
+                ("ResNet block 256 @64", 256, 256, 66, 0, 0), ("cascade 64 @32", 64, 64, 32, 1, 0), ("cascade 48 @64", 48, 48, 64, 1, 0),
+                ("cascade 32 @128", 32, 32, 128, 1, 0), ("LPIPS conv3 192->384 @13", 192, 384, 13, 1, 0), ("ResNet block 256 @32", 256, 256, 34, 0, 0),
+                ("ResNet block 256 @16", 256, 256, 18, 0, 0),
+                ("U-Net e2 64->128 @128", 64, 128, 128, 1, 1), ("U-Net e3 128->256 @64", 128, 256, 64, 1, 1), ("U-Net e4 256->512 @32", 256, 512, 32, 1, 1),
+                ("U-Net e5 512->512 @16", 512, 512, 16, 1, 1), ("U-Net d4 1024->512 @8", 1024, 512, 8, 1, 2), ("U-Net d5 1024->256 @16", 1024, 256, 16, 1, 2),
+                ("U-Net d6 512->128 @32", 512, 128, 32, 1, 2), ("U-Net d7 256->64 @64", 256, 64, 64, 1, 2)]
             print("layer                      training fwd+bwd ms  2x2 | 4x4 tiles      inference (batch \(batch ?? 8)) ms  2x2 | 4x4")
             let base = ConvPolicy.current
-            for (nm, ci, co, h, p) in shapes {
-                let w = Tensor.randn([co, ci, 3, 3], std: 0.02, rng: &rng)
+            for (nm, ci, co, h, p, kind) in shapes {
+                let w = Tensor.randn(kind == 0 ? [co, ci, 3, 3] : kind == 1 ? [co, ci, 4, 4] : [ci, co, 4, 4], std: 0.02, rng: &rng)
                 w.requiresGrad = true
                 let x = Tensor.rand([batch ?? 1, ci, h, h], low: -1, high: 1, rng: &rng, requiresGrad: true)
                 let xi = Tensor.rand([batch ?? 8, ci, h, h], low: -1, high: 1, rng: &rng)
-                let gout = Tensor.randn(try conv2d(x, weight: w, padding: Size2(p)).shape, std: 1, rng: &rng)
+                let f = { (x: Tensor) in
+                    switch kind {
+                    case 0: try conv2d(x, weight: w, padding: Size2(p))
+                    case 1: try conv2d(x, weight: w, stride: 2, padding: Size2(p))
+                    default: try convTranspose2d(x, weight: w, stride: 2, padding: Size2(p))
+                    }
+                }
+                let gout = Tensor.randn(try f(x).shape, std: 1, rng: &rng)
                 var times = [[Double]](repeating: [], count: 4)
                 for _ in 0..<iters {
-                    for (v, tile4) in [Int.max, 0].enumerated() {
-                        let policy = base.with { $0.winogradTile4MinPositions = tile4 }
+                    for (v, tile4) in [false, true].enumerated() {
+                        let policy = base.with {
+                            if kind == 0 { $0.winogradTile4MinPositions = tile4 ? 0 : Int.max } else { $0.winogradS2Tile4 = tile4 }
+                        }
                         try policy.run {
                             let t0 = DispatchTime.now().uptimeNanoseconds
-                            try conv2d(x, weight: w, padding: Size2(p)).backward(gradient: gout)
+                            try f(x).backward(gradient: gout)
                             let t1 = DispatchTime.now().uptimeNanoseconds
-                            _ = try GradMode.withNoGrad { try conv2d(xi, weight: w, padding: Size2(p)) }
+                            _ = try GradMode.withNoGrad { try f(xi) }
                             let t2 = DispatchTime.now().uptimeNanoseconds
                             times[v].append(Double(t1 - t0) / 1e9); times[2 + v].append(Double(t2 - t1) / 1e9)
                         }

@@ -1,5 +1,6 @@
 #include "winograd_s2.h"
 #include "vec.h"
+#include "phase_images.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,16 +37,7 @@ CLONES void tr_ws2_input(const float *x, long C, long oh, long ow, float *V, lon
         for (long ty = 0; ty < th; ty++) {
             for (int rho = 0; rho < 6; rho++) {
                 const long y = 4 * ty - 1 + rho;
-                float *d = D + rho * 4 * L;
-                if (y < 0 || y >= H) { memset(d, 0, sizeof(float) * 4 * L); continue; }
-                const float *row = xc + y * W;
-                d[0] = 0;   /* column -1 */
-                for (long i = 1; i < L; i++) d[i] = row[4 * i - 1];
-                for (int m = 1; m < 4; m++) {
-                    float *dm = d + m * L;
-                    for (long i = 0; i < tw; i++) dm[i] = row[4 * i - 1 + m];
-                    dm[tw] = 0;   /* columns W .. W+2 */
-                }
+                tr_phase_row(y < 0 || y >= H ? NULL : xc + y * W, 4, tw, D + rho * 4 * L);
             }
             for (int p = 0; p < 2; p++) {
                 const float *r0 = D + p * 4 * L, *r1 = D + (p + 2) * 4 * L, *r2 = D + (p + 4) * 4 * L;
@@ -132,15 +124,7 @@ CLONES void tr_ws2_input_adjoint(const float *Z, long plane, long ld, long oh, l
                 }
             }
         }
-        /* x[2u+p-1][2v+q-1] = X_pq[u][v] */
-        float *xc = x + c * 2 * oh * W;
-        for (long yy = 0; yy < 2 * oh; yy++) {
-            const int p = (yy + 1) & 1;
-            const long u = (yy + 1 - p) / 2;
-            const float *x0 = ph + (p * 2 + 0) * PP + u * PW, *x1 = ph + (p * 2 + 1) * PP + u * PW;
-            float *row = xc + yy * W;
-            for (long v = 0; v < ow; v++) { row[2 * v] = x1[v]; row[2 * v + 1] = x0[v + 1]; }
-        }
+        tr_phases_to_image(ph, oh, ow, x + c * 2 * oh * W);
     }
     free(ph);
 }

@@ -151,9 +151,10 @@ final class BenchCommandsTests: XCTestCase {
         unet-layers: each U-Net-256 layer without gradients, per-image OpenBLAS vs
         batched (batch 8 unless --batch). train-layers: each pix2pix convolution with
         gradients, per-image direct sums vs the defaults (batch 1 unless --batch).
-        tile-layers: the 3x3 convolutions of the shipped networks, Winograd F(2x2, 3x3)
-        vs F(4x4, 3x3), with gradients (batch 1 unless --batch) and without (batch 8
-        unless --batch).
+        tile-layers: Winograd's two tile sizes, F(2x2, 3x3) vs F(4x4, 3x3) on the 3x3
+        convolutions of the shipped networks and F(2x2, 2x2) vs F(4x4, 2x2) on
+        U-Net-256's 4x4 stride-2 layers, with gradients (batch 1 unless --batch) and
+        without (batch 8 unless --batch).
 
         USAGE: translate-bench workload <name> [--size <n>] [--iters <n>] [--batch <n>]
 

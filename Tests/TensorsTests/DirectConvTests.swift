@@ -380,10 +380,10 @@ final class BatchedConvTests: ConvPolicyTestCase {
     }
 }
 
-/// Winograd F(2x2, 2x2) over phase images for 4x4 stride-2 padding-1 convolutions and
-/// transposed convolutions without gradients (`WinogradS2`): against the naive
+/// Winograd over phase images, F(2x2, 2x2) and F(4x4, 2x2), for 4x4 stride-2 padding-1
+/// convolutions and transposed convolutions (`WinogradS2`): against the naive
 /// double-precision sums and the OpenBLAS path on awkward shapes (non-square, odd channel
-/// counts, one tile row, batches), batch invariance, and the choice of path.
+/// counts, one tile row, batches), batch invariance, gradients, and the choice of path.
 final class WinogradS2Tests: ConvPolicyTestCase {
     var rng = RNG(seed: 23)
 
@@ -413,15 +413,39 @@ final class WinogradS2Tests: ConvPolicyTestCase {
         XCTAssertFalse(winogradS2Applies(g, outputs: 128, inputs: [x, w]))
     }
 
+    /// F(4x4, 2x2) where both output sides are multiples of 4 (with gradients from
+    /// `winogradS2Tile4TrainMinPositions`), else F(2x2, 2x2).
+    func testTileSize() {
+        func kernel(_ side: Int, _ width: Int? = nil, recording: Bool) -> ConvKernel? {
+            let g = ConvGeometry(channels: 64, height: side, width: width ?? side, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+            return scope.policy.winogradS2Kernel(g, outputs: 128, recording: recording)
+        }
+        XCTAssertEqual(kernel(128, recording: false), .winogradS2Tile4)
+        XCTAssertEqual(kernel(128, recording: true), .winogradS2Tile4, "64x64 outputs with gradients")
+        XCTAssertEqual(kernel(64, recording: false), .winogradS2Tile4)
+        XCTAssertEqual(kernel(64, recording: true), .winogradS2, "32x32 outputs with gradients: below the threshold")
+        XCTAssertEqual(kernel(16, recording: false), .winogradS2Tile4, "8x8 outputs")
+        XCTAssertEqual(kernel(20, recording: false), .winogradS2, "10x10 outputs: sides not multiples of 4")
+        XCTAssertEqual(kernel(16, 20, recording: false), .winogradS2, "8x10 outputs")
+        scope.policy.winogradS2Tile4TrainMinPositions = 1024
+        XCTAssertEqual(kernel(64, recording: true), .winogradS2Tile4)
+        scope.policy.winogradS2Tile4 = false
+        XCTAssertEqual(kernel(128, recording: false), .winogradS2)
+        XCTAssertEqual(kernel(128, recording: true), .winogradS2)
+    }
+
     /// Both ways of running the products: each image through OpenBLAS, and all images side
     /// by side through the packed kernel.
     func testConvolutionMatchesNaiveAndOpenBLAS() throws {
         scope.policy.winogradMinChannels = 1
         scope.policy.winogradS2MinTiles = 1
-        for perImage in [1, 1 << 30] {
+        for (perImage, tile4) in [(1, false), (1 << 30, false), (1, true), (1 << 30, true)] {
             scope.policy.winogradS2PerImageTiles = perImage
-            // (n, c, h, w, o): output planes 2x2 (one tile), 4x6, 6x2, 8x8; odd channel counts
-            for (n, c, h, w, o) in [(1, 1, 4, 4, 1), (2, 3, 8, 12, 5), (1, 7, 12, 4, 2), (3, 9, 16, 16, 11), (1, 33, 8, 8, 17)] {
+            scope.policy.winogradS2Tile4 = tile4
+            // (n, c, h, w, o): output planes 2x2 (one tile), 4x6, 6x2, 8x8, 4x4, 4x12, 12x8 (the
+            // last four also F(4x4, 2x2) tiles); odd channel counts
+            for (n, c, h, w, o) in [(1, 1, 4, 4, 1), (2, 3, 8, 12, 5), (1, 7, 12, 4, 2), (3, 9, 16, 16, 11), (1, 33, 8, 8, 17),
+                                    (2, 5, 8, 24, 3), (1, 6, 24, 16, 7)] {
                 let x = Tensor.randn([n, c, h, w], rng: &rng)
                 let wt = Tensor.randn([o, c, 4, 4], std: 0.3, rng: &rng)
                 let b = Tensor.randn([o], rng: &rng)
@@ -437,10 +461,12 @@ final class WinogradS2Tests: ConvPolicyTestCase {
     func testTransposedConvolutionMatchesNaiveAndOpenBLAS() throws {
         scope.policy.winogradMinChannels = 1
         scope.policy.winogradS2MinTiles = 1
-        for perImage in [1, 1 << 30] {
+        for (perImage, tile4) in [(1, false), (1 << 30, false), (1, true), (1 << 30, true)] {
             scope.policy.winogradS2PerImageTiles = perImage
-            // (n, cin, h, w, cout): input planes 2x2, 4x6, 6x2, 8x8
-            for (n, ci, h, w, co) in [(1, 1, 2, 2, 1), (2, 5, 4, 6, 3), (1, 2, 6, 2, 7), (3, 11, 8, 8, 9), (1, 17, 4, 4, 33)] {
+            scope.policy.winogradS2Tile4 = tile4
+            // (n, cin, h, w, cout): input planes 2x2, 4x6, 6x2, 8x8, 4x4, 4x12, 12x8
+            for (n, ci, h, w, co) in [(1, 1, 2, 2, 1), (2, 5, 4, 6, 3), (1, 2, 6, 2, 7), (3, 11, 8, 8, 9), (1, 17, 4, 4, 33),
+                                      (2, 3, 4, 12, 5), (1, 7, 12, 8, 6)] {
                 let x = Tensor.randn([n, ci, h, w], rng: &rng)
                 let wt = Tensor.randn([ci, co, 4, 4], std: 0.3, rng: &rng)
                 let b = Tensor.randn([co], rng: &rng)
@@ -467,11 +493,13 @@ final class WinogradS2Tests: ConvPolicyTestCase {
     func testTrainingMatchesDirectSums() throws {
         scope.policy.winogradMinChannels = 1
         scope.policy.winogradS2TrainMinTiles = 1
-        for perImage in [1, 1 << 30] {
+        scope.policy.winogradS2Tile4TrainMinPositions = 1
+        for (perImage, tile4) in [(1, false), (1 << 30, false), (1, true), (1 << 30, true)] {
             scope.policy.winogradS2PerImageTiles = perImage
-            try compareStride2TrainingPaths([(false, 1, 3, 5, 8, 12), (false, 2, 9, 4, 16, 16), (false, 1, 33, 17, 4, 4),
-                                             (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2)],
-                                            rng: &rng, "Winograd s2 per-image from \(perImage)", rtol: 1e-5, atol: 1e-4) { wino, g, outputs, inputs, run in
+            scope.policy.winogradS2Tile4 = tile4
+            try compareStride2TrainingPaths([(false, 1, 3, 5, 8, 12), (false, 2, 9, 4, 16, 16), (false, 1, 33, 17, 4, 4), (false, 2, 6, 5, 8, 24),
+                                             (true, 1, 5, 3, 4, 6), (true, 2, 4, 9, 8, 8), (true, 1, 17, 33, 2, 2), (true, 2, 5, 6, 12, 4)],
+                                            rng: &rng, "Winograd s2 per-image from \(perImage), tile 4 \(tile4)", rtol: 1e-5, atol: 1e-4) { wino, g, outputs, inputs, run in
                 scope.policy.winogradS2Training = wino
                 XCTAssertEqual(winogradS2Applies(g, outputs: outputs, inputs: inputs), wino)
                 return try run()
@@ -482,18 +510,23 @@ final class WinogradS2Tests: ConvPolicyTestCase {
     func testTrainingFiniteDifferences() throws {
         scope.policy.winogradMinChannels = 1
         scope.policy.winogradS2TrainMinTiles = 1
-        let g = ConvGeometry(channels: 3, height: 8, width: 12, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
-        let x = Tensor.randn([2, 3, 8, 12], rng: &rng), w = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
-        w.requiresGrad = true
-        XCTAssertTrue(winogradS2Applies(g, outputs: 2, inputs: [x, w]))
-        try gradCheck([x, w, Tensor.randn([2], rng: &rng)], "Winograd s2 conv2d training") {
-            try conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
-        }
-        let xt = Tensor.randn([2, 2, 4, 6], rng: &rng), wt = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
-        wt.requiresGrad = true
-        XCTAssertTrue(winogradS2Applies(g, outputs: 2, inputs: [xt, wt]))
-        try gradCheck([xt, wt, Tensor.randn([3], rng: &rng)], "Winograd s2 convTranspose2d training") {
-            try convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+        scope.policy.winogradS2Tile4TrainMinPositions = 1
+        // output planes 4x6 (F(2x2, 2x2)) and 4x8 (F(4x4, 2x2))
+        for (w0, kernel) in [(12, ConvKernel.winogradS2), (16, .winogradS2Tile4)] {
+            let g = ConvGeometry(channels: 3, height: 8, width: w0, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2, padH: 1, padW: 1)
+            XCTAssertEqual(scope.policy.winogradS2Kernel(g, outputs: 2, recording: true), kernel)
+            let x = Tensor.randn([2, 3, 8, w0], rng: &rng), w = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
+            w.requiresGrad = true
+            XCTAssertTrue(winogradS2Applies(g, outputs: 2, inputs: [x, w]))
+            try gradCheck([x, w, Tensor.randn([2], rng: &rng)], "\(kernel) conv2d training") {
+                try conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+            }
+            let xt = Tensor.randn([2, 2, 4, w0 / 2], rng: &rng), wt = Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng)
+            wt.requiresGrad = true
+            XCTAssertTrue(winogradS2Applies(g, outputs: 2, inputs: [xt, wt]))
+            try gradCheck([xt, wt, Tensor.randn([3], rng: &rng)], "\(kernel) convTranspose2d training") {
+                try convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+            }
         }
     }
 
@@ -656,5 +689,5 @@ private func winogradApplies(_ g: ConvGeometry, outputs: Int) -> Bool { ConvPoli
 
 /// Whether the policy in effect gives a geometry Winograd over phase images, for a call with these inputs.
 private func winogradS2Applies(_ g: ConvGeometry, outputs: Int, inputs: [Tensor?]) -> Bool {
-    ConvPolicy.current.usesWinogradS2(g, outputs: outputs, recording: ConvPlan.records(inputs))
+    ConvPolicy.current.winogradS2Kernel(g, outputs: outputs, recording: ConvPlan.records(inputs)) != nil
 }

@@ -173,7 +173,7 @@ extension ConvKernel {
         case .pointwise: Pointwise.self
         case .im2colGEMM, .gemmCol2im: Im2colGEMM.self
         case .winograd3x3, .winograd3x3Tile4, .winograd4x4: Winograd.self
-        case .winogradS2: WinogradS2.self
+        case .winogradS2, .winogradS2Tile4: WinogradS2.self
         case .batchedFewColumns, .batchedPacked: BatchedProduct.self
         case .batchColumns: BatchColumns.self
         case .gradientConvGEMM, .gradientConvWinograd3x3, .gradientConvWinograd3x3Tile4, .gradientConvWinograd4x4: GradientConv.self

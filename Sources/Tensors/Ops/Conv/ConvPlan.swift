@@ -49,8 +49,9 @@ struct ConvPlan: Equatable {
 
     /// conv2d's plan. The rules, first match wins:
     /// 1. at most `directMaxOutputs` outputs, stride 1: direct correlations, every pass;
-    /// 2. 4x4 stride-2 padding-1 with many channels: Winograd F(2x2, 2x2) over phase images,
-    ///    every pass (training only on large planes);
+    /// 2. 4x4 stride-2 padding-1 with many channels: Winograd over phase images, F(4x4, 2x2)
+    ///    where the output plane's sides are multiples of 4, else F(2x2, 2x2), every pass
+    ///    (training only on large planes);
     /// 3. training, 2+ images, small 4x4 stride-2 planes: one product over all images'
     ///    columns, every pass;
     /// 4. 1x1 stride-1 unpadded: one product per image, every pass;
@@ -62,7 +63,7 @@ struct ConvPlan: Equatable {
     ///    qualifies, else GEMM), else GEMM + col2im.
     static func conv(_ g: ConvGeometry, outputs O: Int, images N: Int, recording: Bool, policy p: ConvPolicy) -> ConvPlan {
         if p.usesDirect(outputs: O, g) { return ConvPlan(all: .direct, recording: recording) }
-        if p.usesWinogradS2(g, outputs: O, recording: recording) { return ConvPlan(all: .winogradS2, recording: recording) }
+        if let k = p.winogradS2Kernel(g, outputs: O, recording: recording) { return ConvPlan(all: k, recording: recording) }
         if p.usesBatchColumns(g, images: N, recording: recording) { return ConvPlan(all: .batchColumns, recording: recording) }
         if g.isPointwise { return ConvPlan(all: .pointwise, recording: recording) }
         let winograd = p.winograd(g, outputs: O)
@@ -84,7 +85,7 @@ struct ConvPlan: Equatable {
     /// rule 3; else the forward pass is one product over all images for small planes without
     /// gradients, else GEMM + col2im per image, and both gradients im2col + GEMM.
     static func transposed(_ g: ConvGeometry, outputs Cin: Int, images N: Int, recording: Bool, policy p: ConvPolicy) -> ConvPlan {
-        if p.usesWinogradS2(g, outputs: Cin, recording: recording) { return ConvPlan(all: .winogradS2, recording: recording) }
+        if let k = p.winogradS2Kernel(g, outputs: Cin, recording: recording) { return ConvPlan(all: k, recording: recording) }
         if p.usesBatchColumns(g, images: N, recording: recording) { return ConvPlan(all: .batchColumns, recording: recording) }
         let forward = p.usesBatched(g, recording: recording) ? p.batchedKernel(g) : .gemmCol2im
         return ConvPlan(forward, input: .im2colGEMM, weight: .im2colGEMM, recording: recording)
@@ -126,12 +127,18 @@ extension ConvPolicy {
 
     /// Winograd over phase images: 4x4 stride-2 padding-1 on even planes with many channels,
     /// from `winogradS2MinTiles` 2x2 output tiles per image without gradients and from
-    /// `winogradS2TrainMinTiles` with them (where `winogradS2Training` allows it).
-    func usesWinogradS2(_ g: ConvGeometry, outputs: Int, recording: Bool) -> Bool {
+    /// `winogradS2TrainMinTiles` with them (where `winogradS2Training` allows it); F(4x4, 2x2)
+    /// (`winogradS2Tile4`) where both output sides are multiples of 4 (with gradients, on
+    /// planes of at least `winogradS2Tile4TrainMinPositions` positions), else F(2x2, 2x2);
+    /// nil where neither applies.
+    func winogradS2Kernel(_ g: ConvGeometry, outputs: Int, recording: Bool) -> ConvKernel? {
         guard winograd && winogradS2 && g.isK4S2P1 && g.height == 2 * g.outH && g.width == 2 * g.outW
-            && g.outH % 2 == 0 && g.outW % 2 == 0 && min(g.channels, outputs) >= winogradMinChannels else { return false }
+            && g.outH % 2 == 0 && g.outW % 2 == 0 && min(g.channels, outputs) >= winogradMinChannels else { return nil }
         let tiles = (g.outH / 2) * (g.outW / 2)
-        return recording ? winogradS2Training && tiles >= winogradS2TrainMinTiles : tiles >= winogradS2MinTiles
+        guard recording ? winogradS2Training && tiles >= winogradS2TrainMinTiles : tiles >= winogradS2MinTiles else { return nil }
+        let tile4 = winogradS2Tile4 && g.outH % 4 == 0 && g.outW % 4 == 0
+            && (!recording || g.outH * g.outW >= winogradS2Tile4TrainMinPositions)
+        return tile4 ? .winogradS2Tile4 : .winogradS2
     }
 
     /// One product over all images' columns: training steps of two or more images, 4x4

@@ -11,7 +11,7 @@ public struct ConvPolicy: Sendable, Equatable {
     public static let directMaxOutputs = 4
     /// Bytes of column matrix per chunk of output rows (im2col + GEMM).
     public var chunkBytes = 8 << 20
-    /// Winograd at all (F(2x2, 3x3), F(4x4, 3x3), F(2x2, 4x4), F(2x2, 2x2) over phase images).
+    /// Winograd at all (F(2x2, 3x3), F(4x4, 3x3), F(2x2, 4x4), F(2x2, 2x2) and F(4x4, 2x2) over phase images).
     public var winograd = true
     /// Both channel counts must reach this for any Winograd algorithm.
     public var winogradMinChannels = 32
@@ -24,6 +24,10 @@ public struct ConvPolicy: Sendable, Equatable {
     /// output tiles per image without gradients.
     public var winogradS2 = true
     public var winogradS2MinTiles = 16
+    /// F(4x4, 2x2) instead of F(2x2, 2x2) where the output plane's sides are multiples of 4;
+    /// with gradients recorded only on output planes of at least this many positions.
+    public var winogradS2Tile4 = true
+    public var winogradS2Tile4TrainMinPositions = 4096
     /// Planes with at least this many tiles run per image through OpenBLAS; smaller ones as
     /// one packed product over the batch.
     public var winogradS2PerImageTiles = 256
@@ -105,8 +109,8 @@ public enum ConvKernel: String, Sendable, CaseIterable {
     case im2colGEMM
     /// Winograd F(2x2, 3x3), F(4x4, 3x3) and F(2x2, 4x4) (`Winograd`).
     case winograd3x3, winograd3x3Tile4, winograd4x4
-    /// Winograd F(2x2, 2x2) over phase images (`WinogradS2`).
-    case winogradS2
+    /// Winograd F(2x2, 2x2) and F(4x4, 2x2) over phase images (`WinogradS2`).
+    case winogradS2, winogradS2Tile4
     /// One product over all images without gradients: the few-column kernel or the packed one.
     case batchedFewColumns, batchedPacked
     /// One product over all images' columns (training, small 4x4 stride-2 planes).
