@@ -98,6 +98,7 @@ public struct TrainCIMLESR: ParsableCommand {
     @OptionGroup var common: CIMLEFlags
     @Option(help: "Upscaling factor (a power of two).") var scale = 4
     @Option(help: "Side of the high-resolution training patches.") var patchSize = 64
+    @Option(help: "Redraw training crops with less detail than this (mean absolute difference, 0-1, between a crop and the bicubic upscale of its downscale; up to 10 crops, the most detailed kept): 0.01 skips flat sky and defocused backgrounds. 0 keeps every crop.") var minPatchDetail: Float = 0
     @Flag(help: "Do not project outputs onto the images consistent with the input.") var noConsistency = false
 
     public func validate() throws {
@@ -115,6 +116,7 @@ public struct TrainCIMLESR: ParsableCommand {
             var o = CIMLETrainOptions(dataroot: common.dataroot, name: common.name, model: m)
             o.batchSize = 16
             o.cimleData.patchSize = patchSize
+            o.cimleData.minPatchDetail = minPatchDetail
             try common.fill(&o)
             return o
         }

@@ -179,16 +179,21 @@ final class WinogradTests: ConvPolicyTestCase {
                 .map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, tile4) }
         }
         cases += [(1, 7, 3, 4, 5, 3, 1, 0), (1, 9, 11, 14, 4, 3, 2, 0), (2, 64, 18, 17, 48, 3, 1, 0)]
-        cases += [(1, 3, 9, 11, 5, 4, 0), (2, 4, 8, 8, 6, 4, 1), (1, 5, 7, 10, 3, 4, 2), (1, 6, 13, 6, 7, 4, 3),
-                  (2, 40, 12, 20, 36, 4, 1), (1, 33, 5, 5, 17, 4, 1)].map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, 0) }
+        // 4x4 with 2x2 tiles (F(2x2, 4x4)) and 3x3 tiles (F(3x3, 4x4): planes of 1-2 columns past a tile too)
+        for tile in [Int.max, 0] {
+            cases += [(1, 3, 9, 11, 5, 4, 0), (2, 4, 8, 8, 6, 4, 1), (1, 5, 7, 10, 3, 4, 2), (1, 6, 13, 6, 7, 4, 3),
+                      (2, 40, 12, 20, 36, 4, 1), (1, 33, 5, 5, 17, 4, 1), (1, 8, 10, 11, 5, 4, 2)]
+                .map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, tile) }
+        }
         for (n, c, h, w, o, k, p, tile4) in cases {
             scope.policy.winogradTile4MinPositions = tile4
+            scope.policy.winogradK4Tile3MinPositions = tile4
             let x = Tensor.randn([n, c, h, w], rng: &rng)
             let wt = Tensor.randn([o, c, k, k], std: 0.3, rng: &rng)
             let b = Tensor.randn([o], rng: &rng)
             let g = ConvGeometry(channels: c, height: h, width: w, kernelH: k, kernelW: k, padH: p, padW: p)
             scope.policy.winograd = true
-            XCTAssertEqual(ConvPolicy.current.winograd(g, outputs: o), k == 4 ? .winograd4x4 : tile4 == 0 ? .winograd3x3Tile4 : .winograd3x3)
+            XCTAssertEqual(ConvPolicy.current.winograd(g, outputs: o), k == 4 ? (tile4 == 0 ? .winograd4x4Tile3 : .winograd4x4) : tile4 == 0 ? .winograd3x3Tile4 : .winograd3x3)
             let r = Tensor.randn([n, o, g.outH, g.outW], rng: &rng)
             var results: [[[Float]]] = []
             for wino in [true, false] {
@@ -234,6 +239,37 @@ final class WinogradTests: ConvPolicyTestCase {
         try gradCheck([Tensor.randn([1, 2, 8, 9], rng: &rng), Tensor.randn([3, 2, 4, 4], std: 0.5, rng: &rng)], "Winograd 4x4 conv2d p0") {
             try conv2d($0[0], weight: $0[1])
         }
+        // F(3x3, 4x4): forward, weight gradient and (padding 2-3) the input gradient as its convolution;
+        // the op is linear in each input, so a wider step only lowers the float32 rounding's share
+        scope.policy.winogradK4Tile3MinPositions = 0
+        // (the direct few-output kernels off, else they would take both passes)
+        scope.policy.direct = false
+        let g43 = ConvGeometry(channels: 3, height: 8, width: 7, kernelH: 4, kernelW: 4, padH: 1, padW: 1)
+        let plan43 = ConvPlan.conv(g43, outputs: 2, images: 2, recording: true, policy: ConvPolicy.current)
+        XCTAssertEqual(plan43.forward, .winograd4x4Tile3)
+        XCTAssertEqual(plan43.weightGradient, .winograd4x4Tile3)
+        XCTAssertEqual(plan43.inputGradient, .gradientConvWinograd4x4Tile3)
+        try gradCheck([Tensor.randn([2, 3, 8, 7], rng: &rng), Tensor.randn([2, 3, 4, 4], std: 0.5, rng: &rng), Tensor.randn([2], rng: &rng)],
+                      eps: 5e-2, "Winograd F(3x3, 4x4) conv2d p1") {
+            try conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
+        }
+        try gradCheck([Tensor.randn([1, 2, 9, 10], rng: &rng), Tensor.randn([3, 2, 4, 4], std: 0.5, rng: &rng)], eps: 5e-2,
+                      "Winograd F(3x3, 4x4) conv2d p0") {
+            try conv2d($0[0], weight: $0[1])
+        }
+    }
+
+    func testPicksThreeByThreeTilesForFourByFourKernelsOnLargerPlanes() {
+        // PatchGAN's 256 -> 512 layer (31 x 31 outputs) and its input gradient (32 x 32)
+        let d4 = ConvGeometry(channels: 256, height: 32, width: 32, kernelH: 4, kernelW: 4, padH: 1, padW: 1)
+        let plan = ConvPlan.conv(d4, outputs: 512, images: 1, recording: true, policy: ConvPolicy.current)
+        XCTAssertEqual(plan.forward, .winograd4x4Tile3)
+        XCTAssertEqual(plan.inputGradient, .gradientConvWinograd4x4Tile3)
+        XCTAssertEqual(plan.weightGradient, .winograd4x4Tile3)
+        XCTAssertEqual(ConvPolicy.current.winograd(ConvGeometry(channels: 256, height: 12, width: 12, kernelH: 4, kernelW: 4, padH: 1, padW: 1), outputs: 256),
+                       .winograd4x4)
+        scope.policy.winogradK4Tile3MinPositions = .max
+        XCTAssertEqual(ConvPolicy.current.winograd(d4, outputs: 512), .winograd4x4)
     }
 }
 

@@ -68,6 +68,19 @@ void tr_wf43_gout(const float *g, long O, long oh, long ow, long th, long tw,
                   float *Gt, long o0, long o1, float *scratch);
 void tr_wf43_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi);
 
+/* Winograd F(3x3, 4x4) for stride-1 4x4 convolutions (winograd_f43.c, the same six points
+ * as F(4x4, 3x3), so the same input transform): the same layouts and arguments, with 36
+ * planes xi = 6i + j, 3x3 output tiles and 6x6 input patches starting at row 3ty - pad,
+ * column 3tx - pad. scratch: 40 * (tw + 1) floats per concurrent call. */
+void tr_wk43_input(const float *x, long C, long H, long W, long pad, long th, long tw,
+                   float *V, long c0, long c1, float *scratch);
+void tr_wk43_filter(const float *w, long O, long C, float *U, long lo, long hi);
+void tr_wk43_output(const float *M, long O, long th, long tw, float *y, long oh, long ow,
+                    int accumulate, long o0, long o1, float *scratch);
+void tr_wk43_gout(const float *g, long O, long oh, long ow, long th, long tw,
+                  float *Gt, long o0, long o1, float *scratch);
+void tr_wk43_wgrad_output(const float *Wh, long O, long C, float *dw, int accumulate, long lo, long hi);
+
 /* im2col / col2im for the 4x4, stride 2, padding 1 convolutions of the U-Net and PatchGAN
  * (dilation 1): x (C, H, W), column rows r = (c*4 + ki)*4 + kj, `ld` apart, output rows
  * [y0, y1) (im2col writes them from column 0; col2im reads all oh rows). Channels [c0, c1).

@@ -9,7 +9,18 @@ import Perceptual
 public struct CIMLEData: Codable, Equatable {
     /// Super-resolution: side of the high-resolution training patches.
     public var patchSize = 64
+    /// Super-resolution: crops whose detail (`SuperResolution.detail`) is below this are
+    /// drawn again (at most `SuperResolution.detailTries` crops, the most detailed kept); 0
+    /// keeps every crop.
+    public var minPatchDetail: Float = 0
     public init() {}
+    enum CodingKeys: String, CodingKey { case patchSize, minPatchDetail }
+    /// Checkpoints written before `minPatchDetail` existed decode with its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? 64
+        minPatchDetail = try c.decodeIfPresent(Float.self, forKey: .minPatchDetail) ?? 0
+    }
 }
 
 /// Everything a cIMLE training run is made of; stored in every checkpoint (`config`).
@@ -103,6 +114,8 @@ extension CIMLETrainOptions {
             }
         } else if cimleData.patchSize % model.scale != 0 || cimleData.patchSize < 32 {
             throw TranslateError.invalidFlag(flag: "--patch-size", reason: "must be at least 32 and a multiple of --scale \(model.scale), got \(cimleData.patchSize)")
+        } else if !(cimleData.minPatchDetail >= 0 && cimleData.minPatchDetail < 1) {
+            throw TranslateError.invalidFlag(flag: "--min-patch-detail", reason: "must be in [0, 1), got \(cimleData.minPatchDetail)")
         }
     }
 }
@@ -143,7 +156,7 @@ public final class CIMLEModel: TrainableModel {
             return CIMLE.PoolItem(x: s.input, y: y)
         }
         let s = try dataset.load(i)
-        let p = try SuperResolution.trainingPair(try Image(tensor: s.input), patch: options.cimleData.patchSize, scale: options.model.scale, rng: &rng)
+        let p = try SuperResolution.trainingPair(try Image(tensor: s.input), patch: options.cimleData.patchSize, scale: options.model.scale, minDetail: options.cimleData.minPatchDetail, rng: &rng)
         return CIMLE.PoolItem(x: p.x, y: p.y)
     }
 

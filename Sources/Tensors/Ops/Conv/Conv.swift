@@ -172,11 +172,11 @@ extension ConvKernel {
         case .direct: preconditionFailure("direct correlations run as conv2dDirect")
         case .pointwise: Pointwise.self
         case .im2colGEMM, .gemmCol2im: Im2colGEMM.self
-        case .winograd3x3, .winograd3x3Tile4, .winograd4x4: Winograd.self
+        case .winograd3x3, .winograd3x3Tile4, .winograd4x4, .winograd4x4Tile3: Winograd.self
         case .winogradS2, .winogradS2Tile4: WinogradS2.self
         case .batchedFewColumns, .batchedPacked: BatchedProduct.self
         case .batchColumns: BatchColumns.self
-        case .gradientConvGEMM, .gradientConvWinograd3x3, .gradientConvWinograd3x3Tile4, .gradientConvWinograd4x4: GradientConv.self
+        case .gradientConvGEMM, .gradientConvWinograd3x3, .gradientConvWinograd3x3Tile4, .gradientConvWinograd4x4, .gradientConvWinograd4x4Tile3: GradientConv.self
         }
     }
 

@@ -55,7 +55,7 @@ struct ConvPlan: Equatable {
     /// 3. training, 2+ images, small 4x4 stride-2 planes: one product over all images'
     ///    columns, every pass;
     /// 4. 1x1 stride-1 unpadded: one product per image, every pass;
-    /// 5. otherwise the forward pass is Winograd F(4x4, 3x3) / F(2x2, 3x3) / F(2x2, 4x4) where it applies,
+    /// 5. otherwise the forward pass is Winograd F(4x4, 3x3) / F(2x2, 3x3) / F(3x3, 4x4) / F(2x2, 4x4) where it applies,
     ///    else without gradients one product over all images for small planes (few-column
     ///    kernel for the tiniest, packed kernel else), else im2col + GEMM; the weight gradient
     ///    is Winograd where the forward is, else im2col + GEMM; the input gradient is a
@@ -74,6 +74,7 @@ struct ConvPlan: Equatable {
             case .winograd3x3: input = .gradientConvWinograd3x3
             case .winograd3x3Tile4: input = .gradientConvWinograd3x3Tile4
             case .winograd4x4: input = .gradientConvWinograd4x4
+            case .winograd4x4Tile3: input = .gradientConvWinograd4x4Tile3
             default: input = .gradientConvGEMM
             }
         }
@@ -114,14 +115,15 @@ extension ConvPolicy {
 
     /// Winograd for a stride-1 square 3x3 / 4x4 convolution with at least
     /// `winogradMinChannels` channels each way: F(4x4, 3x3) for 3x3 kernels on output planes
-    /// of at least `winogradTile4MinPositions` positions, else F(2x2, 3x3); F(2x2, 4x4) for
-    /// 4x4 kernels; nil where none applies.
+    /// of at least `winogradTile4MinPositions` positions, else F(2x2, 3x3); for 4x4 kernels
+    /// F(3x3, 4x4) on planes of at least `winogradK4Tile3MinPositions`, else F(2x2, 4x4); nil
+    /// where none applies.
     func winograd(_ g: ConvGeometry, outputs: Int) -> ConvKernel? {
         guard winograd, g.kernelH == g.kernelW, g.strideH == 1, g.strideW == 1, g.dilationH == 1, g.dilationW == 1,
               g.padH == g.padW, g.padH < g.kernelH,
               g.channels >= winogradMinChannels, outputs >= winogradMinChannels else { return nil }
         if g.kernelH == 3 { return g.outH * g.outW >= winogradTile4MinPositions ? .winograd3x3Tile4 : .winograd3x3 }
-        if g.kernelH == 4 && winograd4x4 { return .winograd4x4 }
+        if g.kernelH == 4 && winograd4x4 { return g.outH * g.outW >= winogradK4Tile3MinPositions ? .winograd4x4Tile3 : .winograd4x4 }
         return nil
     }
 

@@ -11,12 +11,15 @@ public struct ConvPolicy: Sendable, Equatable {
     public static let directMaxOutputs = 4
     /// Bytes of column matrix per chunk of output rows (im2col + GEMM).
     public var chunkBytes = 8 << 20
-    /// Winograd at all (F(2x2, 3x3), F(4x4, 3x3), F(2x2, 4x4), F(2x2, 2x2) and F(4x4, 2x2) over phase images).
+    /// Winograd at all (F(2x2, 3x3), F(4x4, 3x3), F(2x2, 4x4), F(3x3, 4x4), F(2x2, 2x2) and F(4x4, 2x2) over phase images).
     public var winograd = true
     /// Both channel counts must reach this for any Winograd algorithm.
     public var winogradMinChannels = 32
     /// F(2x2, 4x4) for stride-1 4x4 convolutions (PatchGAN's 256 -> 512 layer).
     public var winograd4x4 = true
+    /// F(3x3, 4x4) instead of F(2x2, 4x4) for 4x4 convolutions whose output plane has at
+    /// least this many positions (0: every plane; Int.max: never).
+    public var winogradK4Tile3MinPositions = 256
     /// F(4x4, 3x3) instead of F(2x2, 3x3) for 3x3 convolutions whose output plane has at
     /// least this many positions (0: every plane; Int.max: never).
     public var winogradTile4MinPositions = 1024
@@ -107,8 +110,8 @@ public enum ConvKernel: String, Sendable, CaseIterable {
     case pointwise
     /// im2col (a chunk of output rows at a time) + OpenBLAS.
     case im2colGEMM
-    /// Winograd F(2x2, 3x3), F(4x4, 3x3) and F(2x2, 4x4) (`Winograd`).
-    case winograd3x3, winograd3x3Tile4, winograd4x4
+    /// Winograd F(2x2, 3x3), F(4x4, 3x3), F(2x2, 4x4) and F(3x3, 4x4) (`Winograd`).
+    case winograd3x3, winograd3x3Tile4, winograd4x4, winograd4x4Tile3
     /// Winograd F(2x2, 2x2) and F(4x4, 2x2) over phase images (`WinogradS2`).
     case winogradS2, winogradS2Tile4
     /// One product over all images without gradients: the few-column kernel or the packed one.
@@ -117,7 +120,7 @@ public enum ConvKernel: String, Sendable, CaseIterable {
     case batchColumns
     /// The adjoint (conv2d's input gradient) as the stride-1 convolution of the output
     /// gradient, by GEMM or by Winograd.
-    case gradientConvGEMM, gradientConvWinograd3x3, gradientConvWinograd3x3Tile4, gradientConvWinograd4x4
+    case gradientConvGEMM, gradientConvWinograd3x3, gradientConvWinograd3x3Tile4, gradientConvWinograd4x4, gradientConvWinograd4x4Tile3
     /// The adjoint by a product per image and col2im (conv2d's input gradient, a transposed
     /// convolution's forward).
     case gemmCol2im

@@ -1,5 +1,5 @@
 /// The adjoint of a stride-1 convolution as a convolution (`ConvKernel.gradientConvGEMM`,
-/// `.gradientConvWinograd3x3`, `.gradientConvWinograd3x3Tile4`, `.gradientConvWinograd4x4`): x[n] is the correlation of y[n],
+/// `.gradientConvWinograd3x3`, `.gradientConvWinograd3x3Tile4`, `.gradientConvWinograd4x4`, `.gradientConvWinograd4x4Tile3`): x[n] is the correlation of y[n],
 /// zero-padded by k-1-p, with the kernel flipped and its channel axes swapped, so conv2d's
 /// input gradient needs no column matrix to fold and takes Winograd where that convolution
 /// qualifies (`ConvPolicy.inputGradientAsConv`).

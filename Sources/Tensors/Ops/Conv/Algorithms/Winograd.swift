@@ -4,7 +4,8 @@ import Dispatch
 /// Winograd F(2x2, 3x3) and F(4x4, 3x3) for stride-1 3x3 convolutions with many channels
 /// (the ResNet generator's residual blocks: 256 -> 256 channels at 64 x 64, about 80 % of a
 /// CycleGAN step's arithmetic, take F(4x4, 3x3)), and F(2x2, 4x4) for stride-1 4x4 ones (the
-/// PatchGAN's 256 -> 512 layer, about a third of a pix2pix step's arithmetic). A 2x2 output
+/// PatchGAN's 256 -> 512 layer, about a third of a pix2pix step's arithmetic) and F(3x3, 4x4)
+/// for them on larger planes (36 products per 3x3 tile, the same points as F(4x4, 3x3)). A 2x2 output
 /// tile costs 16 products per channel pair instead of 36 (3x3), 25 instead of 64 (4x4); a
 /// 4x4 tile 36 instead of 144 (3x3): the convolution becomes 16 (25, 36) matrix products
 /// (O x C) by (C x tiles) between cheap linear transforms of the input, the filter and the
@@ -36,6 +37,8 @@ enum Winograd: ConvAlgorithm {
                               output: tr_wf43_output, gout: tr_wf43_gout, wgradOutput: tr_wf43_wgrad_output)
     static let k4 = Kind(kernel: 4, tile: 2, points: 25, scratch: 32, input: tr_wk4_input, filter: tr_wk4_filter, output: tr_wk4_output,
                          gout: tr_wk4_gout, wgradOutput: tr_wk4_wgrad_output)
+    static let k4Tile3 = Kind(kernel: 4, tile: 3, points: 36, scratch: 40, input: tr_wk43_input, filter: tr_wk43_filter,
+                              output: tr_wk43_output, gout: tr_wk43_gout, wgradOutput: tr_wk43_wgrad_output)
 
     /// The transforms of a Winograd kernel (forward or input-gradient-as-convolution).
     static func kind(_ kernel: ConvKernel) -> Kind {
@@ -43,12 +46,13 @@ enum Winograd: ConvAlgorithm {
         case .winograd3x3, .gradientConvWinograd3x3: k3
         case .winograd3x3Tile4, .gradientConvWinograd3x3Tile4: k3Tile4
         case .winograd4x4, .gradientConvWinograd4x4: k4
+        case .winograd4x4Tile3, .gradientConvWinograd4x4Tile3: k4Tile3
         default: preconditionFailure("\(kernel.rawValue) is not a Winograd kernel")
         }
     }
 
     /// out[n] (O, outH, outW) (+)= the convolution of x[n] (`ConvKernel.winograd3x3`,
-    /// `.winograd3x3Tile4`, `.winograd4x4`).
+    /// `.winograd3x3Tile4`, `.winograd4x4`, `.winograd4x4Tile3`).
     static func apply(_ p: ConvProblem, kernel: ConvKernel, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let k = kind(kernel)
         let u = filter(w, k, outputs: p.outputs, channels: p.channels)
