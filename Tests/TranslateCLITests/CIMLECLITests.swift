@@ -61,6 +61,32 @@ final class CIMLECLITests: CLITestCase {
         }
     }
 
+    /// --min-patch-detail: out-of-range values are refused naming the flag before anything is
+    /// written; a run with it trains, keeps it in its configuration (and so on --resume), and
+    /// a configuration written before the setting existed decodes with 0 (every crop kept).
+    func testMinPatchDetailIsValidatedStoredAndOptional() throws {
+        let root = try hrFolder()
+        for bad: Float in [-0.1, 1, .nan] {
+            var o = srOptions(root, name: "bad")
+            o.cimleData.minPatchDetail = bad
+            XCTAssertThrowsError(try o.validateMethod()) { e in
+                XCTAssertTrue("\(e)".contains("--min-patch-detail"), "\(e)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("runs/bad").path))
+        XCTAssertThrowsError(try TrainCIMLESR.parse(["--dataroot", root.path, "--name", "x", "--min-patch-detail", "abc"]))
+        var o = srOptions(root, name: "detail", rounds: 1)
+        o.cimleData.minPatchDetail = 0.01
+        let t = try CIMLETrainer(options: o, resume: false)
+        t.progressEnabled = false
+        try t.run()
+        let saved = try JSONDecoder().decode(CIMLETrainOptions.self, from: Data(contentsOf: t.runDir.appendingPathComponent("config.json")))
+        XCTAssertEqual(saved.cimleData.minPatchDetail, 0.01)
+        let old = try JSONDecoder().decode(CIMLEData.self, from: Data(#"{"patchSize": 48}"#.utf8))
+        XCTAssertEqual(old.patchSize, 48)
+        XCTAssertEqual(old.minPatchDetail, 0)
+    }
+
     func testSuperResolutionTrainsResumesExactlyAppliesAndEvaluates() throws {
         let root = try hrFolder()
         let a = try CIMLETrainer(options: srOptions(root, name: "straight"), resume: false)
